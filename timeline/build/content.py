@@ -1,0 +1,58 @@
+"""Event ids and content handling, applied when parts are merged (the file's sha256 is known).
+
+* ``event_id`` = first 12 hex digits of the input's sha256, the line, and the index on the line.
+* ``prompt_hash`` = sha256 of salt + prompt text (hex, 32 digits), so redacted prompts still join.
+* Unless the build keeps content, ``raw``, ``prompt_text`` and ``completion_text`` become null.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import polars as pl
+
+
+def default_salt(shas: Iterable[str]) -> bytes:
+    """A salt derived from the inputs: stable for the same inputs, unguessable without them."""
+    digest = hashlib.sha256(b"ai-timeline prompt salt\0")
+    for sha in sorted(shas):
+        digest.update(sha.encode())
+    return digest.digest()
+
+
+def prompt_hashes(texts: pl.Series, salt: bytes) -> pl.Series:
+    """Salted sha256 of each non-null text (a Python loop over prompts only, not over lines)."""
+    out = [
+        None if t is None else hashlib.sha256(salt + t.encode("utf-8")).hexdigest()[:32]
+        for t in texts.to_list()
+    ]
+    return pl.Series("prompt_hash", out, dtype=pl.String)
+
+
+def finish(frame: pl.DataFrame, sha256: str, salt: bytes, keep_content: bool) -> pl.DataFrame:
+    """Add ids and hashes; redact content unless ``keep_content``."""
+    sub = pl.int_range(pl.len()).over("source_line")
+    frame = frame.with_columns(
+        pl.concat_str(
+            [
+                pl.lit(sha256[:12] + ":"),
+                pl.col("source_line").cast(pl.String),
+                pl.lit(":"),
+                sub.cast(pl.String),
+            ]
+        ).alias("event_id")
+    )
+    if frame["prompt_text"].null_count() < frame.height:
+        frame = frame.with_columns(
+            pl.coalesce(pl.col("prompt_hash"), prompt_hashes(frame["prompt_text"], salt)).alias(
+                "prompt_hash"
+            )
+        )
+    if not keep_content:
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("raw"),
+            pl.lit(None, dtype=pl.String).alias("prompt_text"),
+            pl.lit(None, dtype=pl.String).alias("completion_text"),
+        )
+    return frame

@@ -1,0 +1,196 @@
+"""Parse one input file into part files (events and rejects) plus its line accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from timeline.build.accounting import FileAccount
+from timeline.build.normalize import normalize
+from timeline.errors import ParserBugError
+from timeline.ingest.reader import EXCERPT_CHARS, InputReader
+from timeline.parse.api import (
+    MARK_SCHEMA,
+    Parser,
+    ParseResult,
+    Source,
+    SourceSettings,
+    is_multiline,
+    keeps_blank,
+    marks,
+)
+
+PART_REJECT_SCHEMA = pl.Schema(
+    {
+        "source_line": pl.Int64(),
+        "reason": pl.String(),
+        "excerpt": pl.String(),
+        "line_length": pl.Int64(),
+    }
+)
+
+
+@dataclass
+class FileJob:
+    """One file to read: where it is, what parses it, and the settings."""
+
+    index: int
+    reader: InputReader
+    parser: Parser | None
+    settings: SourceSettings
+    skip_reason: str | None = None  # every line is skipped (unknown format)
+    reject_reason: str | None = None  # every line is rejected (binary file)
+    detection: str = ""  # how the parser was chosen, for the accounting
+
+
+@dataclass
+class FileOutcome:
+    """The parts a file produced and its accounting."""
+
+    account: FileAccount
+    event_parts: list[Path] = field(default_factory=list)
+    reject_parts: list[Path] = field(default_factory=list)
+    min_ts_year: int | None = None
+    max_ts_year: int | None = None
+
+
+def _rejects_with_excerpt(rejects: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    joined = rejects.join(lines, on="source_line", how="left", maintain_order="left")
+    return joined.select(
+        "source_line",
+        "reason",
+        pl.col("line").str.slice(0, EXCERPT_CHARS).alias("excerpt"),
+        pl.col("line").str.len_bytes().cast(pl.Int64).alias("line_length"),
+    )
+
+
+def _safe_parse(parser: Parser, source: Source) -> ParseResult:
+    """Call the parser; an exception turns the chunk into rejects instead of ending the run."""
+    try:
+        return parser.parse(source)
+    except Exception as exc:  # a parser bug must not lose the other files
+        reason = f"parser {parser.name} failed: {type(exc).__name__}: {str(exc)[:160]}"
+        return ParseResult(
+            events=pl.DataFrame({"source_line": []}, schema={"source_line": pl.Int64}),
+            rejects=marks(source.lines, reason),
+        )
+
+
+def _check_contract(parser: Parser, result: ParseResult, lines: pl.DataFrame, name: str) -> None:
+    """Each input line is exactly one of: event start, merged, rejected, skipped."""
+    starts = (
+        result.events.get_column("source_line").unique()
+        if result.events.height
+        else pl.Series([], dtype=pl.Int64)
+    )
+    marked = pl.concat(
+        [result.rejects.get_column("source_line"), result.skipped.get_column("source_line")]
+    )
+    covered = pl.concat([starts.cast(pl.Int64), marked.cast(pl.Int64)])
+    if covered.n_unique() != covered.len() or covered.len() + result.merged_lines != lines.height:
+        raise ParserBugError(
+            f"parser {parser.name} broke the line contract on {name}: {lines.height} lines in, "
+            f"{starts.len()} event lines + {result.merged_lines} merged + {result.rejects.height} rejected + "
+            f"{result.skipped.height} skipped out (a line may be counted once only)"
+        )
+    if not covered.is_in(lines.get_column("source_line").implode()).all():
+        raise ParserBugError(
+            f"parser {parser.name} reported line numbers not in its input on {name}"
+        )
+
+
+class _PartWriter:
+    def __init__(self, parts_dir: Path, index: int) -> None:
+        self.parts_dir = parts_dir
+        self.index = index
+        self.count = 0
+
+    def write(self, frame: pl.DataFrame, kind: str) -> Path:
+        path = self.parts_dir / f"{self.index:06d}-{self.count:06d}.{kind}.parquet"
+        self.count += 1
+        frame.write_parquet(path, compression="lz4", statistics=False)
+        return path
+
+
+def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
+    """Read, parse and normalize one file; write its parts; return its outcome."""
+    reader = job.reader
+    parser = job.parser
+    account = FileAccount(source_file=reader.name, parser=parser.name if parser else None)
+    outcome = FileOutcome(account)
+    writer = _PartWriter(parts_dir, job.index)
+    multiline = parser is not None and is_multiline(parser)
+    pending: list[pl.DataFrame] = []
+
+    def emit_rejects(frame: pl.DataFrame) -> None:
+        if frame.height:
+            account.lines_rejected += frame.height
+            account.rejects_by_reason.update(frame.get_column("reason").to_list())
+            outcome.reject_parts.append(writer.write(frame, "rejects"))
+
+    def emit_skipped(frame: pl.DataFrame) -> None:
+        if frame.height:
+            account.lines_skipped += frame.height
+            account.skipped_by_reason.update(frame.get_column("reason").to_list())
+
+    def handle(lines: pl.DataFrame) -> None:
+        assert parser is not None
+        if not keeps_blank(parser):
+            blank = lines.get_column("line").str.strip_chars() == ""
+            emit_skipped(marks(lines.filter(blank), "blank line"))
+            lines = lines.filter(~blank)
+        if lines.height == 0:
+            return
+        result = _safe_parse(parser, Source(reader.name, lines, job.settings))
+        _check_contract(parser, result, lines, reader.name)
+        emit_rejects(_rejects_with_excerpt(result.rejects.select(MARK_SCHEMA.names()), lines))
+        emit_skipped(result.skipped)
+        events = result.events
+        account.events += events.height
+        account.lines_parsed += result.merged_lines + (
+            events.get_column("source_line").n_unique() if events.height else 0
+        )
+        if events.height:
+            frame = normalize(events, lines, reader.name, parser.name, parser.layer)
+            _track_years(outcome, frame)
+            outcome.event_parts.append(writer.write(frame, "events"))
+
+    for block in reader.blocks():
+        emit_rejects(block.bad.select(PART_REJECT_SCHEMA.names()))
+        lines = block.lines
+        if job.skip_reason is not None:
+            emit_skipped(marks(lines, job.skip_reason))
+        elif job.reject_reason is not None:
+            emit_rejects(_rejects_with_excerpt(marks(lines, job.reject_reason), lines))
+        elif multiline:
+            pending.append(lines)
+        else:
+            handle(lines)
+    if pending:
+        handle(pl.concat(pending))
+    stats = reader.stats
+    account.lines_read = stats.lines
+    account.size = stats.size
+    account.sha256 = stats.sha256
+    account.compression = stats.compression
+    account.notes.extend(stats.problems)
+    if job.settings.year_origin and parser is not None and getattr(parser, "needs_year", False):
+        account.notes.append(
+            f"timestamps carry no year; assumed {job.settings.year} (from {job.settings.year_origin})"
+        )
+    account.check()
+    return outcome
+
+
+def _track_years(outcome: FileOutcome, frame: pl.DataFrame) -> None:
+    years = frame.select(
+        pl.col("ts_source").dt.year().min().alias("lo"),
+        pl.col("ts_source").dt.year().max().alias("hi"),
+    ).row(0)
+    lo, hi = years
+    if lo is not None:
+        outcome.min_ts_year = lo if outcome.min_ts_year is None else min(outcome.min_ts_year, lo)
+    if hi is not None:
+        outcome.max_ts_year = hi if outcome.max_ts_year is None else max(outcome.max_ts_year, hi)

@@ -1,0 +1,177 @@
+"""``timeline build``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from timeline.build.run import BuildOptions, build
+from timeline.cli.common import registry_for, resolve_config
+from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES
+from timeline.parse.timestamps import check_timezone
+
+
+def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        glob, sep, name = value.rpartition("=")
+        if not sep or not glob or not name:
+            raise click.BadParameter(
+                f"{value!r} is not GLOB=NAME, e.g. 'gateway/*.log=nginx_combined'",
+                param_hint="--parser",
+            )
+        pairs.append((glob, name))
+    return tuple(pairs)
+
+
+@click.command("build")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory for events.parquet, rejects.parquet and build.json (created if missing).",
+)
+@click.option(
+    "--parser",
+    "parser_overrides",
+    multiple=True,
+    metavar="GLOB=NAME",
+    help="Use parser NAME for files whose path (or base name) matches GLOB. Repeatable.",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (default: ./timeline.toml, else timeline.toml in the first input directory).",
+)
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Load a declarative parser spec (TOML). Repeatable.",
+)
+@click.option(
+    "--skip-unknown",
+    is_flag=True,
+    help="Skip (and count) files no parser recognises instead of failing.",
+)
+@click.option(
+    "--keep-content",
+    is_flag=True,
+    help="Keep raw lines, prompts and completions in the Parquet (default: dropped, prompts hashed).",
+)
+@click.option(
+    "--timezone", default=None, help="Zone for timestamps without an offset (default UTC)."
+)
+@click.option(
+    "--year", type=click.IntRange(1970, 2200), default=None, help="Year for formats without one."
+)
+@click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024),
+    default=DEFAULT_MAX_LINE_BYTES,
+    show_default=True,
+    help="Longer lines are rejected.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=min(4, os.cpu_count() or 1),
+    show_default=True,
+    help="Files parsed in parallel.",
+)
+@click.option(
+    "--salt",
+    envvar="TIMELINE_SALT",
+    default=None,
+    help="Salt for prompt hashes (env TIMELINE_SALT); default: derived from the inputs.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the totals.")
+def build_command(
+    inputs: tuple[str, ...],
+    outdir: Path,
+    parser_overrides: tuple[str, ...],
+    config: Path | None,
+    specs: tuple[Path, ...],
+    skip_unknown: bool,
+    keep_content: bool,
+    timezone: str | None,
+    year: int | None,
+    max_line_bytes: int,
+    jobs: int,
+    salt: str | None,
+    quiet: bool,
+) -> None:
+    """Parse INPUTS (files, directories, globs, .gz, - for stdin) into OUTDIR/events.parquet.
+
+    Every line is accounted for: parsed, rejected (see rejects.parquet) or skipped.
+    """
+    if timezone is not None and (problem := check_timezone(timezone)):
+        raise click.BadParameter(problem, param_hint="--timezone")
+    cfg = resolve_config(config, inputs)
+    if timezone is not None:
+        cfg = dataclasses.replace(cfg, timezone=timezone)
+    if year is not None:
+        cfg = dataclasses.replace(cfg, year=year)
+    registry = registry_for(cfg, specs)
+    options = BuildOptions(
+        outdir=outdir,
+        parser_overrides=_overrides(parser_overrides),
+        config=cfg,
+        skip_unknown=skip_unknown,
+        keep_content=keep_content,
+        max_line_bytes=max_line_bytes,
+        jobs=jobs,
+        salt=salt.encode() if salt else None,
+        command=shlex.join(["timeline", *sys.argv[1:]]),
+    )
+    stderr = Console(stderr=True)
+    show = stderr.is_terminal and not quiet
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress if show else nullcontext(progress):
+        task = progress.add_task("parsing", total=None)
+        report = build(
+            inputs,
+            registry,
+            options,
+            progress=(lambda n: progress.advance(task, n)) if show else None,
+            on_total=(lambda n: progress.update(task, total=n)) if show else None,
+        )
+    if not quiet:
+        for account in report.accounts:
+            click.echo(account.summary())
+    t = report.totals
+    click.echo(
+        f"{t['files']} files: lines {t['lines_read']} = parsed {t['lines_parsed']} + rejected "
+        f"{t['lines_rejected']} + skipped {t['lines_skipped']}; {t['events']} events"
+    )
+    click.echo(
+        f"wrote {report.outputs['events']} ({report.events} events), {report.outputs['rejects']} "
+        f"({report.rejects} rejects), {report.outputs['manifest']}"
+    )

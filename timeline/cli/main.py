@@ -1,0 +1,41 @@
+"""The ``timeline`` command: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from timeline import __version__
+from timeline.cli.build import build_command
+from timeline.cli.detect import detect_command
+from timeline.cli.parsers import parsers_group
+from timeline.errors import TimelineError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="timeline")
+def cli() -> None:
+    """Reconstruct an AI product incident from gateway, policy, retrieval and inference logs."""
+
+
+cli.add_command(build_command)
+cli.add_command(parsers_group)
+cli.add_command(detect_command)
+
+
+def main() -> None:
+    """Console entry point: library errors become one-line messages and exit code 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TimelineError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,156 @@
+"""Vectorized timestamp parsing: text columns to UTC ``Datetime[us]`` with polars expressions.
+
+Formats, by name:
+
+* ``iso8601``: ``2025-03-02T10:15:04.123Z``, ``2025-03-02 10:15:04,123+0100``,
+  ``...+01:00``, ``... UTC``, with or without fraction (up to nanoseconds) and offset;
+* ``epoch_s`` / ``epoch_ms`` / ``epoch_us`` / ``epoch_ns``: numbers or numeric strings,
+  fractions allowed;
+* anything else is a strptime pattern (``%d/%b/%Y:%H:%M:%S %z``). A pattern without a year
+  (``%m-%d %H:%M:%S``) takes the source's configured or inferred year.
+
+A timestamp without an offset is read in the source's zone (default UTC) and flagged as assumed.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+NAMED_FORMATS: Final = ("iso8601", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
+_EPOCH_SCALE: Final = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1, "epoch_ns": None}
+_UTC: Final = pl.Datetime("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Two expressions: the UTC timestamp (null when unparseable) and whether the zone was assumed."""
+
+    ts: pl.Expr
+    assumed_tz: pl.Expr
+
+
+def has_year(pattern: str) -> bool:
+    """Whether a strptime pattern carries a year."""
+    return any(tok in pattern for tok in ("%Y", "%y", "%G", "%s", "%+", "%c", "%D", "%F"))
+
+
+def has_offset(pattern: str) -> bool:
+    """Whether a strptime pattern carries a UTC offset."""
+    return any(tok in pattern for tok in ("%z", "%:z", "%#z", "%+"))
+
+
+def check_timezone(name: str) -> str | None:
+    """Return an error text when ``name`` is not an IANA zone, else None."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+    return None
+
+
+def check_format(fmt: str) -> str | None:
+    """Return an error text when ``fmt`` is neither a named format nor a usable strptime pattern."""
+    if fmt in NAMED_FORMATS:
+        return None
+    if "%" not in fmt:
+        named = ", ".join(NAMED_FORMATS)
+        return (
+            f"timestamp format {fmt!r} is neither a named format ({named}) nor a strptime pattern"
+        )
+    try:
+        pl.DataFrame({"t": ["x"]}).select(pl.col("t").str.to_datetime(fmt, strict=False))
+    except pl.exceptions.PolarsError as exc:
+        return f"timestamp format {fmt!r} is not a valid strptime pattern: {exc}"
+    return None
+
+
+def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
+    if timezone == "UTC":
+        return naive.dt.replace_time_zone("UTC")
+    return naive.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def parse_iso8601(text: pl.Expr, timezone: str = "UTC") -> Parsed:
+    """ISO 8601 / RFC 3339 and their common log variants."""
+    norm = (
+        text.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+        .str.replace(r"(T\d{2}:\d{2}:\d{2}),(\d+)", "${1}.${2}")
+        .str.replace(r"(?:[Zz]| ?UTC| ?GMT)$", "+00:00")
+        .str.replace(r" ?([+-]\d{2}):?(\d{2})$", "${1}:${2}")
+    )
+    aware = norm.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
+    )
+    naive = _localize(
+        norm.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone
+    )
+    return Parsed(
+        pl.coalesce(aware, naive),
+        pl.when(aware.is_not_null())
+        .then(False)
+        .when(naive.is_not_null())
+        .then(True)
+        .otherwise(None),
+    )
+
+
+def parse_epoch(text: pl.Expr, unit: str) -> Parsed:
+    """Epoch numbers (or numeric strings) in seconds, ms, µs or ns; fractions allowed."""
+    parts = (
+        text.cast(pl.String)
+        .str.strip_chars()
+        .str.extract_groups(r"^(?P<int>-?\d+)(?:\.(?P<frac>\d+))?$")
+    )
+    whole = parts.struct.field("int").cast(pl.Int64, strict=False)
+    frac_text = parts.struct.field("frac").fill_null("0")
+    frac = ("0." + frac_text).cast(pl.Float64, strict=False)
+    scale = _EPOCH_SCALE[unit]
+    if scale is None:  # nanoseconds
+        micros = whole // 1_000
+    else:
+        micros = whole * scale + (frac * scale).round(0).cast(pl.Int64)
+    return Parsed(micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), pl.lit(False))
+
+
+def parse_pattern(
+    text: pl.Expr, pattern: str, timezone: str = "UTC", year: int | None = None
+) -> Parsed:
+    """A strptime pattern. Without a year in the pattern, ``year`` is prepended (null if unknown)."""
+    value = text.str.strip_chars()
+    fmt = pattern
+    if not has_year(pattern):
+        if year is None:
+            return Parsed(pl.lit(None, dtype=_UTC), pl.lit(None, dtype=pl.Boolean))
+        value = pl.lit(f"{year:04d} ") + value
+        fmt = "%Y " + pattern
+    if has_offset(pattern):
+        ts = value.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+        return Parsed(ts, pl.when(ts.is_not_null()).then(False))
+    ts = _localize(value.str.to_datetime(fmt, strict=False, time_unit="us"), timezone)
+    return Parsed(ts, pl.when(ts.is_not_null()).then(True))
+
+
+def parse_any(
+    text: pl.Expr, formats: list[str], timezone: str = "UTC", year: int | None = None
+) -> Parsed:
+    """Try ``formats`` in order; the first that parses a value wins."""
+    parsed: list[Parsed] = []
+    for fmt in formats:
+        if fmt == "iso8601":
+            parsed.append(parse_iso8601(text, timezone))
+        elif fmt in _EPOCH_SCALE:
+            parsed.append(parse_epoch(text, fmt))
+        else:
+            parsed.append(parse_pattern(text, fmt, timezone, year))
+    if len(parsed) == 1:
+        return parsed[0]
+    ts = pl.coalesce([p.ts for p in parsed])
+    assumed = pl.coalesce([pl.when(p.ts.is_not_null()).then(p.assumed_tz) for p in parsed])
+    return Parsed(ts, assumed)
