@@ -1,25 +1,18 @@
-"""Built-in parser plugins, registered explicitly here.
+"""Built-in parser plugins, registered explicitly: one subpackage per layer.
 
-Declarative ones live in ``parsers/specs/*.toml``; code parsers are modules of this package.
-Each entry is ``(parser, origin)``; the origin names it in error messages.
+Each subpackage's ``parsers()`` returns ``(parser, origin)`` pairs; declarative parsers are
+TOML files in ``parsers/specs/``, code parsers are modules of the subpackage.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from parsers import gateway, inference, otel, policy, retrieval
 from timeline.parse.api import Parser
-from timeline.spec.parser import SpecParser
-
-SPEC_DIR = Path(__file__).parent / "specs"
-
-BUILTIN_SPECS: tuple[str, ...] = ("nginx_combined",)
 
 
 def builtin_parsers() -> list[tuple[Parser, str]]:
-    """Every built-in parser with its origin."""
+    """Every built-in parser with its origin, layer by layer."""
     found: list[tuple[Parser, str]] = []
-    for name in BUILTIN_SPECS:
-        path = SPEC_DIR / f"{name}.toml"
-        found.append((SpecParser.from_file(path), f"built-in spec parsers/specs/{name}.toml"))
+    for group in (gateway, policy, retrieval, inference, otel):
+        found.extend(group.parsers())
     return found

@@ -1,0 +1,75 @@
+"""Golden files: every ``fixtures/formats/<parser>/<case>.*`` beside ``<case>.expected.jsonl``.
+
+Run ``pytest tests/test_golden.py --update-golden`` to rewrite the expected files, then read
+the diff. A ``<case>.toml`` beside the input is used as that case's ``timeline.toml``.
+Detection must pick the folder's parser for every case whose name does not start with ``bad``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from timeline.ingest.reader import InputReader
+from timeline.parse.detect import detect
+from timeline.parse.registry import default_registry
+from timeline.testing import golden_lines, run_one
+
+FORMATS = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
+
+
+def _cases() -> list[Path]:
+    found = []
+    for path in sorted(FORMATS.glob("*/*")):
+        if path.is_file() and not path.name.endswith((".expected.jsonl", ".toml", ".md")):
+            found.append(path)
+    return found
+
+
+def _case_name(path: Path) -> str:
+    return path.name.split(".", 1)[0]
+
+
+CASES = _cases()
+
+
+def test_every_builtin_parser_has_golden_cases() -> None:
+    folders = {p.parent.name for p in CASES}
+    missing = [p.name for p in default_registry(plugins=False) if p.name not in folders]
+    assert not missing, f"parsers without golden fixtures under fixtures/formats/: {missing}"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.name}" for p in CASES])
+def test_golden(path: Path, update_golden: bool) -> None:
+    parser = path.parent.name
+    config = path.with_name(_case_name(path) + ".toml")
+    run = run_one(path.relative_to(Path.cwd()), parser, config if config.exists() else None)
+    actual = golden_lines(run)
+    expected_path = path.with_name(_case_name(path) + ".expected.jsonl")
+    if update_golden or not expected_path.exists():
+        expected_path.write_text("\n".join(actual) + "\n", encoding="utf-8")
+        if not update_golden:
+            pytest.fail(f"wrote missing golden file {expected_path.name}; review it and commit it")
+        return
+    expected = expected_path.read_text(encoding="utf-8").splitlines()
+    if actual != expected:
+        diff = "\n".join(
+            difflib.unified_diff(expected, actual, "expected", "actual", lineterm="", n=1)
+        )
+        pytest.fail(
+            f"{path.name} differs from {expected_path.name} (rerun with --update-golden):\n{diff}"
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in CASES if not _case_name(p).startswith("bad")],
+    ids=[f"{p.parent.name}/{p.name}" for p in CASES if not _case_name(p).startswith("bad")],
+)
+def test_detection_picks_the_fixture_parser(path: Path) -> None:
+    sample, binary = InputReader(path, path.name).head()
+    assert not binary
+    chosen = detect(default_registry(plugins=False), sample)
+    assert chosen.parser.name == path.parent.name
