@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import sys
 from contextlib import nullcontext
@@ -94,7 +93,7 @@ def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     "-j",
     "--jobs",
     type=click.IntRange(1, 64),
-    default=min(4, os.cpu_count() or 1),
+    default=2,
     show_default=True,
     help="Files parsed in parallel.",
 )

@@ -27,7 +27,7 @@ cli.add_command(detect_command)
 def main() -> None:
     """Console entry point: library errors become one-line messages and exit code 1."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -39,3 +39,5 @@ def main() -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -1,0 +1,234 @@
+"""``timeline build`` end to end through the library."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from timeline.build.config import BuildConfig, SourceRule, load_config
+from timeline.build.run import BuildOptions, build
+from timeline.errors import ConfigError
+from timeline.io.parquet import read_metadata
+from timeline.parse.registry import default_registry
+from timeline.schema import ARROW_SCHEMA, SCHEMA_VERSION
+
+NGINX = '203.0.113.{n} - - [02/Mar/2025:10:15:{s:02d} +0000] "GET /v1/models HTTP/1.1" 200 15 "-" "curl/8.5.0"\n'
+
+YEARLESS_SPEC = """
+name = "yearless"
+layer = "inference"
+description = "test format without a year"
+reader = "regex"
+pattern = '^(?P<time>\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d) (?P<msg>.*)$'
+[timestamp]
+field = "time"
+formats = ["%m-%d %H:%M:%S"]
+[fields]
+message = "msg"
+"""
+
+
+def nginx_lines(count: int, start: int = 0) -> str:
+    return "".join(NGINX.format(n=i % 250, s=(start + i) % 60) for i in range(count))
+
+
+def _build(inputs: list[Path | str], out: Path, **kwargs: object) -> object:
+    options = BuildOptions(outdir=out, **kwargs)  # type: ignore[arg-type]
+    specs = kwargs.get("config", BuildConfig()).specs  # type: ignore[attr-defined]
+    return build([str(i) for i in inputs], default_registry(specs), options)
+
+
+def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text(nginx_lines(50))
+    (tmp_path / "in" / "b.log.gz").write_bytes(gzip.compress(nginx_lines(30, 7).encode()))
+    _build([tmp_path / "in"], tmp_path / "o1")
+    _build([tmp_path / "in"], tmp_path / "o2", jobs=1)
+    for name in ("events.parquet", "rejects.parquet", "build.json"):
+        assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes(), name
+
+
+def test_parquet_carries_schema_inputs_and_accounting(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(nginx_lines(3) + "junk\n")
+    _build([log], tmp_path / "o")
+    meta = read_metadata(tmp_path / "o" / "events.parquet")
+    assert meta["schema_version"] == SCHEMA_VERSION
+    assert meta["inputs"] == [
+        {
+            "path": str(log),
+            "size": log.stat().st_size,
+            "sha256": hashlib.sha256(log.read_bytes()).hexdigest(),
+            "stdin": False,
+        }
+    ]
+    assert meta["totals"] == {
+        "files": 1,
+        "lines_read": 4,
+        "lines_parsed": 3,
+        "lines_rejected": 1,
+        "lines_skipped": 0,
+        "events": 3,
+    }
+    assert (
+        pq.read_schema(tmp_path / "o" / "events.parquet").remove_metadata()
+        == ARROW_SCHEMA.remove_metadata()
+    )
+
+
+def _sql(query: str) -> list[tuple[object, ...]]:
+    relation = duckdb.sql(query)
+    assert relation is not None
+    return relation.fetchall()
+
+
+def test_duckdb_and_pandas_read_the_documented_columns(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(nginx_lines(5))
+    _build([log], tmp_path / "o")
+    path = str(tmp_path / "o" / "events.parquet")
+    types = {row[0]: row[1] for row in _sql(f"DESCRIBE SELECT * FROM '{path}'")}
+    assert types["ts"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["source_line"] == "BIGINT"
+    assert types["attributes"] == "MAP(VARCHAR, VARCHAR)"
+    assert types["ids"] == 'STRUCT(kind VARCHAR, "value" VARCHAR)[]'
+    assert types["doc_scores"] == "DOUBLE[]"
+    ua = _sql(f"SELECT attributes['http_user_agent'] FROM '{path}' LIMIT 1")
+    assert ua == [("curl/8.5.0",)]
+    frame = pd.read_parquet(path)
+    assert list(frame.columns) == ARROW_SCHEMA.names
+    assert len(frame) == 5
+
+
+def test_every_line_of_bad_inputs_is_accounted(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "empty.log").write_bytes(b"")
+    (d / "binary.bin").write_bytes(b"\x00\x01\x02\x03\nPNG\x00\n" * 10)
+    (d / "bad-utf8.log").write_bytes(nginx_lines(2).encode() + b"\xff\xfe\xfd\n")
+    (d / "long.log").write_bytes(nginx_lines(2).encode() + b"x" * (10 << 20) + b"\n")
+    full = gzip.compress(nginx_lines(400).encode())
+    (d / "cut.log.gz").write_bytes(full[: len(full) * 2 // 3])
+    report = _build([d], tmp_path / "o", skip_unknown=True)
+    by_file = {Path(a.source_file).name: a for a in report.accounts}  # type: ignore[attr-defined]
+    assert all(a.balanced() for a in by_file.values())
+    assert by_file["empty.log"].lines_read == 0
+    assert by_file["binary.bin"].rejects_by_reason == {"binary data (NUL byte)": 20}
+    assert by_file["bad-utf8.log"].rejects_by_reason == {"invalid UTF-8": 1}
+    assert by_file["long.log"].rejects_by_reason == {
+        "line longer than the limit of 4194304 bytes (--max-line-bytes)": 1
+    }
+    cut = by_file["cut.log.gz"]
+    assert cut.notes[0].startswith("truncated gzip stream")
+    assert cut.lines_parsed > 100
+    rejects = pl.read_parquet(tmp_path / "o" / "rejects.parquet")
+    assert rejects.height == sum(a.lines_rejected for a in by_file.values())
+    assert rejects["reason"].null_count() == 0 and rejects["source_line"].null_count() == 0
+
+
+def test_duplicate_inputs_are_counted_once(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(nginx_lines(4))
+    (tmp_path / "copy.log").write_text(nginx_lines(4))
+    report = _build([tmp_path / "a.log", tmp_path / "copy.log"], tmp_path / "o")
+    events = pl.read_parquet(tmp_path / "o" / "events.parquet")
+    assert events.height == 4
+    dup = report.accounts[1]  # type: ignore[attr-defined]
+    assert dup.skipped_by_reason == {f"duplicate input (same content as {tmp_path / 'a.log'})": 4}
+
+
+def test_stdin_is_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.TextIOWrapper(io.BytesIO(nginx_lines(3).encode()))
+    monkeypatch.setattr(sys, "stdin", fake)
+    report = _build(["-"], tmp_path / "o")
+    assert report.accounts[0].source_file == "-"  # type: ignore[attr-defined]
+    assert pl.read_parquet(tmp_path / "o" / "events.parquet")["source_file"].unique().to_list() == [
+        "-"
+    ]
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")]
+
+
+def test_config_rules_set_parser_and_zone_and_the_year_is_inferred(tmp_path: Path) -> None:
+    spec = tmp_path / "yearless.toml"
+    spec.write_text(YEARLESS_SPEC)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "engine.txt").write_text("03-02 11:15:04 hello\n")
+    (tmp_path / "in" / "gw.log").write_text(nginx_lines(1))
+    cfg_path = tmp_path / "timeline.toml"
+    cfg_path.write_text(
+        'specs = ["yearless.toml"]\n[[sources]]\nmatch = "engine.txt"\nparser = "yearless"\ntimezone = "Europe/Berlin"\n'
+    )
+    cfg = load_config(cfg_path)
+    report = _build([tmp_path / "in"], tmp_path / "o", config=cfg)
+    events = pl.read_parquet(tmp_path / "o" / "events.parquet").filter(
+        pl.col("parser") == "yearless"
+    )
+    assert events["ts"].dt.to_string("%Y-%m-%dT%H:%M:%S").to_list() == ["2025-03-02T10:15:04"]
+    assert events["ts_assumed_tz"].to_list() == [True]
+    engine = next(a for a in report.accounts if a.source_file.endswith("engine.txt"))  # type: ignore[attr-defined]
+    assert engine.detection == "forced by timeline.toml"
+    assert engine.notes == ["timestamps carry no year; assumed 2025 (from the other sources)"]
+
+
+def test_config_errors_are_all_reported(tmp_path: Path) -> None:
+    cfg = tmp_path / "timeline.toml"
+    cfg.write_text('[defaults]\nyear = "x"\nzone = 1\n[[sources]]\nparser = "p"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert str(info.value) == (
+        f"{cfg}: [defaults]: unknown key 'zone' (allowed: timezone, year); [defaults]: 'year' must be a whole "
+        "number such as 2025; [[sources]] #1: 'match' (a glob such as 'gateway/*.log') is required"
+    )
+
+
+def test_rules_match_path_or_base_name() -> None:
+    rule = SourceRule(match="*.log")
+    assert rule.matches("deep/dir/x.log")
+    assert not SourceRule(match="gateway/*.log").matches("other/x.log")
+
+
+def test_keep_content_controls_raw_and_prompt_text(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(nginx_lines(2))
+    _build([log], tmp_path / "redacted")
+    _build([log], tmp_path / "kept", keep_content=True)
+    assert pl.read_parquet(tmp_path / "redacted" / "events.parquet")["raw"].null_count() == 2
+    assert (
+        pl.read_parquet(tmp_path / "kept" / "events.parquet")["raw"]
+        .to_list()[0]
+        .startswith("203.0.113.0 - -")
+    )
+
+
+def test_interrupted_write_leaves_no_partial_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(nginx_lines(2))
+    out = tmp_path / "o"
+    _build([log], out)
+    before = (out / "events.parquet").read_bytes()
+
+    import timeline.build.run as run_module
+
+    def boom(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "to_arrow", boom)
+    log.write_text(nginx_lines(5))
+    with pytest.raises(KeyboardInterrupt):
+        _build([log], out)
+    assert (out / "events.parquet").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [
+        "build.json",
+        "events.parquet",
+        "rejects.parquet",
+    ]
