@@ -31,3 +31,31 @@ def test_schema_doc_names_every_field_with_its_type() -> None:
 @pytest.mark.parametrize("name", ["architecture.md", "writing-a-parser.md", "schema.md", "cli.md"])
 def test_hand_written_docs_exist(name: str) -> None:
     assert (DOCS_DIR / name).stat().st_size > 500
+
+
+def _blocks(text: str, lang: str) -> list[str]:
+    parts = text.split(f"```{lang}\n")[1:]
+    return [p.split("```", 1)[0] for p in parts]
+
+
+def test_writing_a_parser_examples_work() -> None:
+    import polars as pl
+
+    from timeline.parse.api import Sample, Source
+    from timeline.spec.model import parse_spec
+    from timeline.spec.parser import SpecParser
+
+    text = (DOCS_DIR / "writing-a-parser.md").read_text(encoding="utf-8")
+    spec = parse_spec(_blocks(text, "toml")[0], "kb_search.toml")
+    line = _blocks(text, "json")[0].strip()
+    lines = pl.DataFrame({"source_line": [1], "line": [line]})
+    row = SpecParser(spec).parse(Source("x", lines)).events.row(0, named=True)
+    assert (row["index_version"], row["doc_ids"], row["duration_ms"]) == ("2025-03-01", ["kb-1", "kb-9"], 34.0)
+
+    namespace: dict[str, object] = {}
+    exec(_blocks(text, "python")[0], namespace)  # our own documentation, not input
+    parser = namespace["MyAppParser"]()  # type: ignore[operator]
+    sample = Sample("x", ("2025-03-02T10:15:04Z INFO started",))
+    assert parser.sniff(sample) == 1.0
+    result = parser.parse(Source("x", sample.frame()))
+    assert result.events["message"].to_list() == ["started"]
