@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from timeline.schema import ID_STRUCT, conform
+from timeline.schema import ID_STRUCT, KV_STRUCT, conform
 
 # Canonical id columns copied into ``ids`` (kind = column name) for alias resolution.
 ID_COLUMNS = ("request_id", "trace_id", "session_id")
@@ -44,3 +44,31 @@ def normalize(
         .alias("ids"),
         pl.when(pl.col("ts_source").is_not_null()).then(pl.col("ts_assumed_tz").fill_null(False)),
     )
+
+
+def with_envelope(frame: pl.DataFrame, envelope: pl.DataFrame) -> pl.DataFrame:
+    """Add what an envelope said about each record: host, ``envelope.*`` attributes, ids, and its time
+    where the inner line had none."""
+    if envelope.height == 0:
+        return frame
+    joined = frame.join(envelope, on="source_line", how="left", maintain_order="left")
+    empty_kv = pl.lit([], dtype=pl.List(KV_STRUCT))
+    empty_ids = pl.lit([], dtype=pl.List(ID_STRUCT))
+    ts = pl.coalesce(pl.col("ts_source"), pl.col("env_ts"))
+    return joined.with_columns(
+        pl.coalesce(pl.col("host"), pl.col("env_host")).alias("host"),
+        pl.concat_list(
+            pl.col("attributes").fill_null(empty_kv), pl.col("env_attrs").fill_null(empty_kv)
+        ).alias("attributes"),
+        pl.concat_list(pl.col("ids").fill_null(empty_ids), pl.col("env_ids").fill_null(empty_ids))
+        .list.unique(maintain_order=True)
+        .alias("ids"),
+        ts.alias("ts_source"),
+        ts.alias("ts"),
+        pl.when(ts.is_not_null())
+        .then(pl.coalesce(pl.col("clock_offset_ms"), pl.lit(0.0)))
+        .alias("clock_offset_ms"),
+        pl.when(ts.is_not_null())
+        .then(pl.col("ts_assumed_tz").fill_null(False))
+        .alias("ts_assumed_tz"),
+    ).select(frame.columns)

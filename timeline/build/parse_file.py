@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 
 from timeline.build.accounting import FileAccount
-from timeline.build.normalize import normalize
+from timeline.build.normalize import normalize, with_envelope
 from timeline.errors import ParserBugError
+from timeline.ingest.envelopes import unwrap
 from timeline.ingest.reader import EXCERPT_CHARS, InputReader
 from timeline.parse.api import (
     MARK_SCHEMA,
@@ -43,6 +44,7 @@ class FileJob:
     skip_reason: str | None = None  # every line is skipped (unknown format)
     reject_reason: str | None = None  # every line is rejected (binary file)
     detection: str = ""  # how the parser was chosen, for the accounting
+    envelopes: tuple[str, ...] = ()  # envelope kinds found in the file's sample
 
 
 @dataclass
@@ -64,6 +66,14 @@ def _rejects_with_excerpt(rejects: pl.DataFrame, lines: pl.DataFrame) -> pl.Data
         pl.col("line").str.slice(0, EXCERPT_CHARS).alias("excerpt"),
         pl.col("line").str.len_bytes().cast(pl.Int64).alias("line_length"),
     )
+
+
+def _follow(merged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
+    """Marks for the merged lines whose record line was marked (same reason)."""
+    if marked.height == 0:
+        return pl.DataFrame(schema=MARK_SCHEMA)
+    joined = merged.join(marked, left_on="into", right_on="source_line", how="inner")
+    return joined.select("source_line", "reason")
 
 
 def _safe_parse(parser: Parser, source: Source) -> ParseResult:
@@ -135,18 +145,33 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             account.lines_skipped += frame.height
             account.skipped_by_reason.update(frame.get_column("reason").to_list())
 
-    def handle(lines: pl.DataFrame) -> None:
+    def handle(physical: pl.DataFrame) -> None:
         assert parser is not None
+        lines, merged, envelope = physical, None, None
+        if job.envelopes:
+            unwrapped = unwrap(physical, job.envelopes)
+            lines, merged, envelope = unwrapped.lines, unwrapped.merged, unwrapped.envelope
+        skipped = [pl.DataFrame(schema=MARK_SCHEMA)]
         if not keeps_blank(parser):
             blank = lines.get_column("line").str.strip_chars() == ""
-            emit_skipped(marks(lines.filter(blank), "blank line"))
+            skipped.append(marks(lines.filter(blank), "blank line"))
             lines = lines.filter(~blank)
-        if lines.height == 0:
-            return
-        result = _safe_parse(parser, Source(reader.name, lines, job.settings))
-        _check_contract(parser, result, lines, reader.name)
-        emit_rejects(_rejects_with_excerpt(result.rejects.select(MARK_SCHEMA.names()), lines))
-        emit_skipped(result.skipped)
+        result = ParseResult(events=pl.DataFrame(schema={"source_line": pl.Int64}))
+        if lines.height:
+            result = _safe_parse(parser, Source(reader.name, lines, job.settings))
+            _check_contract(parser, result, lines, reader.name)
+        rejects = result.rejects.select(MARK_SCHEMA.names())
+        skipped.append(result.skipped.select(MARK_SCHEMA.names()))
+        skip_frame = pl.concat(skipped)
+        if merged is not None and merged.height:
+            # Lines joined into a record share its fate: rejected, skipped or parsed with it.
+            follow_rej = _follow(merged, rejects)
+            follow_skip = _follow(merged, skip_frame)
+            rejects = pl.concat([rejects, follow_rej])
+            skip_frame = pl.concat([skip_frame, follow_skip])
+            account.lines_parsed += merged.height - follow_rej.height - follow_skip.height
+        emit_rejects(_rejects_with_excerpt(rejects, physical))
+        emit_skipped(skip_frame)
         events = result.events
         account.events += events.height
         account.lines_parsed += result.merged_lines + (
@@ -154,6 +179,8 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
         )
         if events.height:
             frame = normalize(events, lines, reader.name, parser.name, parser.layer)
+            if envelope is not None:
+                frame = with_envelope(frame, envelope)
             _track_years(outcome, frame)
             outcome.event_parts.append(writer.write(frame, "events"))
 

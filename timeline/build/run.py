@@ -30,6 +30,7 @@ from timeline.build.content import default_salt, finish
 from timeline.build.parse_file import FileJob, FileOutcome, run_file
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
 from timeline.ingest.discover import STDIN, InputFile, discover
+from timeline.ingest.envelopes import inner_sample
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
 from timeline.io.atomic import prepare_outdir, write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, write_tables
@@ -116,6 +117,7 @@ def plan(
                 )
             )
             continue
+        sample, kinds = inner_sample(sample)
         try:
             detection = detect(registry, sample, _forced(item.display, options))
         except UnknownFormatError as exc:
@@ -136,8 +138,9 @@ def plan(
         except AmbiguousFormatError as exc:
             errors.append(str(exc))
             continue
+        described = detection.describe() + (f" in {'+'.join(kinds)} envelope" if kinds else "")
         jobs.append(
-            FileJob(index, reader, detection.parser, settings, detection=detection.describe())
+            FileJob(index, reader, detection.parser, settings, detection=described, envelopes=kinds)
         )
     if len(errors) == 1:
         raise UnknownFormatError(errors[0])

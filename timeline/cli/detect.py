@@ -9,6 +9,7 @@ import click
 from timeline.cli.common import registry_for, resolve_config
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
 from timeline.ingest.discover import discover
+from timeline.ingest.envelopes import inner_sample
 from timeline.ingest.reader import InputReader
 from timeline.parse.detect import detect, rank
 
@@ -32,6 +33,8 @@ def detect_command(paths: tuple[str, ...], config: Path | None, specs: tuple[Pat
         if item.path is None:
             raise click.BadParameter("detect reads files, not stdin", param_hint="PATHS")
         sample, binary = InputReader(item.path, item.display).head()
+        sample, kinds = inner_sample(sample)
+        envelope = f" in {'+'.join(kinds)} envelope" if kinds else ""
         if binary:
             click.echo(f"{item.display}: binary file (not a text log)")
             failed += 1
@@ -44,6 +47,8 @@ def detect_command(paths: tuple[str, ...], config: Path | None, specs: tuple[Pat
             continue
         ranked = [c for c in rank(registry, sample) if c.name != chosen.parser.name]
         runner = f"{ranked[0].name} {ranked[0].score:.2f}" if ranked else "none"
-        click.echo(f"{item.display}: {chosen.parser.name} {chosen.score:.2f} (runner-up: {runner})")
+        click.echo(
+            f"{item.display}: {chosen.parser.name} {chosen.score:.2f}{envelope} (runner-up: {runner})"
+        )
     if failed:
         raise click.exceptions.Exit(1)

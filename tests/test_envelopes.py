@@ -1,0 +1,170 @@
+"""Envelopes from log platforms are unwrapped before parsing; their facts are kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from timeline.ingest.envelopes import detect_kinds, unwrap
+from timeline.testing import run_one
+
+INNER = '203.0.113.7 - - [02/Mar/2025:10:15:04 +0000] "POST /v1/chat/completions HTTP/1.1" 200 15 "-" "curl/8.5.0"'
+
+
+def frame(*lines: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"source_line": list(range(1, len(lines) + 1)), "line": list(lines)},
+        schema={"source_line": pl.Int64, "line": pl.String},
+    )
+
+
+def test_docker_json_file_with_partial_entries_joined() -> None:
+    half = len(INNER) // 2
+    lines = frame(
+        json.dumps({"log": INNER[:half], "stream": "stdout", "time": "2025-03-02T10:15:04.5Z"}),
+        json.dumps(
+            {"log": INNER[half:] + "\n", "stream": "stdout", "time": "2025-03-02T10:15:04.6Z"}
+        ),
+        "plain line, not wrapped",
+    )
+    assert detect_kinds(lines) == ("docker_json",)
+    out = unwrap(lines)
+    assert out.lines.rows() == [(1, INNER), (3, "plain line, not wrapped")]
+    assert out.merged.rows() == [(2, 1)]
+    env = out.envelope.row(0, named=True)
+    assert env["source_line"] == 1
+    assert env["env_ts"].isoformat() == "2025-03-02T10:15:04.500000+00:00"
+    assert {kv["key"]: kv["value"] for kv in env["env_attrs"]}["envelope.stream"] == "stdout"
+
+
+def test_kubernetes_fluent_form_names_the_pod() -> None:
+    line = json.dumps(
+        {
+            "message": INNER,
+            "stream": "stdout",
+            "time": "2025-03-02T10:15:04Z",
+            "kubernetes": {"pod_name": "gw-7d9f", "namespace_name": "prod"},
+        }
+    )
+    out = unwrap(frame(line))
+    assert out.lines["line"].to_list() == [INNER]
+    assert out.envelope["env_host"].to_list() == ["gw-7d9f"]
+
+
+def test_cri_partial_lines_are_joined() -> None:
+    lines = frame(
+        "2025-03-02T10:15:04.000000001Z stdout P " + INNER[:40],
+        "2025-03-02T10:15:04.000000002Z stdout F " + INNER[40:],
+        "2025-03-02T10:15:05.000000000Z stderr F second",
+    )
+    out = unwrap(lines)
+    assert out.kinds == ("cri",)
+    assert out.lines.rows() == [(1, INNER), (3, "second")]
+    assert out.merged.rows() == [(2, 1)]
+
+
+@pytest.mark.parametrize(
+    ("record", "kind", "host", "ids"),
+    [
+        (
+            {
+                "labels": {"pod": "gw-1", "app": "gw"},
+                "line": INNER,
+                "timestamp": "2025-03-02T10:15:04Z",
+            },
+            "loki",
+            "gw-1",
+            [],
+        ),
+        (
+            {
+                "logName": "projects/p/logs/stdout",
+                "textPayload": INNER,
+                "timestamp": "2025-03-02T10:15:04Z",
+                "trace": "projects/p/traces/4bf92f3577b34da6a3ce929d0e0e4736",
+                "resource": {"labels": {"pod_name": "gw-2"}},
+            },
+            "gcp_logging",
+            "gw-2",
+            [{"kind": "gcp_trace", "value": "projects/p/traces/4bf92f3577b34da6a3ce929d0e0e4736"}],
+        ),
+        (
+            {
+                "timestamp": 1740910504000,
+                "message": INNER + "\n",
+                "logStreamName": "gw/i-123",
+                "ingestionTime": 1740910505000,
+                "eventId": "1",
+            },
+            "cloudwatch",
+            "gw/i-123",
+            [],
+        ),
+        (
+            {
+                "_index": "logs-2025.03.02",
+                "_id": "x",
+                "_source": {
+                    "message": INNER,
+                    "@timestamp": "2025-03-02T10:15:04Z",
+                    "host": {"name": "gw-3"},
+                },
+            },
+            "elasticsearch_hit",
+            "gw-3",
+            [],
+        ),
+    ],
+)
+def test_json_envelopes(
+    record: dict[str, object], kind: str, host: str, ids: list[dict[str, str]]
+) -> None:
+    out = unwrap(frame(json.dumps(record)))
+    assert out.kinds == (kind,)
+    assert out.lines["line"].to_list() == [INNER]
+    row = out.envelope.row(0, named=True)
+    assert row["env_host"] == host
+    assert row["env_ids"] == ids
+    assert row["env_ts"] is not None
+
+
+def test_prefix_envelopes_need_most_lines() -> None:
+    compose = frame(*[f"gateway-1  | {INNER}"] * 5)
+    assert detect_kinds(compose) == ("compose",)
+    assert unwrap(compose).lines["line"].to_list() == [INNER] * 5
+    mixed = frame("gateway-1  | x", "a plain line", "another plain line")
+    assert detect_kinds(mixed) == ()
+    syslog = frame(f"Mar  2 10:15:04 gw-host nginx[123]: {INNER}")
+    out = unwrap(syslog)
+    assert out.kinds == ("syslog",)
+    assert out.envelope["env_host"].to_list() == ["gw-host"]
+
+
+def test_plain_json_logs_are_not_mistaken_for_envelopes() -> None:
+    lines = frame(json.dumps({"time": "2025-03-02T10:15:04Z", "message": "hello", "level": "info"}))
+    assert detect_kinds(lines) == ()
+
+
+def test_build_unwraps_and_keeps_envelope_facts(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.json.log"
+    half = len(INNER) // 2
+    rows = [
+        {"log": INNER + "\n", "stream": "stdout", "time": "2025-03-02T10:15:04.1Z"},
+        {"log": INNER[:half], "stream": "stdout", "time": "2025-03-02T10:15:04.2Z"},
+        {"log": INNER[half:] + "\n", "stream": "stdout", "time": "2025-03-02T10:15:04.3Z"},
+        {"log": "garbage\n", "stream": "stderr", "time": "2025-03-02T10:15:04.4Z"},
+        {"log": "\n", "stream": "stdout", "time": "2025-03-02T10:15:04.5Z"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    run = run_one(path)
+    acc = run.account
+    assert acc.detection.endswith(" in docker_json envelope")
+    assert (acc.lines_read, acc.lines_parsed, acc.lines_rejected, acc.lines_skipped) == (5, 3, 1, 1)
+    assert run.events["source_line"].to_list() == [1, 2]
+    attrs = run.events["attributes"].to_list()[0]
+    pairs = dict(attrs) if isinstance(attrs, dict) else {kv["key"]: kv["value"] for kv in attrs}
+    assert pairs["envelope.kind"] == "docker_json"
+    assert run.rejects["excerpt"].to_list()[0].startswith('{"log": "garbage')
