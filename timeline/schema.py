@@ -105,7 +105,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "ts",
         "timestamp",
         "time",
-        "Event time in UTC (microseconds), after clock correction. Equals `ts_source` until correlation corrects it.",
+        "Event time in UTC (microseconds), after clock correction; equals `ts_source` until correlation corrects it. For a record covering an interval, `*.request` events (and spans) begin at `ts`, `*.response` events end at `ts`; `duration_ms` is the length.",
         "2025-03-02T10:15:04.123456Z",
     ),
     _f(
@@ -143,7 +143,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "event_type",
         "string",
         "what",
-        "What happened: http.request, http.response, policy.check, retrieval.query, inference.request, inference.first_token, inference.response, deploy.change, server.metrics, server.log, ...",
+        "What happened: http.request (ts = request start, e.g. Envoy START_TIME), http.response (ts = response sent, e.g. nginx $time_local), policy.check, retrieval.query, inference.request, inference.first_token, inference.response, inference.error, deploy.change, server.start, server.metrics, server.log.",
         "http.response",
     ),
     _f(
