@@ -82,8 +82,8 @@ def test_plugin_with_a_builtin_name_is_an_error_naming_both(tmp_path: Path) -> N
     result = _run(site, "parsers", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
-        "Error: parser name 'nginx_combined' is registered twice: by built-in spec "
-        "parsers/specs/nginx_combined.toml and by entry point 'nginx_combined' (hello_plugin:HelloParser)\n"
+        "Error: parser name 'nginx_combined' is registered twice: by built-in parsers.gateway.nginx "
+        "and by entry point 'nginx_combined' (hello_plugin:HelloParser)\n"
     )
 
 
