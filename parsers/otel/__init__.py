@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from parsers.otel.otlp_json import OtlpJsonParser
 from timeline.parse.api import Parser
 
 
 def parsers() -> list[tuple[Parser, str]]:
     """The OpenTelemetry parsers with their origins."""
-    return []
+    return [(OtlpJsonParser(), "built-in parsers/otel/otlp_json.py")]
