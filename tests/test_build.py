@@ -102,7 +102,7 @@ def test_duckdb_and_pandas_read_the_documented_columns(tmp_path: Path) -> None:
     assert types["attributes"] == "MAP(VARCHAR, VARCHAR)"
     assert types["ids"] == 'STRUCT(kind VARCHAR, "value" VARCHAR)[]'
     assert types["doc_scores"] == "DOUBLE[]"
-    ua = _sql(f"SELECT attributes['http_user_agent'] FROM '{path}' LIMIT 1")
+    ua = _sql(f"SELECT attributes['user_agent'] FROM '{path}' LIMIT 1")
     assert ua == [("curl/8.5.0",)]
     frame = pd.read_parquet(path)
     assert list(frame.columns) == ARROW_SCHEMA.names
@@ -229,6 +229,9 @@ def test_interrupted_write_leaves_no_partial_output(
     assert (out / "events.parquet").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == [
         "build.json",
+        "correlation.json",
         "events.parquet",
         "rejects.parquet",
+        "requests.parquet",
+        "timeline.parquet",
     ]

@@ -149,8 +149,11 @@ def test_build_prints_accounting_and_writes_outputs(
     assert manifest["command"].startswith("timeline build ")
     assert sorted(p.name for p in out.iterdir()) == [
         "build.json",
+        "correlation.json",
         "events.parquet",
         "rejects.parquet",
+        "requests.parquet",
+        "timeline.parquet",
     ]
 
 

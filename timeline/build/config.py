@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from timeline.correlate.config import CorrelationConfig, parse_correlation
 from timeline.errors import ConfigError
 from timeline.parse.api import SourceSettings
 from timeline.parse.timestamps import check_timezone
 
 CONFIG_NAME = "timeline.toml"
-_TOP = ("defaults", "sources", "specs")
+_TOP = ("defaults", "sources", "specs", "correlation")
 _DEFAULT_KEYS = ("timezone", "year")
 _SOURCE_KEYS = ("match", "parser", "timezone", "year")
 
@@ -61,6 +62,7 @@ class BuildConfig:
     rules: tuple[SourceRule, ...] = ()
     specs: tuple[Path, ...] = ()
     path: str | None = None
+    correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
 
     def parser_for(self, display: str) -> str | None:
         """The parser named for this source by the first matching rule that names one."""
@@ -162,6 +164,7 @@ def load_config(path: Path) -> BuildConfig:
     if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
         problems.append("'specs' must be a list of paths to parser spec files")
         specs = []
+    correlation = parse_correlation(root.get("correlation", {}), problems)
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return BuildConfig(
@@ -170,4 +173,5 @@ def load_config(path: Path) -> BuildConfig:
         rules=tuple(rules),
         specs=tuple(path.parent / s for s in specs),
         path=str(path),
+        correlation=correlation,
     )

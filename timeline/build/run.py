@@ -28,6 +28,13 @@ from timeline.build.accounting import FileAccount, totals
 from timeline.build.config import BuildConfig, glob_matches
 from timeline.build.content import default_salt, finish
 from timeline.build.parse_file import FileJob, FileOutcome, run_file
+from timeline.correlate.run import (
+    REPORT_FILE,
+    REQUESTS_FILE,
+    TIMELINE_FILE,
+    CorrelationReport,
+    correlate_outdir,
+)
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
 from timeline.ingest.discover import STDIN, InputFile, discover
 from timeline.ingest.envelopes import inner_sample
@@ -60,6 +67,7 @@ class BuildOptions:
     jobs: int = 2
     salt: bytes | None = None
     command: str = ""
+    correlate: bool = True
 
 
 @dataclass
@@ -70,6 +78,7 @@ class BuildReport:
     events: int
     rejects: int
     outputs: dict[str, Path]
+    correlation: CorrelationReport | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -265,16 +274,20 @@ def build(
         write_text_atomic(outdir / MANIFEST_FILE, _json(manifest))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    return BuildReport(
-        accounts,
-        events,
-        rejects,
-        {
-            "events": outdir / EVENTS_FILE,
-            "rejects": outdir / REJECTS_FILE,
-            "manifest": outdir / MANIFEST_FILE,
-        },
-    )
+    outputs = {
+        "events": outdir / EVENTS_FILE,
+        "rejects": outdir / REJECTS_FILE,
+        "manifest": outdir / MANIFEST_FILE,
+    }
+    correlation = None
+    if options.correlate:
+        correlation = correlate_outdir(outdir, EVENTS_FILE, options.config.correlation)
+        outputs |= {
+            "timeline": outdir / TIMELINE_FILE,
+            "requests": outdir / REQUESTS_FILE,
+            "correlation": outdir / REPORT_FILE,
+        }
+    return BuildReport(accounts, events, rejects, outputs, correlation)
 
 
 def _metadata(accounts: list[FileAccount], files: Sequence[InputFile]) -> dict[str, Any]:

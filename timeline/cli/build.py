@@ -103,6 +103,9 @@ def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     default=None,
     help="Salt for prompt hashes (env TIMELINE_SALT); default: derived from the inputs.",
 )
+@click.option(
+    "--no-correlate", is_flag=True, help="Write events.parquet only; skip the correlation stage."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the totals.")
 def build_command(
     inputs: tuple[str, ...],
@@ -117,6 +120,7 @@ def build_command(
     max_line_bytes: int,
     jobs: int,
     salt: str | None,
+    no_correlate: bool,
     quiet: bool,
 ) -> None:
     """Parse INPUTS (files, directories, globs, .gz, - for stdin) into OUTDIR/events.parquet.
@@ -141,6 +145,7 @@ def build_command(
         jobs=jobs,
         salt=salt.encode() if salt else None,
         command=shlex.join(["timeline", *sys.argv[1:]]),
+        correlate=not no_correlate,
     )
     stderr = Console(stderr=True)
     show = stderr.is_terminal and not quiet
@@ -170,7 +175,6 @@ def build_command(
         f"{t['files']} files: lines {t['lines_read']} = parsed {t['lines_parsed']} + rejected "
         f"{t['lines_rejected']} + skipped {t['lines_skipped']}; {t['events']} events"
     )
-    click.echo(
-        f"wrote {report.outputs['events']} ({report.events} events), {report.outputs['rejects']} "
-        f"({report.rejects} rejects), {report.outputs['manifest']}"
-    )
+    if report.correlation is not None:
+        click.echo(report.correlation.summary())
+    click.echo("wrote " + ", ".join(str(p) for p in report.outputs.values()))

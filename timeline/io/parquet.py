@@ -69,3 +69,10 @@ def read_metadata(path: Path) -> dict[str, Any]:
 def polars_schema_to_arrow(schema: pl.Schema) -> pa.Schema:
     """The Arrow schema polars writes for ``schema`` (for small side tables such as rejects)."""
     return pl.DataFrame(schema=schema).to_arrow().schema
+
+
+def read_events(path: Path) -> pl.DataFrame:
+    """An events/timeline Parquet file as a canonical polars frame (the map column as key/value lists)."""
+    from timeline.schema import conform
+
+    return conform(pl.read_parquet(path))

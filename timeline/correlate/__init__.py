@@ -1,0 +1,1 @@
+"""Correlation: events to requests (id aliases, heuristics), clock-skew correction, causal order."""

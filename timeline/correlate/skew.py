@@ -1,0 +1,192 @@
+"""Clock skew: estimate each source's offset against the reference source from causal constraints.
+
+Inside a correlated request every inner-layer event must lie within the reference gateway's span of
+that request (``http.request`` events begin at ``ts``, ``http.response`` events end at it; with
+``duration_ms`` both ends are known). For a source S and a request r this bounds S's offset:
+
+    gateway_start - event_start  <=  offset  <=  gateway_end - event_end      (over S's events in r)
+
+Each request gives an interval of offsets; the estimate is the region that satisfies the most
+requests (a sweep over interval ends, so a few mis-attached events cannot drag it). When zero lies in
+that region the source is left alone: nothing demands a correction (silent adjustment misleads, as
+Jaeger's adjuster showed). Otherwise the offset is the middle of the region and half its width is
+reported as the bound; a one-sided region gives the smallest correction that satisfies it. Offsets
+beyond ``max_skew_ms`` are reported and not applied. Manual offsets from ``timeline.toml`` win.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from timeline.correlate.config import CorrelationConfig
+
+
+@dataclass
+class Correction:
+    """The estimate for one source, with its evidence."""
+
+    source: str
+    offset_ms: float
+    applied: bool
+    method: str  # estimated | manual | none
+    requests: int = 0
+    satisfied: int = 0
+    low_ms: float | None = None
+    high_ms: float | None = None
+    bound_ms: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "offset_ms": round(self.offset_ms, 3),
+            "applied": self.applied,
+            "method": self.method,
+            "requests": self.requests,
+            "requests_consistent": self.satisfied,
+            "feasible_low_ms": None if self.low_ms is None else round(self.low_ms, 3),
+            "feasible_high_ms": None if self.high_ms is None else round(self.high_ms, 3),
+            "bound_ms": None if self.bound_ms is None else round(self.bound_ms, 3),
+            "note": self.note,
+        }
+
+
+def _ms(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.epoch("us").cast(pl.Float64) / 1000.0
+
+
+def reference_sources(frame: pl.DataFrame, reference: str) -> list[str]:
+    """The reference source: the busiest source of the reference layer, or the sources matching a glob."""
+    if reference in ("gateway", "policy", "retrieval", "inference", "other"):
+        counts = (
+            frame.filter(pl.col("layer") == reference)
+            .group_by("source")
+            .len()
+            .sort(["len", "source"], descending=[True, False])
+        )
+        return counts["source"].head(1).to_list()
+    return sorted(
+        s for s in frame["source"].unique().to_list() if fnmatch.fnmatchcase(s, reference)
+    )
+
+
+def _sweep(intervals: pl.DataFrame) -> tuple[int, float, float]:
+    """The region covered by the most intervals (lo, hi; nulls are infinite), nearest to zero."""
+    points = pl.concat(
+        [
+            intervals.select(pl.col("lo").fill_null(-math.inf).alias("x"), pl.lit(1).alias("d")),
+            intervals.select(pl.col("hi").fill_null(math.inf).alias("x"), pl.lit(-1).alias("d")),
+        ]
+    ).sort(["x", "d"], descending=[False, True])
+    xs = points["x"].to_list()
+    ds = points["d"].to_list()
+    best, cover = 0, 0
+    regions: list[tuple[float, float]] = []
+    for i, (x, d) in enumerate(zip(xs, ds, strict=True)):
+        cover += d
+        if d == 1 and (i + 1 == len(xs) or xs[i + 1] != x or ds[i + 1] != 1):
+            end = xs[i + 1] if i + 1 < len(xs) else math.inf
+            if cover > best:
+                best, regions = cover, [(x, end)]
+            elif cover == best:
+                regions.append((x, end))
+    if not regions:
+        return 0, -math.inf, math.inf
+    lo, hi = min(regions, key=lambda r: 0.0 if r[0] <= 0 <= r[1] else min(abs(r[0]), abs(r[1])))
+    return best, lo, hi
+
+
+def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]:
+    """``frame``: correlation_id, source, layer, event_type, ts_source, duration_ms (correlated events)."""
+    sources = sorted(frame["source"].unique().drop_nulls().to_list())
+    refs = reference_sources(frame, config.reference)
+    manual = {
+        s: m.offset_ms for s in sources for m in config.offsets if fnmatch.fnmatchcase(s, m.match)
+    }
+    is_response = pl.col("event_type").str.ends_with(".response")
+    dur = pl.col("duration_ms")
+    t = _ms(pl.col("ts_source"))
+    spans = frame.filter(pl.col("ts_source").is_not_null()).with_columns(
+        pl.when(is_response).then(t - dur).otherwise(t).alias("start"),
+        pl.when(is_response).then(t).otherwise(t + dur).alias("end"),
+        pl.when(is_response).then(t - dur.fill_null(0)).otherwise(t).alias("e_start"),
+        pl.when(is_response).then(t).otherwise(t + dur.fill_null(0)).alias("e_end"),
+    )
+    gateway = (
+        spans.filter(pl.col("source").is_in(refs))
+        .group_by("correlation_id")
+        .agg(
+            pl.when(pl.col("start").is_null().any())
+            .then(None)
+            .otherwise(pl.col("start").min())
+            .alias("g_lo"),
+            pl.when(pl.col("end").is_null().any())
+            .then(None)
+            .otherwise(pl.col("end").max())
+            .alias("g_hi"),
+        )
+    )
+    corrections: list[Correction] = []
+    for source in sources:
+        if source in manual:
+            corrections.append(
+                Correction(source, manual[source], True, "manual", note="set in timeline.toml")
+            )
+            continue
+        if source in refs:
+            corrections.append(Correction(source, 0.0, False, "none", note="reference clock"))
+            continue
+        layers = spans.filter(pl.col("source") == source)["layer"].unique().to_list()
+        if layers == [config.reference]:
+            corrections.append(
+                Correction(
+                    source, 0.0, False, "none", note="same layer as the reference; not estimated"
+                )
+            )
+            continue
+        per_request = (
+            spans.filter(pl.col("source") == source)
+            .join(gateway, on="correlation_id", how="inner")
+            .group_by("correlation_id")
+            .agg(
+                (pl.col("g_lo") - pl.col("e_start")).max().alias("lo"),
+                (pl.col("g_hi") - pl.col("e_end")).min().alias("hi"),
+            )
+            .filter(pl.col("lo").is_not_null() | pl.col("hi").is_not_null())
+        )
+        if per_request.height == 0:
+            corrections.append(
+                Correction(source, 0.0, False, "none", note="shares no request with the reference")
+            )
+            continue
+        satisfied, lo, hi = _sweep(per_request)
+        c = Correction(
+            source,
+            0.0,
+            False,
+            "estimated",
+            per_request.height,
+            satisfied,
+            None if math.isinf(lo) else lo,
+            None if math.isinf(hi) else hi,
+        )
+        if lo <= 0 <= hi:
+            c.note = "consistent with the reference; no correction needed"
+        else:
+            if math.isinf(lo) or math.isinf(hi):
+                c.offset_ms = hi if math.isinf(lo) else lo
+                c.note = "one-sided constraint: smallest correction that satisfies it"
+            else:
+                c.offset_ms = (lo + hi) / 2
+                c.bound_ms = (hi - lo) / 2
+            if abs(c.offset_ms) > config.max_skew_ms:
+                c.note = f"estimated {c.offset_ms:.0f} ms exceeds max_skew_ms ({config.max_skew_ms:.0f}); not applied"
+            else:
+                c.applied = True
+        corrections.append(c)
+    return corrections
