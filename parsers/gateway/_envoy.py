@@ -110,7 +110,7 @@ def envoy_events(timezone: str) -> list[pl.Expr]:
         parsed.ts.alias("ts_source"),
         f["start_time"].alias("ts_raw"),
         parsed.assumed_tz.alias("ts_assumed_tz"),
-        pl.lit("http.response").alias("event_type"),
+        pl.lit("http.request").alias("event_type"),  # START_TIME: the request began at ts
         code.alias("status_code"),
         status.alias("status"),
         pl.when(status != "ok")

@@ -137,7 +137,7 @@ def _events() -> list[pl.Expr]:
         pl.col("_start").alias("ts_source"),
         text(pl.col("startTime")).alias("ts_raw"),
         pl.col("_assumed").alias("ts_assumed_tz"),
-        pl.lit("http.response").alias("event_type"),
+        pl.lit("http.request").alias("event_type"),  # ts is startTime
         pl.when(failed)
         .then(pl.lit("ERROR"))
         .when(status.is_not_null())

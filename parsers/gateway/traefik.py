@@ -110,7 +110,11 @@ def _events() -> list[pl.Expr]:
         pl.col("ts_source"),
         pl.col("_stamp").alias("ts_raw"),
         pl.col("ts_assumed_tz"),
-        pl.lit("http.response").alias("event_type"),
+        # StartUTC / StartLocal is when the request began; `time` (the fallback) is when it was logged.
+        pl.when(_field("StartUTC", "StartLocal").is_not_null())
+        .then(pl.lit("http.request"))
+        .otherwise(pl.lit("http.response"))
+        .alias("event_type"),
         severity(_field("level")).alias("severity"),
         code.alias("status_code"),
         http_status(code).alias("status"),
