@@ -31,7 +31,7 @@ def test_litellm_real_log(real_logs: Path) -> None:
     assert row["ts_assumed_tz"] is True
     assert (row["input_tokens"], row["output_tokens"]) == (10, 20)
     assert row["duration_ms"] == pytest.approx(4.583)
-    assert row["layer"] == "gateway" and row["event_type"] == "http.response"
+    assert row["layer"] == "gateway" and row["event_type"] == "http.request"
     assert "cache_hit" not in dict(row["attributes"])  # the string "None" means null
 
 
