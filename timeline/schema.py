@@ -105,7 +105,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "ts",
         "timestamp",
         "time",
-        "Event time in UTC (microseconds), after clock correction; equals `ts_source` until correlation corrects it. For a record covering an interval, `*.request` events (and spans) begin at `ts`, `*.response` events end at `ts`; `duration_ms` is the length.",
+        "Event time in UTC (microseconds), after clock correction; equals `ts_source` until correlation corrects it. For a record covering an interval, `*.response` and `*.error` events end at `ts`, every other event (requests, checks, queries, spans) begins at it; `duration_ms` is the length.",
         "2025-03-02T10:15:04.123456Z",
     ),
     _f(

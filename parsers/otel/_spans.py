@@ -1,6 +1,9 @@
 """Map one OTLP span to canonical events: layer and type from GenAI / OpenInference / HTTP conventions.
 
-A span becomes ONE event at its start time with ``duration_ms`` = end - start. Span events
+A span becomes ONE event with ``duration_ms`` = end - start, at its start time; except spans typed
+``inference.response`` / ``inference.error``, which are placed at their end time, because the schema
+says response events end at ``ts`` (correlation places inner layers inside the gateway span with
+it). Span events
 named like a first token, and ``exception`` span events, become extra events of the same line.
 """
 
@@ -195,6 +198,9 @@ def span_rows(ctx: Context, span: Any) -> list[Row]:
     else:
         row.update(layer="other", event_type="server.log")
     row["ids"] = ids
+    if str(row.get("event_type", "")).endswith((".response", ".error")) and end is not None:
+        row["_ns"] = end
+        row["ts_raw"] = text(span.get("endTimeUnixNano"))
     extra: list[dict[str, str]] = [
         {"key": "span.name", "value": name} if name else {},
         {"key": "span.kind", "value": kind} if kind else {},

@@ -10,6 +10,7 @@ from timeline import __version__
 from timeline.cli.build import build_command
 from timeline.cli.detect import detect_command
 from timeline.cli.parsers import parsers_group
+from timeline.cli.show import show_command
 from timeline.errors import TimelineError
 
 
@@ -22,6 +23,7 @@ def cli() -> None:
 cli.add_command(build_command)
 cli.add_command(parsers_group)
 cli.add_command(detect_command)
+cli.add_command(show_command)
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from timeline.correlate.spans import ends_at_ts
+
 REQUEST_SCHEMA = pl.Schema(
     {
         "correlation_id": pl.String(),
@@ -77,7 +79,7 @@ def requests_table(timeline: pl.DataFrame) -> pl.DataFrame:
         )
     )
     end = (
-        pl.when(pl.col("event_type").str.ends_with(".response"))
+        pl.when(ends_at_ts())
         .then(pl.col("ts"))
         .otherwise(
             pl.col("ts")

@@ -16,6 +16,7 @@ from timeline.correlate.ids import id_nodes
 from timeline.correlate.order import order
 from timeline.correlate.requests import requests_table
 from timeline.correlate.skew import Correction, estimate
+from timeline.correlate.spans import ends_at_ts
 from timeline.io.atomic import write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
 from timeline.schema import ARROW_SCHEMA, POLARS_SCHEMA, to_arrow
@@ -78,7 +79,7 @@ def violations(frame: pl.DataFrame, ts: str) -> int:
     """Requests in which an inner-layer event lies outside the gateway's span of the request."""
     t = pl.col(ts).dt.epoch("us").cast(pl.Float64) / 1000.0
     dur = pl.col("duration_ms")
-    resp = pl.col("event_type").fill_null("").str.ends_with(".response")
+    resp = ends_at_ts()
     spans = frame.filter(
         pl.col("correlation_id").is_not_null() & pl.col(ts).is_not_null()
     ).with_columns(

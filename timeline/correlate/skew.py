@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from timeline.correlate.config import CorrelationConfig
+from timeline.correlate.spans import ends_at_ts
 
 
 @dataclass
@@ -108,7 +109,7 @@ def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]
     manual = {
         s: m.offset_ms for s in sources for m in config.offsets if fnmatch.fnmatchcase(s, m.match)
     }
-    is_response = pl.col("event_type").str.ends_with(".response")
+    is_response = ends_at_ts()
     dur = pl.col("duration_ms")
     t = _ms(pl.col("ts_source"))
     spans = frame.filter(pl.col("ts_source").is_not_null()).with_columns(

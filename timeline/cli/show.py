@@ -1,0 +1,25 @@
+"""``timeline show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from timeline.correlate.show import load_request, render
+
+
+@click.command("show")
+@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("request")
+def show_command(outdir: Path, request: str) -> None:
+    """Print one request as its cross-layer chain: offsets, clock corrections and heuristic links marked.
+
+    REQUEST is a correlation_id or any id the request carries (x-request-id, trace id, chatcmpl-...).
+    """
+    events = load_request(outdir, request)
+    console = Console(highlight=False, soft_wrap=True)
+    for line in render(events):
+        console.print(escape(line))

@@ -1,0 +1,94 @@
+"""Find one request in a built timeline and render it as a cross-layer chain for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from timeline.correlate.ids import normalize
+from timeline.correlate.run import TIMELINE_FILE
+from timeline.errors import InputError
+from timeline.io.parquet import read_events
+
+_DETAIL = (
+    "http_method",
+    "http_route",
+    "status_code",
+    "model",
+    "model_revision",
+    "policy_name",
+    "verdict",
+    "index_name",
+    "index_version",
+    "finish_reason",
+    "error_type",
+)
+
+
+def find_request(timeline: pl.DataFrame, needle: str) -> str:
+    """The correlation_id of the request that ``needle`` names: its correlation_id or any of its ids."""
+    if timeline.filter(pl.col("correlation_id") == needle).height:
+        return needle
+    exploded = (
+        timeline.select("correlation_id", "ids").explode("ids").drop_nulls("ids").unnest("ids")
+    )
+    wanted = (
+        pl.DataFrame({"kind": ["x_request_id", "trace_id"], "value": [needle, needle]})
+        .select(normalize(pl.col("kind"), pl.col("value")).alias("node"))["node"]
+        .to_list()
+    )
+    hits = exploded.with_columns(normalize(pl.col("kind"), pl.col("value")).alias("node")).filter(
+        (pl.col("value") == needle) | pl.col("node").is_in(wanted)
+    )
+    found = hits["correlation_id"].drop_nulls().unique().sort().to_list()
+    if not found:
+        raise InputError(
+            f"no request has the id {needle!r}; list requests with `timeline query` or look in requests.parquet"
+        )
+    if len(found) > 1:
+        raise InputError(
+            f"the id {needle!r} belongs to {len(found)} requests ({', '.join(found[:5])}); use a correlation_id"
+        )
+    return str(found[0])
+
+
+def load_request(outdir: Path, needle: str) -> pl.DataFrame:
+    """The events of the request named by ``needle``, in order."""
+    path = outdir / TIMELINE_FILE
+    if not path.exists():
+        raise InputError(
+            f"{str(outdir)!r} has no {TIMELINE_FILE}; run `timeline build INPUTS -o {outdir}` first"
+        )
+    timeline = read_events(path)
+    cid = find_request(timeline, needle)
+    return timeline.filter(pl.col("correlation_id") == cid).sort("seq")
+
+
+def render(events: pl.DataFrame) -> list[str]:
+    """Plain-text lines: one per event, offsets, and markers for corrections and heuristic links."""
+    first = events.row(0, named=True)
+    ids = sorted({i["value"] for row in events["ids"].to_list() if row for i in row})
+    lines = [
+        f"request {first['correlation_id']}  ({events.height} events, {len(set(events['layer'].to_list()))} layers)",
+        f"ids: {', '.join(ids) if ids else '-'}",
+        f"start: {first['ts'].isoformat() if first['ts'] else '?'}",
+        "",
+        f"{'seq':>3}  {'+ms':>9}  {'layer':<9}  {'event':<20}  details",
+    ]
+    for row in events.iter_rows(named=True):
+        detail = " ".join(f"{k}={row[k]}" for k in _DETAIL if row.get(k) is not None)
+        marks = []
+        if row["clock_offset_ms"]:
+            marks.append(f"clock {row['clock_offset_ms']:+.1f}ms")
+        if row["correlation_method"] == "heuristic":
+            marks.append(f"heuristic link, confidence {row['correlation_confidence']:.2f}")
+        elif row["correlation_method"] == "alias":
+            marks.append("via alias")
+        mark = f"  [{'; '.join(marks)}]" if marks else ""
+        offset = "-" if row["offset_ms"] is None else f"{row['offset_ms']:.1f}"
+        lines.append(
+            f"{row['seq']:>3}  {offset:>9}  {row['layer']:<9}  {(row['event_type'] or '-'):<20}  {detail}{mark}"
+            f"  ({row['source_file']}:{row['source_line']})"
+        )
+    return lines
