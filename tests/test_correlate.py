@@ -153,6 +153,9 @@ def test_ids_normalize_across_notations() -> None:
                 "trace_id",
                 "chatcmpl_id",
                 "x_request_id",
+                "chatcmpl_id",
+                "vllm_request_id",
+                "x_request_id",
             ],
             "value": [
                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -162,12 +165,17 @@ def test_ids_normalize_across_notations() -> None:
                 "4BF92F3577B34DA6A3CE929D0E0E4736",
                 "chatcmpl-9f2ab-3",
                 "chatcmpl-9f2ab-3",
+                "chatcmpl-0123456789abcdef0123456789abcdef-5e6f7a8b",
+                "chatcmpl-c219f6da-8a6c-4c30-8f0e-2bd2f6fa5b1e-1",
+                "c219f6da-8a6c-4c30-8f0e-2bd2f6fa5b1e",
             ],
         }
     )
     nodes = cases.select(normalize(pl.col("kind"), pl.col("value"))).to_series().to_list()
     assert nodes[:5] == ["trace:4bf92f3577b34da6a3ce929d0e0e4736"] * 5
-    assert nodes[5:] == ["req:chatcmpl-9f2ab"] * 2
+    assert nodes[5:7] == ["req:chatcmpl-9f2ab"] * 2
+    assert nodes[7] == "req:chatcmpl-0123456789abcdef0123456789abcdef"
+    assert nodes[8:] == ["req:c219f6da-8a6c-4c30-8f0e-2bd2f6fa5b1e"] * 2
 
 
 def test_requests_are_components_of_the_id_graph() -> None:

@@ -2,8 +2,9 @@
 
 A node is ``trace:<32 hex>`` for trace ids in any notation (W3C ``traceparent``, AWS
 ``X-Amzn-Trace-Id Root=``, GCP ``projects/P/traces/ID``, Jaeger ``uber-trace-id``, B3, bare hex),
-or ``req:<value>`` for request-like ids (``x-request-id``, ``chatcmpl-...`` without the ``-N`` suffix
-vLLM appends, ``X-Opaque-Id``, ...). Session and user ids never link requests: a session spans many.
+or ``req:<value>`` for request-like ids (``x-request-id``, ``chatcmpl-...`` without the ``-N`` /
+``-<8 hex>`` suffix vLLM appends, ``X-Opaque-Id``, ...). vLLM names a request ``chatcmpl-<X-Request-Id>``
+when the header is forwarded, so ``chatcmpl-<uuid>`` is the node of ``<uuid>``. Session and user ids never link requests: a session spans many.
 """
 
 from __future__ import annotations
@@ -90,7 +91,15 @@ def normalize(kind: pl.Expr, value: pl.Expr) -> pl.Expr:
         .then(low.str.extract(r"^([0-9a-f]{32})", 1))
         .otherwise(_hex32(low.str.extract(r"^([0-9a-f]{1,32})$", 1)))
     )
-    request = pl.coalesce(v.str.extract(r"^((?:chat)?cmpl-[0-9A-Za-z]+)-\d+$", 1), v)
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    suffix = r"(?:-(?:\d+|[0-9a-f]{8}))"
+    request = pl.coalesce(
+        # vLLM names a request chatcmpl-<X-Request-Id> when the header is forwarded
+        low.str.extract(rf"^(?:chat)?cmpl-({uuid}){suffix}?$", 1),
+        # ... and appends -<n> or -<8 hex> to the id in engine lines ("Added request ...")
+        v.str.extract(rf"^((?:chat)?cmpl-[0-9A-Za-z]+){suffix}$", 1),
+        v,
+    )
     return (
         pl.when(kind.is_in(list(TRACE_KINDS)))
         .then(
