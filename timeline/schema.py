@@ -131,6 +131,15 @@ FIELDS: Final[tuple[Field, ...]] = (
     ),
     _f("duration_ms", "float64", "time", "How long the operation took, in milliseconds.", "812.5"),
     _f(
+        "ts_at_end",
+        "bool",
+        "time",
+        "True when `ts` marks the end of the operation (the source logged it on completion), so it "
+        "spans [ts - duration_ms, ts]; null means the default: `*.response` and `*.error` events end "
+        "at `ts`, others begin at it.",
+        "true",
+    ),
+    _f(
         "clock_offset_ms",
         "float64",
         "time",

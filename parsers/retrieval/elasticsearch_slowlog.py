@@ -222,6 +222,7 @@ class ElasticsearchSlowlogParser:
             pl.col("ts_source"),
             pl.col("ts_raw"),
             pl.col("ts_assumed_tz"),
+            pl.lit(True).alias("ts_at_end"),  # the slow log is written when the phase completes
             pl.lit("retrieval").alias("layer"),
             pl.when(search)
             .then(pl.lit("retrieval.query"))

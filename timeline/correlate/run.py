@@ -16,7 +16,7 @@ from timeline.correlate.ids import id_nodes
 from timeline.correlate.order import order
 from timeline.correlate.requests import requests_table
 from timeline.correlate.skew import Correction, estimate
-from timeline.correlate.spans import ends_at_ts
+from timeline.correlate.spans import gateway_bounds, interval_columns
 from timeline.io.atomic import write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
 from timeline.schema import ARROW_SCHEMA, POLARS_SCHEMA, to_arrow
@@ -76,37 +76,19 @@ def _source() -> pl.Expr:
 
 
 def violations(frame: pl.DataFrame, ts: str) -> int:
-    """Requests in which an inner-layer event lies outside the gateway's span of the request."""
-    t = pl.col(ts).dt.epoch("us").cast(pl.Float64) / 1000.0
-    dur = pl.col("duration_ms")
-    resp = ends_at_ts()
-    spans = frame.filter(
-        pl.col("correlation_id").is_not_null() & pl.col(ts).is_not_null()
-    ).with_columns(
-        pl.when(resp).then(t - dur).otherwise(t).alias("lo"),
-        pl.when(resp).then(t).otherwise(t + dur).alias("hi"),
-        pl.when(resp).then(t - dur.fill_null(0)).otherwise(t).alias("e_lo"),
-        pl.when(resp).then(t).otherwise(t + dur.fill_null(0)).alias("e_hi"),
-    )
+    """Requests in which an inner-layer event lies outside the gateway's span of the request.
+
+    Only id-linked events count: a heuristic link is evidence of a weaker kind.
+    """
+    linked = frame.filter(
+        pl.col("correlation_method").is_in(["id", "alias"]) & pl.col(ts).is_not_null()
+    ).with_columns(interval_columns(ts))
     gw = (
-        spans.filter(pl.col("layer") == "gateway")
-        .group_by("correlation_id")
-        .agg(
-            pl.when(pl.col("lo").is_null().any())
-            .then(None)
-            .otherwise(pl.col("lo").min())
-            .alias("g_lo"),
-            pl.when(pl.col("hi").is_null().any())
-            .then(None)
-            .otherwise(pl.col("hi").max())
-            .alias("g_hi"),
-        )
+        linked.filter(pl.col("layer") == "gateway").group_by("correlation_id").agg(gateway_bounds())
     )
-    inner = spans.filter(
-        (pl.col("layer") != "gateway") & (pl.col("correlation_method") != "heuristic")
-    )
+    inner = linked.filter(pl.col("layer") != "gateway")
     bad = inner.join(gw, on="correlation_id").filter(
-        (pl.col("e_lo") < pl.col("g_lo")) | (pl.col("e_hi") > pl.col("g_hi"))
+        (pl.col("inner_lo") < pl.col("g_lo")) | (pl.col("inner_hi") > pl.col("g_hi"))
     )
     return bad["correlation_id"].n_unique()
 
@@ -173,7 +155,14 @@ def correlate(
     linked = frame.filter(pl.col("correlation_method").is_in(["id", "alias"]))
     report.corrections = estimate(
         linked.select(
-            "correlation_id", "source", "layer", "event_type", "ts_source", "duration_ms"
+            "correlation_id",
+            "source",
+            "layer",
+            "event_type",
+            "ts_source",
+            "duration_ms",
+            "ts_at_end",
+            "ts_raw",
         ),
         config,
     )

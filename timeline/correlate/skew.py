@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.spans import ends_at_ts
+from timeline.correlate.spans import gateway_bounds, interval_columns
 
 
 @dataclass
@@ -55,10 +55,6 @@ class Correction:
             "bound_ms": None if self.bound_ms is None else round(self.bound_ms, 3),
             "note": self.note,
         }
-
-
-def _ms(expr: pl.Expr) -> pl.Expr:
-    return expr.dt.epoch("us").cast(pl.Float64) / 1000.0
 
 
 def reference_sources(frame: pl.DataFrame, reference: str) -> list[str]:
@@ -109,28 +105,11 @@ def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]
     manual = {
         s: m.offset_ms for s in sources for m in config.offsets if fnmatch.fnmatchcase(s, m.match)
     }
-    is_response = ends_at_ts()
-    dur = pl.col("duration_ms")
-    t = _ms(pl.col("ts_source"))
     spans = frame.filter(pl.col("ts_source").is_not_null()).with_columns(
-        pl.when(is_response).then(t - dur).otherwise(t).alias("start"),
-        pl.when(is_response).then(t).otherwise(t + dur).alias("end"),
-        pl.when(is_response).then(t - dur.fill_null(0)).otherwise(t).alias("e_start"),
-        pl.when(is_response).then(t).otherwise(t + dur.fill_null(0)).alias("e_end"),
+        interval_columns("ts_source")
     )
     gateway = (
-        spans.filter(pl.col("source").is_in(refs))
-        .group_by("correlation_id")
-        .agg(
-            pl.when(pl.col("start").is_null().any())
-            .then(None)
-            .otherwise(pl.col("start").min())
-            .alias("g_lo"),
-            pl.when(pl.col("end").is_null().any())
-            .then(None)
-            .otherwise(pl.col("end").max())
-            .alias("g_hi"),
-        )
+        spans.filter(pl.col("source").is_in(refs)).group_by("correlation_id").agg(gateway_bounds())
     )
     corrections: list[Correction] = []
     for source in sources:
@@ -155,8 +134,8 @@ def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]
             .join(gateway, on="correlation_id", how="inner")
             .group_by("correlation_id")
             .agg(
-                (pl.col("g_lo") - pl.col("e_start")).max().alias("lo"),
-                (pl.col("g_hi") - pl.col("e_end")).min().alias("hi"),
+                (pl.col("g_lo") - pl.col("inner_lo")).max().alias("lo"),
+                (pl.col("g_hi") - pl.col("inner_hi")).min().alias("hi"),
             )
             .filter(pl.col("lo").is_not_null() | pl.col("hi").is_not_null())
         )
