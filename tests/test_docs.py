@@ -50,7 +50,11 @@ def test_writing_a_parser_examples_work() -> None:
     line = _blocks(text, "json")[0].strip()
     lines = pl.DataFrame({"source_line": [1], "line": [line]})
     row = SpecParser(spec).parse(Source("x", lines)).events.row(0, named=True)
-    assert (row["index_version"], row["doc_ids"], row["duration_ms"]) == ("2025-03-01", ["kb-1", "kb-9"], 34.0)
+    assert (row["index_version"], row["doc_ids"], row["duration_ms"]) == (
+        "2025-03-01",
+        ["kb-1", "kb-9"],
+        34.0,
+    )
 
     namespace: dict[str, object] = {}
     exec(_blocks(text, "python")[0], namespace)  # our own documentation, not input

@@ -63,15 +63,20 @@ def schema_markdown() -> str:
     return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
 
 
-def _command_doc(cmd: click.Command, path: list[str], out: list[str]) -> None:
+def _command_doc(
+    cmd: click.Command, path: list[str], out: list[str], parent: click.Context | None = None
+) -> None:
     name = " ".join(path)
-    ctx = click.Context(cmd, info_name=name, max_content_width=100, terminal_width=100)
+    # make_context applies the command's context settings (e.g. -h), as a real invocation does.
+    ctx = cmd.make_context(
+        path[-1], [], parent=parent, resilient_parsing=True, max_content_width=100, terminal_width=100
+    )
     out += [f"## `{name}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     if isinstance(cmd, click.Group):
         for sub_name in sorted(cmd.list_commands(ctx)):
             sub = cmd.get_command(ctx, sub_name)
             if sub is not None:
-                _command_doc(sub, [*path, sub_name], out)
+                _command_doc(sub, [*path, sub_name], out, ctx)
 
 
 def cli_markdown() -> str:

@@ -7,6 +7,8 @@ max_id_span_s = 3600          # an id seen over a longer time than this is degen
 exclude_kinds = ["tenant_id"] # id kinds never used to link (session_id and user_id never are)
 reference = "gateway"         # layer (or source glob) whose clock is the reference
 max_skew_ms = 120000          # larger estimated offsets are reported, not applied
+clock_source = "file"         # one clock per file, or per "directory" (rotated / split files);
+                              # a host named by the record or its envelope always wins
 
 [[correlation.heuristics]]    # replaces the default rules when given
 name = "client_route"
@@ -70,9 +72,12 @@ class CorrelationConfig:
     max_skew_ms: float = DEFAULT_MAX_SKEW_MS
     heuristics: tuple[HeuristicRule, ...] = DEFAULT_RULES
     offsets: tuple[ManualOffset, ...] = field(default_factory=tuple)
+    clock_source: str = "file"
 
 
+CLOCK_SOURCES: Final = ("file", "directory")
 _KEYS: Final = (
+    "clock_source",
     "max_events_per_id",
     "max_id_span_s",
     "exclude_kinds",
@@ -149,6 +154,10 @@ def parse_correlation(table: Any, problems: list[str]) -> CorrelationConfig:
     if not isinstance(exclude, list) or not all(isinstance(k, str) for k in exclude):
         problems.append("[correlation]: 'exclude_kinds' must be a list of id kinds")
         exclude = []
+    clock_source = table.get("clock_source", base.clock_source)
+    if clock_source not in CLOCK_SOURCES:
+        problems.append(f"[correlation]: 'clock_source' must be one of {', '.join(CLOCK_SOURCES)}")
+        clock_source = base.clock_source
     reference = table.get("reference", base.reference)
     if not isinstance(reference, str):
         problems.append("[correlation]: 'reference' must be a layer name or a source glob")
@@ -161,4 +170,5 @@ def parse_correlation(table: Any, problems: list[str]) -> CorrelationConfig:
         max_skew_ms=number("max_skew_ms", base.max_skew_ms),
         heuristics=tuple(rules) if "heuristics" in table else DEFAULT_RULES,
         offsets=tuple(offsets),
+        clock_source=clock_source,
     )

@@ -71,8 +71,12 @@ class CorrelationReport:
         )
 
 
-def _source() -> pl.Expr:
-    return pl.coalesce(pl.col("host"), pl.col("source_file"))
+def _source(clock_source: str) -> pl.Expr:
+    """The clock an event was stamped by: its host, else its file (or directory)."""
+    path = pl.col("source_file")
+    if clock_source == "directory":
+        path = path.str.replace(r"/[^/]*$", "/")
+    return pl.coalesce(pl.col("host"), path)
 
 
 def violations(frame: pl.DataFrame, ts: str) -> int:
@@ -150,7 +154,7 @@ def correlate(
         .alias("correlation_confidence"),
     ).drop("h_cid", "confidence")
 
-    frame = frame.with_columns(_source().alias("source"))
+    frame = frame.with_columns(_source(config.clock_source).alias("source"))
     report.violations_before = violations(frame, "ts_source")
     linked = frame.filter(pl.col("correlation_method").is_in(["id", "alias"]))
     report.corrections = estimate(
@@ -159,6 +163,7 @@ def correlate(
             "source",
             "layer",
             "event_type",
+            "policy_stage",
             "ts_source",
             "duration_ms",
             "ts_at_end",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from timeline.correlate.config import CorrelationConfig
+from timeline.correlate.order import causal_rank
 from timeline.correlate.spans import gateway_bounds, interval_columns
 
 
@@ -98,75 +99,156 @@ def _sweep(intervals: pl.DataFrame) -> tuple[int, float, float]:
     return best, lo, hi
 
 
+def _gateway_bounds(spans: pl.DataFrame, gateway: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Per request: the offsets that put ``source``'s events inside the reference gateway span."""
+    return (
+        spans.filter(pl.col("source") == source)
+        .join(gateway, on="correlation_id", how="inner")
+        .group_by("correlation_id")
+        .agg(
+            (pl.col("g_lo") - pl.col("inner_lo")).max().alias("lo"),
+            (pl.col("g_hi") - pl.col("inner_hi")).min().alias("hi"),
+        )
+    )
+
+
+# Data dependencies of the chain: a model call needs the retrieved documents, an output check the
+# completion. Other inner steps are only ordered by their starts.
+_DEPENDS = ((2, 3), (3, 4))
+
+
+def _chain_bounds(spans: pl.DataFrame, source: str, trusted: set[str]) -> pl.DataFrame:
+    """Per request: the offsets that keep ``source``'s events in causal order with trusted sources'
+    inner events (policy input < retrieval < inference < policy output)."""
+    inner = pl.col("rank").is_between(1, 4)
+    own = spans.filter((pl.col("source") == source) & inner).select(
+        "correlation_id",
+        "rank",
+        pl.col("outer_lo").alias("s_start_min"),
+        pl.col("inner_lo").alias("s_start_max"),
+        pl.col("inner_hi").alias("s_end_min"),
+    )
+    others = spans.filter(pl.col("source").is_in(sorted(trusted - {source})) & inner).select(
+        "correlation_id",
+        pl.col("rank").alias("n_rank"),
+        pl.col("outer_lo").alias("n_start_min"),
+        pl.col("inner_lo").alias("n_start_max"),
+        pl.col("inner_hi").alias("n_end_min"),
+    )
+    dep_up = pl.any_horizontal(
+        [(pl.col("n_rank") == a) & (pl.col("rank") == b) for a, b in _DEPENDS]
+    )
+    dep_down = pl.any_horizontal(
+        [(pl.col("rank") == a) & (pl.col("n_rank") == b) for a, b in _DEPENDS]
+    )
+    lo = pl.when(pl.col("n_rank") < pl.col("rank")).then(
+        pl.when(dep_up).then(pl.col("n_end_min")).otherwise(pl.col("n_start_min"))
+        - pl.col("s_start_max")
+    )
+    hi = pl.when(pl.col("n_rank") > pl.col("rank")).then(
+        pl.col("n_start_max")
+        - pl.when(dep_down).then(pl.col("s_end_min")).otherwise(pl.col("s_start_min"))
+    )
+    return (
+        own.join(others, on="correlation_id")
+        .filter(pl.col("rank") != pl.col("n_rank"))
+        .group_by("correlation_id")
+        .agg(lo.max().alias("lo"), hi.min().alias("hi"))
+    )
+
+
+def _decide(c: Correction, lo: float, hi: float, config: CorrelationConfig) -> None:
+    c.low_ms = None if math.isinf(lo) else lo
+    c.high_ms = None if math.isinf(hi) else hi
+    c.offset_ms, c.bound_ms, c.applied = 0.0, None, False
+    if lo <= 0 <= hi:
+        c.note = "consistent with the reference; no correction needed"
+        return
+    if math.isinf(lo) or math.isinf(hi):
+        c.offset_ms = hi if math.isinf(lo) else lo
+        c.note = "one-sided constraint: smallest correction that satisfies it"
+    else:
+        c.offset_ms = (lo + hi) / 2
+        c.bound_ms = (hi - lo) / 2
+        c.note = ""
+    if abs(c.offset_ms) > config.max_skew_ms:
+        c.note = f"estimated {c.offset_ms:.0f} ms exceeds max_skew_ms ({config.max_skew_ms:.0f}); not applied"
+    else:
+        c.applied = True
+
+
 def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]:
-    """``frame``: correlation_id, source, layer, event_type, ts_source, duration_ms (correlated events)."""
+    """``frame``: correlation_id, source, layer, event_type, policy_stage, ts_source, ts_raw,
+    duration_ms, ts_at_end of id-linked events. Pass 1 bounds each source by the reference gateway
+    span; pass 2 tightens the bounds with the causal chain against sources pass 1 left uncorrected."""
     sources = sorted(frame["source"].unique().drop_nulls().to_list())
     refs = reference_sources(frame, config.reference)
     manual = {
         s: m.offset_ms for s in sources for m in config.offsets if fnmatch.fnmatchcase(s, m.match)
     }
     spans = frame.filter(pl.col("ts_source").is_not_null()).with_columns(
-        interval_columns("ts_source")
+        *interval_columns("ts_source"), causal_rank().alias("rank")
     )
     gateway = (
         spans.filter(pl.col("source").is_in(refs)).group_by("correlation_id").agg(gateway_bounds())
     )
-    corrections: list[Correction] = []
+    corrections: dict[str, Correction] = {}
+    bounds: dict[str, pl.DataFrame] = {}
     for source in sources:
         if source in manual:
-            corrections.append(
-                Correction(source, manual[source], True, "manual", note="set in timeline.toml")
+            corrections[source] = Correction(
+                source, manual[source], True, "manual", note="set in timeline.toml"
             )
-            continue
-        if source in refs:
-            corrections.append(Correction(source, 0.0, False, "none", note="reference clock"))
-            continue
-        layers = spans.filter(pl.col("source") == source)["layer"].unique().to_list()
-        if layers == [config.reference]:
-            corrections.append(
-                Correction(
-                    source, 0.0, False, "none", note="same layer as the reference; not estimated"
-                )
+        elif source in refs:
+            corrections[source] = Correction(source, 0.0, False, "none", note="reference clock")
+        elif spans.filter(pl.col("source") == source)["layer"].unique().to_list() == [
+            config.reference
+        ]:
+            corrections[source] = Correction(
+                source, 0.0, False, "none", note="same layer as the reference; not estimated"
             )
-            continue
-        per_request = (
-            spans.filter(pl.col("source") == source)
-            .join(gateway, on="correlation_id", how="inner")
-            .group_by("correlation_id")
-            .agg(
-                (pl.col("g_lo") - pl.col("inner_lo")).max().alias("lo"),
-                (pl.col("g_hi") - pl.col("inner_hi")).min().alias("hi"),
-            )
-            .filter(pl.col("lo").is_not_null() | pl.col("hi").is_not_null())
-        )
-        if per_request.height == 0:
-            corrections.append(
-                Correction(source, 0.0, False, "none", note="shares no request with the reference")
-            )
-            continue
-        satisfied, lo, hi = _sweep(per_request)
-        c = Correction(
-            source,
-            0.0,
-            False,
-            "estimated",
-            per_request.height,
-            satisfied,
-            None if math.isinf(lo) else lo,
-            None if math.isinf(hi) else hi,
-        )
-        if lo <= 0 <= hi:
-            c.note = "consistent with the reference; no correction needed"
         else:
-            if math.isinf(lo) or math.isinf(hi):
-                c.offset_ms = hi if math.isinf(lo) else lo
-                c.note = "one-sided constraint: smallest correction that satisfies it"
-            else:
-                c.offset_ms = (lo + hi) / 2
-                c.bound_ms = (hi - lo) / 2
-            if abs(c.offset_ms) > config.max_skew_ms:
-                c.note = f"estimated {c.offset_ms:.0f} ms exceeds max_skew_ms ({config.max_skew_ms:.0f}); not applied"
-            else:
-                c.applied = True
-        corrections.append(c)
-    return corrections
+            per_request = _gateway_bounds(spans, gateway, source).filter(
+                pl.col("lo").is_not_null() | pl.col("hi").is_not_null()
+            )
+            if per_request.height == 0:
+                corrections[source] = Correction(
+                    source, 0.0, False, "none", note="shares no request with the reference"
+                )
+                continue
+            satisfied, lo, hi = _sweep(per_request)
+            c = Correction(source, 0.0, False, "estimated", per_request.height, satisfied)
+            _decide(c, lo, hi, config)
+            corrections[source] = c
+            bounds[source] = per_request
+    trusted = set(refs) | {
+        s
+        for s, c in corrections.items()
+        if c.method == "estimated" and not c.applied and c.satisfied == c.requests
+    }
+    for source, per_request in bounds.items():
+        c = corrections[source]
+        chain = _chain_bounds(spans, source, trusted)
+        if chain.height == 0:
+            continue
+        combined = per_request.join(
+            chain, on="correlation_id", how="full", coalesce=True, suffix="_c"
+        ).select(
+            "correlation_id",
+            pl.max_horizontal("lo", "lo_c").alias("lo"),
+            pl.min_horizontal("hi", "hi_c").alias("hi"),
+        )
+        satisfied, lo, hi = _sweep(combined)
+        before = (
+            c.low_ms if c.low_ms is not None else -math.inf,
+            c.high_ms if c.high_ms is not None else math.inf,
+        )
+        if satisfied < 0.95 * combined.height or hi < before[0] or lo > before[1]:
+            c.note = (
+                c.note + "; " if c.note else ""
+            ) + "causal chain constraints disagree; kept the gateway estimate"
+            continue
+        c.requests, c.satisfied = combined.height, satisfied
+        _decide(c, lo, hi, config)
+        c.note = (c.note + "; " if c.note else "") + "refined with the causal chain of inner layers"
+    return [corrections[s] for s in sources]

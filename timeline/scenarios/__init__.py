@@ -1,0 +1,1 @@
+"""Generated incidents with ground truth, for tests, demos and benchmarks."""
