@@ -168,3 +168,95 @@ def test_build_unwraps_and_keeps_envelope_facts(tmp_path: Path) -> None:
     pairs = dict(attrs) if isinstance(attrs, dict) else {kv["key"]: kv["value"] for kv in attrs}
     assert pairs["envelope.kind"] == "docker_json"
     assert run.rejects["excerpt"].to_list()[0].startswith('{"log": "garbage')
+
+
+def _nginx(i: int) -> str:
+    return INNER.replace("203.0.113.7", f"203.0.113.{i}")
+
+
+def test_cloudwatch_export_document_is_cut_into_records(tmp_path: Path) -> None:
+    doc = {
+        "events": [
+            {
+                "logStreamName": f"gw/i-{i}",
+                "timestamp": 1740910504000 + i,
+                "message": _nginx(i),
+                "ingestionTime": 1740910505000,
+                "eventId": str(i),
+            }
+            for i in range(3)
+        ],
+        "searchedLogStreams": [],
+        "nextToken": "abc",
+    }
+    path = tmp_path / "filter-log-events.json"
+    path.write_text(json.dumps(doc, indent=4) + "\n")
+    run = run_one(path)
+    acc = run.account
+    assert acc.parser == "nginx_combined"
+    assert acc.detection.endswith(" in cloudwatch_export+cloudwatch envelope")
+    assert acc.events == 3 and acc.lines_rejected == 0 and acc.balanced()
+    starts = [i for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip() == "{"][
+        1:
+    ]
+    assert run.events["source_line"].to_list() == starts
+    assert run.events["host"].to_list() == ["gw/i-0", "gw/i-1", "gw/i-2"]
+    assert acc.skipped_by_reason == {"export document structure": acc.lines_skipped}
+
+
+def test_elasticsearch_search_response_and_gcp_array(tmp_path: Path) -> None:
+    es = {
+        "took": 3,
+        "timed_out": False,
+        "hits": {
+            "total": {"value": 2},
+            "hits": [
+                {
+                    "_index": "logs",
+                    "_id": str(i),
+                    "_source": {"message": _nginx(i), "@timestamp": "2025-03-02T10:15:04Z"},
+                }
+                for i in range(2)
+            ],
+        },
+    }
+    (tmp_path / "es.json").write_text(json.dumps(es, indent=2))
+    gcp = [
+        {
+            "logName": "projects/p/logs/nginx",
+            "textPayload": _nginx(i),
+            "timestamp": "2025-03-02T10:15:04Z",
+            "resource": {"labels": {"pod_name": f"gw-{i}"}},
+        }
+        for i in range(2)
+    ]
+    (tmp_path / "gcp.json").write_text(json.dumps(gcp, indent=2))
+    for name, kinds in (
+        ("es.json", "elasticsearch_response+elasticsearch_hit"),
+        ("gcp.json", "json_array+gcp_logging"),
+    ):
+        run = run_one(tmp_path / name)
+        assert run.account.detection.endswith(f" in {kinds} envelope"), run.account.detection
+        assert run.account.events == 2 and run.account.balanced()
+
+
+def test_a_truncated_export_document_rejects_the_rest(tmp_path: Path) -> None:
+    doc = {
+        "events": [
+            {
+                "logStreamName": "s",
+                "timestamp": 1740910504000,
+                "message": _nginx(i),
+                "eventId": str(i),
+            }
+            for i in range(3)
+        ]
+    }
+    text = json.dumps(doc, indent=2)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: int(len(text) * 0.8)])
+    run = run_one(path)
+    acc = run.account
+    assert acc.balanced()
+    assert acc.events == 2
+    assert set(acc.rejects_by_reason) == {"truncated or invalid export document"}

@@ -10,6 +10,7 @@ import polars as pl
 from timeline.build.accounting import FileAccount
 from timeline.build.normalize import normalize, with_envelope
 from timeline.errors import ParserBugError
+from timeline.ingest.documents import explode
 from timeline.ingest.envelopes import unwrap
 from timeline.ingest.reader import EXCERPT_CHARS, InputReader
 from timeline.parse.api import (
@@ -45,6 +46,7 @@ class FileJob:
     reject_reason: str | None = None  # every line is rejected (binary file)
     detection: str = ""  # how the parser was chosen, for the accounting
     envelopes: tuple[str, ...] = ()  # envelope kinds found in the file's sample
+    document: str | None = None  # a whole-document export (CloudWatch, ES response, JSON array)
 
 
 @dataclass
@@ -66,6 +68,13 @@ def _rejects_with_excerpt(rejects: pl.DataFrame, lines: pl.DataFrame) -> pl.Data
         pl.col("line").str.slice(0, EXCERPT_CHARS).alias("excerpt"),
         pl.col("line").str.len_bytes().cast(pl.Int64).alias("line_length"),
     )
+
+
+def _chain_merges(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
+    """Merges of two stages in one: lines merged into a line that was itself merged follow it."""
+    both = pl.concat([first, second])
+    into = both.join(second.rename({"source_line": "into", "into": "final"}), on="into", how="left")
+    return into.select("source_line", pl.coalesce("final", "into").alias("into"))
 
 
 def _follow(merged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
@@ -145,12 +154,16 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             account.lines_skipped += frame.height
             account.skipped_by_reason.update(frame.get_column("reason").to_list())
 
-    def handle(physical: pl.DataFrame) -> None:
+    def handle(physical: pl.DataFrame, pre_merged: pl.DataFrame | None = None) -> None:
         assert parser is not None
-        lines, merged, envelope = physical, None, None
+        lines, merged, envelope = physical, pre_merged, None
         if job.envelopes:
             unwrapped = unwrap(physical, job.envelopes)
-            lines, merged, envelope = unwrapped.lines, unwrapped.merged, unwrapped.envelope
+            lines, envelope = unwrapped.lines, unwrapped.envelope
+            if unwrapped.merged.height:
+                merged = (
+                    unwrapped.merged if merged is None else _chain_merges(merged, unwrapped.merged)
+                )
         skipped = [pl.DataFrame(schema=MARK_SCHEMA)]
         if not keeps_blank(parser):
             blank = lines.get_column("line").str.strip_chars() == ""
@@ -191,11 +204,17 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             emit_skipped(marks(lines, job.skip_reason))
         elif job.reject_reason is not None:
             emit_rejects(_rejects_with_excerpt(marks(lines, job.reject_reason), lines))
-        elif multiline:
+        elif multiline or job.document:
             pending.append(lines)
         else:
             handle(lines)
-    if pending:
+    if pending and job.document:
+        whole = pl.concat(pending)
+        doc = explode(whole, job.document)
+        emit_skipped(doc.skipped)
+        emit_rejects(_rejects_with_excerpt(doc.rejected, whole))
+        handle(doc.lines, doc.merged)
+    elif pending:
         handle(pl.concat(pending))
     stats = reader.stats
     account.lines_read = stats.lines

@@ -37,8 +37,8 @@ from timeline.correlate.run import (
 )
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
 from timeline.ingest.discover import STDIN, InputFile, discover
-from timeline.ingest.envelopes import inner_sample
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
+from timeline.ingest.view import parser_view
 from timeline.io.atomic import prepare_outdir, write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, write_tables
 from timeline.parse.api import needs_year
@@ -126,7 +126,8 @@ def plan(
                 )
             )
             continue
-        sample, kinds = inner_sample(sample)
+        view = parser_view(sample)
+        sample, kinds, document = view.sample, view.envelopes, view.document
         try:
             detection = detect(registry, sample, _forced(item.display, options))
         except UnknownFormatError as exc:
@@ -147,9 +148,17 @@ def plan(
         except AmbiguousFormatError as exc:
             errors.append(str(exc))
             continue
-        described = detection.describe() + (f" in {'+'.join(kinds)} envelope" if kinds else "")
+        described = detection.describe() + view.wrappers()
         jobs.append(
-            FileJob(index, reader, detection.parser, settings, detection=described, envelopes=kinds)
+            FileJob(
+                index,
+                reader,
+                detection.parser,
+                settings,
+                detection=described,
+                envelopes=kinds,
+                document=document,
+            )
         )
     if len(errors) == 1:
         raise UnknownFormatError(errors[0])

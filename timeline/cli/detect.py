@@ -9,8 +9,8 @@ import click
 from timeline.cli.common import registry_for, resolve_config
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
 from timeline.ingest.discover import discover
-from timeline.ingest.envelopes import inner_sample
 from timeline.ingest.reader import InputReader
+from timeline.ingest.view import parser_view
 from timeline.parse.detect import detect, rank
 
 
@@ -33,8 +33,8 @@ def detect_command(paths: tuple[str, ...], config: Path | None, specs: tuple[Pat
         if item.path is None:
             raise click.BadParameter("detect reads files, not stdin", param_hint="PATHS")
         sample, binary = InputReader(item.path, item.display).head()
-        sample, kinds = inner_sample(sample)
-        envelope = f" in {'+'.join(kinds)} envelope" if kinds else ""
+        view = parser_view(sample)
+        sample, envelope = view.sample, view.wrappers()
         if binary:
             click.echo(f"{item.display}: binary file (not a text log)")
             failed += 1
