@@ -171,3 +171,70 @@ def test_detect_prints_choice_and_runner_up(
     r = run_cli(capsys, "detect", str(log))
     assert r.code == 0
     assert r.out.startswith(f"{log}: nginx_combined 1.00 (runner-up: ")
+
+
+def test_ambiguous_format_lists_candidates_and_how_to_force(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = """name = "{name}"
+layer = "other"
+description = "app"
+reader = "logfmt"
+[timestamp]
+field = "time"
+"""
+    for name in ("app_a", "app_b"):
+        (tmp_path / f"{name}.toml").write_text(spec.replace("{name}", name))
+    log = tmp_path / "app.log"
+    log.write_text("time=2025-03-02T10:15:04Z msg=hi\n")
+    args = ["--spec", str(tmp_path / "app_a.toml"), "--spec", str(tmp_path / "app_b.toml")]
+    r = run_cli(capsys, "build", str(log), "-o", str(tmp_path / "o"), *args)
+    assert r.code == 1
+    assert r.err == (
+        f"Error: the format of '{log}' is ambiguous: app_a 1.00, app_b 1.00 fit equally well. "
+        f"Force one with --parser '{log}=NAME' or a [[sources]] rule in timeline.toml.\n"
+    )
+    r = run_cli(
+        capsys, "build", str(log), "-o", str(tmp_path / "o"), *args, "--parser", "app.log=app_b"
+    )
+    assert r.code == 0, r.err
+    assert f"{log}: app_b; lines 1 = parsed 1" in r.out
+
+
+def test_show_prints_a_request_chain_with_markers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from timeline.scenarios.generate import write_scenario
+
+    truth = write_scenario("clock_skew_forwarded_ids", tmp_path / "sc", 12, seed=5)
+    out = tmp_path / "out"
+    assert run_cli(capsys, "build", str(tmp_path / "sc" / "logs"), "-o", str(out), "-q").code == 0
+    key = next(
+        k
+        for rel, rows in truth["lines"].items()
+        if rel.endswith("infer-b.jsonl")
+        for _, k, _ in rows
+    )
+    rid = json.loads(
+        (tmp_path / "sc" / "logs" / "inference" / "infer-b.jsonl").read_text().splitlines()[0]
+    )["request_id"]
+    assert key
+    r = run_cli(capsys, "show", str(out), rid)
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("request r-") and "layers)" in lines[0]
+    assert rid in lines[1]
+    assert any(
+        "heuristic link, confidence 0." in line and "edge-access.log" in line for line in lines
+    )
+    assert any("[clock +" in line and "infer-b.jsonl" in line for line in lines)
+    r = run_cli(capsys, "show", str(out), "no-such-id")
+    assert (r.code, r.err) == (
+        1,
+        "Error: no request has the id 'no-such-id'; list requests with `timeline query` or look in requests.parquet\n",
+    )
+    r = run_cli(capsys, "show", str(tmp_path), rid)
+    assert (
+        r.err
+        == f"Error: '{tmp_path}' has no timeline.parquet; run `timeline build INPUTS -o {tmp_path}` first\n"
+    )
