@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -271,3 +272,30 @@ def test_input_order_does_not_matter() -> None:
     a, _, _ = correlate(events, CorrelationConfig())
     b, _, _ = correlate(events.reverse(), CorrelationConfig())
     assert a.equals(b)
+
+
+def test_bucketed_output_equals_the_in_memory_timeline(tmp_path: Path) -> None:
+    import shutil
+
+    from timeline.build.run import BuildOptions, build
+    from timeline.correlate.run import correlate_outdir
+    from timeline.io.parquet import read_events
+    from timeline.parse.registry import default_registry
+    from timeline.scenarios.generate import write_scenario
+
+    write_scenario("clock_skew_forwarded_ids", tmp_path / "sc", 30, seed=2)
+    one = tmp_path / "one"
+    build(
+        [str(tmp_path / "sc" / "logs")],
+        default_registry(plugins=False),
+        BuildOptions(outdir=one, correlate=False),
+    )
+    many = tmp_path / "many"
+    shutil.copytree(one, many)
+    correlate_outdir(one, "events.parquet", CorrelationConfig(), buckets=1)
+    correlate_outdir(many, "events.parquet", CorrelationConfig(), buckets=7)
+    a = read_events(one / "timeline.parquet")
+    assert a.equals(read_events(many / "timeline.parquet"))
+    memory, requests, _ = correlate(read_events(one / "events.parquet"), CorrelationConfig())
+    assert a.equals(memory)
+    assert pl.read_parquet(one / "requests.parquet").equals(requests)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from timeline.correlate.components import components
 from timeline.correlate.config import CorrelationConfig
@@ -19,7 +23,7 @@ from timeline.correlate.skew import Correction, estimate
 from timeline.correlate.spans import gateway_bounds, interval_columns
 from timeline.io.atomic import write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
-from timeline.schema import ARROW_SCHEMA, POLARS_SCHEMA, to_arrow
+from timeline.schema import ARROW_SCHEMA, POLARS_SCHEMA, conform, to_arrow
 
 TIMELINE_FILE: Final = "timeline.parquet"
 REQUESTS_FILE: Final = "requests.parquet"
@@ -97,12 +101,47 @@ def violations(frame: pl.DataFrame, ts: str) -> int:
     return bad["correlation_id"].n_unique()
 
 
-def correlate(
+# The columns correlation reads; the rest of each event is only carried through.
+COMPACT_COLUMNS: Final = (
+    "event_id",
+    "source_file",
+    "source_line",
+    "host",
+    "ts_source",
+    "ts_raw",
+    "ts_at_end",
+    "duration_ms",
+    "layer",
+    "event_type",
+    "policy_stage",
+    "ids",
+    "client_address",
+    "http_route",
+    "session_id",
+    "prompt_hash",
+)
+ASSIGNMENT_COLUMNS: Final = (
+    "correlation_id",
+    "correlation_method",
+    "correlation_confidence",
+    "ts",
+    "clock_offset_ms",
+    "seq",
+    "offset_ms",
+)
+
+
+def assign(
     events: pl.DataFrame, config: CorrelationConfig
-) -> tuple[pl.DataFrame, pl.DataFrame, CorrelationReport]:
-    """Assign requests, correct clocks, order; see the package docs."""
+) -> tuple[pl.DataFrame, CorrelationReport]:
+    """Correlate the compact columns of ``events`` (in file order).
+
+    Returns one row per event: ``row`` (its index in ``events``), ``position`` (its index in the
+    ordered timeline) and the correlation columns, plus the report (without request counts).
+    """
     report = CorrelationReport(events=events.height)
-    frame = events.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    frame = events.select([c for c in COMPACT_COLUMNS if c in events.columns]).with_row_index("row")
+    frame = frame.with_columns(pl.col("row").cast(pl.Int64))
     nodes = id_nodes(
         frame.select("row", pl.col("ts_source").alias("ts"), "ids"),
         config.exclude_kinds,
@@ -124,7 +163,7 @@ def correlate(
         .otherwise(pl.lit("alias"))
         .alias("method")
     )
-    frame = frame.drop("correlation_id", "correlation_method", "correlation_confidence").join(
+    frame = frame.join(
         comps.select("row", "correlation_id", pl.col("method").alias("correlation_method")),
         on="row",
         how="left",
@@ -184,33 +223,69 @@ def correlate(
         pl.when(pl.col("ts_source").is_not_null()).then(offset).alias("clock_offset_ms"),
     )
     report.violations_after = violations(frame, "ts")
-    timeline = order(frame.drop("row", "source")).select(POLARS_SCHEMA.names())
-    requests = requests_table(timeline)
-    report.requests = requests.height
-    counts = timeline.group_by("correlation_method").len()
+    ordered = (
+        order(frame).with_row_index("position").with_columns(pl.col("position").cast(pl.Int64))
+    )
+    counts = ordered.group_by("correlation_method").len()
     report.by_method = dict(
         zip(counts["correlation_method"].to_list(), counts["len"].to_list(), strict=True)
     )
-    unattached = timeline.filter(pl.col("correlation_id").is_null())
+    unattached = ordered.filter(pl.col("correlation_id").is_null())
     is_global = pl.col("event_type").is_in(list(GLOBAL_TYPES))
     report.global_events = unattached.filter(is_global).height
     orphans = unattached.filter(~is_global).group_by("layer").len()
     report.orphans_by_layer = dict(
         zip(orphans["layer"].to_list(), orphans["len"].to_list(), strict=True)
     )
+    return ordered.select("row", "position", *ASSIGNMENT_COLUMNS), report
+
+
+def apply_assignment(
+    events: pl.DataFrame, assignment: pl.DataFrame, first_row: int = 0
+) -> pl.DataFrame:
+    """Events (rows ``first_row``.. of the file) with their correlation columns, canonical columns only."""
+    base = events.drop(*ASSIGNMENT_COLUMNS, strict=False).with_row_index("row", offset=first_row)
+    joined = base.with_columns(pl.col("row").cast(pl.Int64)).join(assignment, on="row", how="left")
+    return joined.select([*POLARS_SCHEMA.names(), "position"])
+
+
+def correlate(
+    events: pl.DataFrame, config: CorrelationConfig
+) -> tuple[pl.DataFrame, pl.DataFrame, CorrelationReport]:
+    """In memory: the ordered timeline, the requests and the report for ``events``."""
+    assignment, report = assign(events, config)
+    timeline = apply_assignment(events, assignment).sort("position").drop("position")
+    requests = requests_table(timeline)
+    report.requests = requests.height
     return timeline, requests, report
 
 
 def correlate_outdir(
-    outdir: Path, events_file: str, config: CorrelationConfig
+    outdir: Path, events_file: str, config: CorrelationConfig, buckets: int = 0
 ) -> CorrelationReport:
-    """Read ``outdir/events_file``; write the timeline, the requests and the report atomically."""
+    """Correlate ``outdir/events_file`` into the timeline, the requests and the report (atomically).
+
+    Only the compact columns are held for the whole input. The full events are streamed once into
+    buckets of consecutive timeline positions, then each bucket is sorted on its own and appended,
+    so memory holds one bucket of full events at a time (``buckets``: 0 = about 1M events each).
+    """
     events_path = outdir / events_file
     metadata = read_metadata(events_path)
-    events = read_events(events_path)
-    timeline, requests, report = correlate(events, config)
+    compact = conform_compact(pl.scan_parquet(events_path).select(COMPACT_COLUMNS).collect())
+    assignment, report = assign(compact, config)
+    del compact
+    total = assignment.height
+    count = buckets or max(1, -(-total // BUCKET_EVENTS))
+    size = max(1, -(-total // count))
+    # in file order, so that each streamed batch of events takes a contiguous slice
+    assignment = assignment.sort("row").with_columns((pl.col("position") // size).alias("bucket"))
+    with tempfile.TemporaryDirectory(prefix=".buckets-", dir=outdir) as tmp:
+        parts = _scatter(events_path, assignment, Path(tmp), count)
+        meta = {**metadata, "correlation": report.to_dict()}
+        write_tables(outdir / TIMELINE_FILE, ARROW_SCHEMA, _gather(parts), meta)
+    requests = requests_table(read_events(outdir / TIMELINE_FILE))
+    report.requests = requests.height
     meta = {**metadata, "correlation": report.to_dict()}
-    write_tables(outdir / TIMELINE_FILE, ARROW_SCHEMA, _chunks(timeline), meta)
     write_tables(
         outdir / REQUESTS_FILE, polars_schema_to_arrow(requests.schema), [requests.to_arrow()], meta
     )
@@ -220,5 +295,43 @@ def correlate_outdir(
     return report
 
 
-def _chunks(timeline: pl.DataFrame, size: int = 256 * 1024) -> list[Any]:
-    return [to_arrow(timeline.slice(i, size)) for i in range(0, max(timeline.height, 1), size)]
+BUCKET_EVENTS: Final = 1_000_000
+
+
+def conform_compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The compact columns with canonical types (the map column is not among them)."""
+    return frame.cast({c: POLARS_SCHEMA[c] for c in frame.columns})
+
+
+def _scatter(
+    events_path: Path, assignment: pl.DataFrame, tmp: Path, count: int
+) -> list[list[Path]]:
+    """Stream the events file once, writing each batch's rows to the part of its bucket."""
+    parts: list[list[Path]] = [[] for _ in range(count)]
+    first = 0
+    for n, batch in enumerate(pq.ParquetFile(events_path).iter_batches(batch_size=BATCH_ROWS)):
+        frame = conform(pl.from_arrow(pa.Table.from_batches([batch])))  # type: ignore[arg-type]
+        rows = assignment.slice(first, frame.height)
+        joined = apply_assignment(frame, rows.drop("bucket"), first).with_columns(rows["bucket"])
+        first += frame.height
+        for (bucket,), part in joined.partition_by("bucket", as_dict=True).items():
+            path = tmp / f"{bucket:05d}-{n:06d}.parquet"
+            part.drop("bucket").write_parquet(path, compression="lz4", statistics=False)
+            parts[int(bucket)].append(path)
+    return parts
+
+
+def _gather(parts: list[list[Path]]) -> Iterator[pa.Table]:
+    for bucket in parts:
+        if bucket:
+            frame = (
+                pl.concat([pl.read_parquet(p) for p in bucket]).sort("position").drop("position")
+            )
+            yield from _chunks(frame)
+
+
+BATCH_ROWS: Final = 256 * 1024
+
+
+def _chunks(timeline: pl.DataFrame, size: int = 256 * 1024) -> list[pa.Table]:
+    return [to_arrow(timeline.slice(i, size)) for i in range(0, timeline.height, size)]
