@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from timeline.correlate.spans import slack_ms
+
 SORT_KEYS = [
     "_ts_key",
     "_rank",
@@ -41,11 +43,48 @@ def causal_rank() -> pl.Expr:
     )
 
 
+RANKS = 6
+
+
+def _lower_rank_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per request: the latest precise time of each causal rank (``_m0`` .. ``_m5``).
+
+    ``order`` sorts an event printed without fractions of a second (truly at ``ts`` .. ``ts`` + 1 s)
+    no earlier than the latest precise event of lower rank, within its second, so truncation does
+    not put an nginx response before the model call it waited for."""
+    us = pl.col("ts").dt.epoch("us")
+    slack = (slack_ms() * 1000).cast(pl.Int64)
+    precise = frame.filter(pl.col("correlation_id").is_not_null() & (slack == 0) & us.is_not_null())
+    return precise.group_by("correlation_id").agg(
+        [us.filter(pl.col("_rank") == k).max().alias(f"_m{k}") for k in range(RANKS)]
+    )
+
+
+def _before() -> pl.Expr:
+    expr: pl.Expr = pl.lit(None, dtype=pl.Int64)
+    for k in range(1, RANKS):
+        expr = (
+            pl.when(pl.col("_rank") == k)
+            .then(pl.max_horizontal([f"_m{j}" for j in range(k)]))
+            .otherwise(expr)
+        )
+    return expr
+
+
 def order(frame: pl.DataFrame) -> pl.DataFrame:
     """Sort ``frame`` totally and fill ``seq`` and ``offset_ms`` within each request."""
-    keyed = frame.with_columns(
-        pl.col("ts").dt.epoch("us").fill_null(pl.lit(2**62)).alias("_ts_key"),
-        causal_rank().alias("_rank"),
+    ranked = frame.with_columns(causal_rank().alias("_rank"))
+    latest = _lower_rank_times(ranked)
+    us = pl.col("ts").dt.epoch("us")
+    slack = (slack_ms() * 1000).cast(pl.Int64)
+    moved = pl.min_horizontal(us + slack, pl.max_horizontal(us, pl.col("_before")))
+    joined = ranked.join(latest, on="correlation_id", how="left", maintain_order="left")
+    keyed = joined.with_columns(_before().alias("_before")).with_columns(
+        pl.when((slack > 0) & pl.col("_before").is_not_null())
+        .then(moved)
+        .otherwise(us)
+        .fill_null(pl.lit(2**62))
+        .alias("_ts_key"),
         pl.col("event_id").str.extract(r":(\d+)$", 1).cast(pl.Int64).alias("_sub"),
     )
     ordered = keyed.sort(SORT_KEYS, nulls_last=True, maintain_order=True)
@@ -58,4 +97,4 @@ def order(frame: pl.DataFrame) -> pl.DataFrame:
             / 1000.0
         )
         .alias("offset_ms"),
-    ).drop("_ts_key", "_rank", "_sub")
+    ).drop("_ts_key", "_rank", "_sub", "_before", *[f"_m{k}" for k in range(RANKS)])

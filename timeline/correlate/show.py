@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,7 @@ from timeline.correlate.run import TIMELINE_FILE
 from timeline.errors import InputError
 from timeline.io.parquet import read_events
 
+_WHOLE_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}(?![.,\d])")
 _DETAIL = (
     "http_method",
     "http_route",
@@ -81,6 +83,8 @@ def render(events: pl.DataFrame) -> list[str]:
         marks = []
         if row["clock_offset_ms"]:
             marks.append(f"clock {row['clock_offset_ms']:+.1f}ms")
+        if row["ts_raw"] and _WHOLE_SECONDS.search(row["ts_raw"]):
+            marks.append("time printed to the second")
         if row["correlation_method"] == "heuristic":
             marks.append(f"heuristic link, confidence {row['correlation_confidence']:.2f}")
         elif row["correlation_method"] == "alias":
