@@ -7,7 +7,7 @@ from typing import Final
 import polars as pl
 
 from parsers.policy._common import EMPTY_STRINGS, attrs, verdict_severity, verdict_status
-from parsers.policy.nemo_payload import decode_all
+from parsers.policy._nemo_payload import decode_all
 from timeline.parse.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parse.frame import id_list, severity
 from timeline.parse.timestamps import parse_iso8601

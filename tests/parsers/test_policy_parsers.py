@@ -13,7 +13,7 @@ from parsers.policy import parsers
 from parsers.policy._common import json_records
 from parsers.policy.llama_guard import LlamaGuardParser
 from parsers.policy.nemo_guardrails import NemoGuardrailsParser
-from parsers.policy.nemo_payload import decode
+from parsers.policy._nemo_payload import decode
 from parsers.policy.openai_moderation import OpenAIModerationParser
 from tests.helpers import assert_real_log, parsed_fraction
 from timeline.parse.api import LINE_SCHEMA, ParseResult, Source
