@@ -69,7 +69,12 @@ def _command_doc(
     name = " ".join(path)
     # make_context applies the command's context settings (e.g. -h), as a real invocation does.
     ctx = cmd.make_context(
-        path[-1], [], parent=parent, resilient_parsing=True, max_content_width=100, terminal_width=100
+        path[-1],
+        [],
+        parent=parent,
+        resilient_parsing=True,
+        max_content_width=100,
+        terminal_width=100,
     )
     out += [f"## `{name}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     if isinstance(cmd, click.Group):
