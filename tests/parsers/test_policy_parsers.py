@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from parsers.policy import parsers
 from parsers.policy._common import json_records
+from parsers.policy._nemo_payload import decode
 from parsers.policy.llama_guard import LlamaGuardParser
 from parsers.policy.nemo_guardrails import NemoGuardrailsParser
-from parsers.policy._nemo_payload import decode
 from parsers.policy.openai_moderation import OpenAIModerationParser
 from tests.helpers import assert_real_log, parsed_fraction
 from timeline.parse.api import LINE_SCHEMA, ParseResult, Source
