@@ -148,6 +148,9 @@ def test_build_prints_accounting_and_writes_outputs(
     assert manifest["accounting"][0]["compression"] == "gzip"
     assert manifest["command"].startswith("timeline build ")
     assert sorted(p.name for p in out.iterdir()) == [
+        "appendix.html",
+        "appendix.json",
+        "appendix.md",
         "build.json",
         "correlation.json",
         "events.parquet",

@@ -36,6 +36,7 @@ from timeline.correlate.run import (
     correlate_outdir,
 )
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
+from timeline.export.write import ReportOptions, write_report
 from timeline.ingest.discover import STDIN, InputFile, discover
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
 from timeline.ingest.view import parser_view
@@ -68,6 +69,7 @@ class BuildOptions:
     salt: bytes | None = None
     command: str = ""
     correlate: bool = True
+    report: bool = False  # write appendix.md / .html / .json after correlation
 
 
 @dataclass
@@ -296,6 +298,9 @@ def build(
             "requests": outdir / REQUESTS_FILE,
             "correlation": outdir / REPORT_FILE,
         }
+        if options.report:
+            for path in write_report(outdir, ReportOptions()):
+                outputs[path.stem + path.suffix.replace(".", "_")] = path
     return BuildReport(accounts, events, rejects, outputs, correlation)
 
 

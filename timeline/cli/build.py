@@ -106,6 +106,11 @@ def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option(
     "--no-correlate", is_flag=True, help="Write events.parquet only; skip the correlation stage."
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Do not write the postmortem appendix (appendix.md, appendix.html, appendix.json).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the totals.")
 def build_command(
     inputs: tuple[str, ...],
@@ -121,6 +126,7 @@ def build_command(
     jobs: int,
     salt: str | None,
     no_correlate: bool,
+    no_report: bool,
     quiet: bool,
 ) -> None:
     """Parse INPUTS (files, directories, globs, .gz, - for stdin) into OUTDIR/events.parquet.
@@ -146,6 +152,7 @@ def build_command(
         salt=salt.encode() if salt else None,
         command=shlex.join(["timeline", *sys.argv[1:]]),
         correlate=not no_correlate,
+        report=not (no_report or no_correlate),
     )
     stderr = Console(stderr=True)
     show = stderr.is_terminal and not quiet

@@ -10,6 +10,8 @@ from timeline import __version__
 from timeline.cli.build import build_command
 from timeline.cli.detect import detect_command
 from timeline.cli.parsers import parsers_group
+from timeline.cli.query import query_command
+from timeline.cli.report import report_command
 from timeline.cli.show import show_command
 from timeline.errors import TimelineError
 
@@ -24,6 +26,8 @@ cli.add_command(build_command)
 cli.add_command(parsers_group)
 cli.add_command(detect_command)
 cli.add_command(show_command)
+cli.add_command(report_command)
+cli.add_command(query_command)
 
 
 def main() -> None:

@@ -1,0 +1,145 @@
+"""Exemplars: a few failing requests and one healthy one, each as its cross-layer chain.
+
+Sampling is deterministic and bounded: requests are taken in ``correlation_id`` order (ids are
+hashes, so this is an unbiased, reproducible sample), failing requests carrying the top suspect
+value first, one per failure reason before a second of any reason; the healthy request is taken
+from after the rise when there is one. At most ``MAX_EVENTS`` events are shown per request. Messages are kept whole
+here: exports shorten strings only after redaction, so that no secret is cut in half.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import polars as pl
+
+from timeline.analyze.evidence import iso
+
+MAX_FAILING: Final = 3
+MAX_EVENTS: Final = 40
+DETAIL_FIELDS: Final = (
+    "http_method",
+    "http_route",
+    "status_code",
+    "model",
+    "model_revision",
+    "prompt_template",
+    "prompt_template_version",
+    "input_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "finish_reason",
+    "index_name",
+    "index_version",
+    "top_k",
+    "policy_name",
+    "policy_version",
+    "policy_stage",
+    "verdict",
+    "categories",
+    "error_type",
+    "duration_ms",
+)
+CONTENT_FIELDS: Final = ("prompt_text", "completion_text")
+
+
+def _pick_failing(
+    requests: pl.DataFrame, features: pl.DataFrame, top: dict[str, Any] | None
+) -> list[str]:
+    failing = requests.filter(pl.col("failing")).sort("correlation_id")
+    if top is not None:
+        carriers = features.filter(
+            (pl.col("field") == top["field"]) & (pl.col("value") == top["value"])
+        ).select("correlation_id")
+        failing = failing.with_columns(
+            pl.col("correlation_id").is_in(carriers["correlation_id"].implode()).alias("_top")
+        ).sort("_top", "correlation_id", descending=[True, False])
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for row in failing.select("correlation_id", "failure_reason").head(200).iter_rows():
+        reason = str(row[1])
+        if reason not in seen:
+            chosen.append(row[0])
+            seen.add(reason)
+        if len(chosen) >= MAX_FAILING:
+            break
+    for cid in failing["correlation_id"].head(MAX_FAILING * 2).to_list():
+        if len(chosen) >= MAX_FAILING:
+            break
+        if cid not in chosen:
+            chosen.append(cid)
+    return chosen
+
+
+def _pick_healthy(requests: pl.DataFrame, rise: dict[str, Any] | None) -> list[str]:
+    healthy = requests.filter(~pl.col("failing")).sort("correlation_id")
+    if rise is not None:
+        after = healthy.filter(pl.col("start").dt.strftime("%Y-%m-%dT%H:%M:%SZ") >= rise["minute"])
+        if after.height:
+            healthy = after
+    return healthy["correlation_id"].head(1).to_list()
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    details = {k: row[k] for k in DETAIL_FIELDS if row.get(k) is not None and row.get(k) != []}
+    item: dict[str, Any] = {
+        "seq": row["seq"],
+        "offset_ms": None if row["offset_ms"] is None else round(row["offset_ms"], 1),
+        "ts": iso(row["ts"]),
+        "ts_source": iso(row["ts_source"]),
+        "layer": row["layer"],
+        "event_type": row["event_type"],
+        "status": row["status"],
+        "details": details,
+        "clock_offset_ms": row["clock_offset_ms"] or 0.0,
+        "correlation_method": row["correlation_method"],
+        "correlation_confidence": row["correlation_confidence"],
+        "event_id": row["event_id"],
+        "source": f"{row['source_file']}:{row['source_line']}",
+    }
+    if row["status"] in ("error", "timeout", "blocked") and row.get("message"):
+        item["message"] = str(row["message"])
+    for name in CONTENT_FIELDS:
+        if row.get(name) is not None:
+            item[name] = row[name]
+    return item
+
+
+def _chain(timeline: pl.DataFrame, request: dict[str, Any], kind: str) -> dict[str, Any]:
+    events = timeline.filter(pl.col("correlation_id") == request["correlation_id"]).sort("seq")
+    return {
+        "kind": kind,
+        "correlation_id": request["correlation_id"],
+        "start": iso(request["start"]),
+        "duration_ms": request["duration_ms"],
+        "status": request["status"],
+        "status_code": request["status_code"],
+        "failure_reason": request["failure_reason"],
+        "layers": request["layers"],
+        "events_total": events.height,
+        "clock_corrected_events": int((events["clock_offset_ms"].fill_null(0) != 0).sum()),
+        "heuristic_events": int((events["correlation_method"] == "heuristic").sum()),
+        "events": [_event(r) for r in events.head(MAX_EVENTS).iter_rows(named=True)],
+    }
+
+
+def exemplars(
+    timeline: pl.DataFrame,
+    requests: pl.DataFrame,
+    features: pl.DataFrame,
+    top: dict[str, Any] | None,
+    rise: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Failing exemplars (up to three) then one healthy request, as event chains.
+
+    ``requests`` must carry the boolean column ``failing``.
+    """
+    picks = [(cid, "failing") for cid in _pick_failing(requests, features, top)]
+    picks += [(cid, "healthy") for cid in _pick_healthy(requests, rise)]
+    wanted = [cid for cid, _ in picks]
+    rows = {
+        r["correlation_id"]: r
+        for r in requests.filter(pl.col("correlation_id").is_in(wanted)).iter_rows(named=True)
+    }
+    subset = timeline.filter(pl.col("correlation_id").is_in(wanted))
+    return [_chain(subset, rows[cid], kind) for cid, kind in picks]

@@ -1,0 +1,189 @@
+"""Outcomes per time bucket and layer: errors, blocks by category, empty retrievals, latency, tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from timeline.analyze.evidence import iso
+
+
+def _pct(col: str, q: float, name: str) -> pl.Expr:
+    return pl.col(col).drop_nulls().quantile(q, "linear").round(1).alias(name)
+
+
+def _latency(col: str = "duration_ms") -> list[pl.Expr]:
+    return [_pct(col, 0.5, "p50_ms"), _pct(col, 0.95, "p95_ms"), _pct(col, 0.99, "p99_ms")]
+
+
+def docs_returned() -> pl.Expr:
+    """Documents a retrieval returned: ``doc_ids``, else the ``total_hits`` attribute (as requests.py)."""
+    hits = (
+        pl.col("attributes")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("key") == "total_hits")
+            .struct.field("value")
+        )
+        .list.first()
+        .cast(pl.Int64, strict=False)
+    )
+    return pl.coalesce(pl.col("doc_ids").list.len(), hits)
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.sort("minute").iter_rows(named=True):
+        row["minute"] = iso(row["minute"])
+        out.append(row)
+    return out
+
+
+def _layer(timeline: pl.DataFrame, layer: str, width: int) -> pl.DataFrame:
+    return timeline.filter((pl.col("layer") == layer) & pl.col("ts").is_not_null()).with_columns(
+        pl.col("ts").dt.truncate(f"{width}m").alias("minute")
+    )
+
+
+def requests_series(
+    series: pl.DataFrame, requests: pl.DataFrame, width: int
+) -> list[dict[str, Any]]:
+    """Requests, failing requests and their share, request latency, per bucket."""
+    lat = (
+        requests.drop_nulls("start")
+        .group_by(pl.col("start").dt.truncate(f"{width}m").alias("minute"))
+        .agg(*_latency())
+    )
+    joined = series.join(lat, on="minute", how="left").with_columns(
+        pl.col("failing_share").round(4)
+    )
+    return _records(joined)
+
+
+def failure_reasons(requests: pl.DataFrame, failing: pl.Series, width: int) -> list[dict[str, Any]]:
+    """Failing requests per bucket and failure reason."""
+    frame = (
+        requests.with_columns(failing)
+        .filter(pl.col("failing"))
+        .group_by(
+            pl.col("start").dt.truncate(f"{width}m").alias("minute"),
+            pl.col("failure_reason").fill_null("predicate"),
+        )
+        .agg(pl.len().alias("requests"))
+        .sort("minute", "failure_reason")
+    )
+    return _records(frame)
+
+
+def gateway(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+    """Gateway records, 4xx, 5xx and latency per bucket."""
+    frame = (
+        _layer(timeline, "gateway", width)
+        .group_by("minute")
+        .agg(
+            pl.len().alias("events"),
+            pl.col("status_code").is_between(400, 499).sum().alias("status_4xx"),
+            (pl.col("status_code") >= 500).sum().alias("status_5xx"),
+            *_latency(),
+        )
+    )
+    return _records(frame)
+
+
+def policy(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+    """Policy checks, blocks and flags per bucket, stage and policy."""
+    frame = (
+        _layer(timeline, "policy", width)
+        .group_by("minute", pl.col("policy_stage").fill_null("?").alias("stage"))
+        .agg(
+            pl.len().alias("checks"),
+            (pl.col("verdict") == "block").sum().alias("blocks"),
+            (pl.col("verdict") == "flag").sum().alias("flags"),
+            *_latency(),
+        )
+    )
+    return _records(frame.sort("minute", "stage"))
+
+
+def block_categories(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+    """Policy blocks per bucket and category (a block without categories counts as 'none')."""
+    blocks = _layer(timeline, "policy", width).filter(pl.col("verdict") == "block")
+    frame = (
+        blocks.with_columns(
+            pl.when(pl.col("categories").list.len() > 0)
+            .then(pl.col("categories"))
+            .otherwise(pl.lit(["none"]))
+            .alias("category")
+        )
+        .explode("category")
+        .group_by("minute", "category")
+        .agg(pl.len().alias("blocks"))
+        .sort("minute", "category")
+    )
+    return _records(frame)
+
+
+def retrieval(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+    """Retrieval queries, empty results, documents returned and latency per bucket."""
+    frame = _layer(timeline, "retrieval", width).filter(pl.col("event_type") == "retrieval.query")
+    frame = frame.with_columns(docs_returned().alias("docs"))
+    out = frame.group_by("minute").agg(
+        pl.len().alias("queries"),
+        (pl.col("docs") == 0).sum().alias("empty"),
+        pl.col("docs").mean().round(2).alias("docs_mean"),
+        *_latency(),
+    )
+    return _records(out)
+
+
+def inference(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+    """Model calls, errors, time to first token, latency and tokens per bucket."""
+    frame = _layer(timeline, "inference", width).filter(
+        pl.col("event_type").is_in(["inference.response", "inference.error"])
+    )
+    out = frame.group_by("minute").agg(
+        pl.len().alias("calls"),
+        pl.col("status").is_in(["error", "timeout"]).sum().alias("errors"),
+        _pct("ttft_ms", 0.5, "ttft_p50_ms"),
+        _pct("ttft_ms", 0.95, "ttft_p95_ms"),
+        *_latency(),
+        pl.col("input_tokens").sum().alias("input_tokens"),
+        pl.col("output_tokens").sum().alias("output_tokens"),
+        pl.col("input_tokens").max().alias("input_tokens_max"),
+    )
+    return _records(out)
+
+
+def counted(timeline: pl.DataFrame, layer: str, column: str, width: int) -> list[dict[str, Any]]:
+    """Events of ``layer`` per bucket and value of ``column`` (e.g. error_type, finish_reason)."""
+    frame = (
+        _layer(timeline, layer, width)
+        .filter(pl.col(column).is_not_null())
+        .group_by("minute", pl.col(column).cast(pl.String).alias("value"))
+        .agg(pl.len().alias("events"))
+        .sort("minute", "value")
+    )
+    return _records(frame)
+
+
+def outcomes(
+    timeline: pl.DataFrame,
+    requests: pl.DataFrame,
+    failing: pl.Series,
+    series: pl.DataFrame,
+    width: int,
+) -> dict[str, Any]:
+    """The outcomes section: one list of per-bucket records per layer and measure."""
+    return {
+        "bucket_minutes": width,
+        "requests": requests_series(series, requests, width),
+        "failure_reasons": failure_reasons(requests, failing, width),
+        "gateway": gateway(timeline, width),
+        "policy": policy(timeline, width),
+        "policy_block_categories": block_categories(timeline, width),
+        "retrieval": retrieval(timeline, width),
+        "inference": inference(timeline, width),
+        "inference_error_types": counted(timeline, "inference", "error_type", width),
+        "finish_reasons": counted(timeline, "inference", "finish_reason", width),
+    }

@@ -1,0 +1,349 @@
+"""The appendix as Markdown that renders on GitHub and GitLab (tables, Mermaid diagrams)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from timeline.export.mermaid import sequence
+from timeline.export.text import cites, hm, md, pct, table
+
+NOTICE: Final = (
+    "This appendix lays out evidence from the logs; it does not say who or what is at fault. "
+    "Every statement cites event ids and `source_file:line`."
+)
+
+
+def _findings(doc: dict[str, Any]) -> list[str]:
+    out = ["## Summary of the evidence", ""]
+    for f in doc["findings"]:
+        out.append(f"- {md(f['text'])}")
+        if f["evidence"]:
+            out.append(f"  - evidence: {md(cites(f['evidence']))}")
+    out += ["", f"Failing requests: {md(doc['failing_definition'])}.", ""]
+    return out
+
+
+def _scope(doc: dict[str, Any]) -> list[str]:
+    s = doc["scope"]
+    out = ["## Window and scope", ""]
+    out += table(
+        ["start", "end", "events", "requests", "failing", "failing share"],
+        [
+            [
+                s["start"],
+                s["end"],
+                s["events"],
+                s["requests"],
+                s["failing_requests"],
+                pct(s["failing_share"]),
+            ]
+        ],
+    )
+    out += ["", "Layers and sources:", ""]
+    out += table(
+        ["source", "parser", "layer", "events"],
+        [[r["source_file"], r["parser"], r["layer"], r["events"]] for r in s["sources"]],
+    )
+    return [*out, ""]
+
+
+def _changes(doc: dict[str, Any]) -> list[str]:
+    ch = doc["changes"]
+    out = ["## What changed", "", "### Change points", ""]
+    rise = doc["rise"]
+    out += [
+        "Failing share rose at " + md(hm(rise["minute"])) + " UTC."
+        if rise
+        else "No rise in the failing share was found.",
+        "",
+    ]
+    if ch["change_points"]:
+        out += table(
+            ["minute", "kind", "field", "value", "events", "evidence"],
+            [
+                [
+                    hm(p["minute"]),
+                    p["kind"],
+                    p["field"],
+                    p["value"],
+                    p["events"],
+                    cites(p["evidence"]),
+                ]
+                for p in ch["change_points"]
+            ],
+        )
+    else:
+        out.append("No version-like field changed and no deploy or startup event was logged.")
+    out += ["", "### Versions seen", ""]
+    rows = [
+        [
+            f["field"],
+            v["value"],
+            v["requests"],
+            v["events"],
+            v["first_seen"],
+            v["last_seen"],
+            cites(v["evidence"]),
+        ]
+        for f in ch["fields"]
+        for v in f["values"]
+    ]
+    out += table(
+        ["field", "value", "requests", "events", "first seen", "last seen", "evidence"], rows
+    )
+    return [*out, ""]
+
+
+def _outcomes(doc: dict[str, Any]) -> list[str]:
+    o = doc["outcomes"]
+    out = [f"## Outcomes over time (buckets of {o['bucket_minutes']} min)", "", "### Requests", ""]
+    out += table(
+        ["minute", "requests", "failing", "failing share", "p50 ms", "p95 ms", "p99 ms"],
+        [
+            [
+                hm(r["minute"]),
+                r["requests"],
+                r["failing"],
+                pct(r["failing_share"]),
+                r["p50_ms"],
+                r["p95_ms"],
+                r["p99_ms"],
+            ]
+            for r in o["requests"]
+        ],
+    )
+    if o["failure_reasons"]:
+        out += ["", "### Failing requests by reason", ""]
+        out += table(
+            ["minute", "reason", "requests"],
+            [[hm(r["minute"]), r["failure_reason"], r["requests"]] for r in o["failure_reasons"]],
+        )
+    return [*out, ""]
+
+
+def _suspects(doc: dict[str, Any]) -> list[str]:
+    out = ["## Suspects: values over-represented among failing requests", ""]
+    if not doc["suspects"]:
+        return [*out, "No attribute value is over-represented among failing requests.", ""]
+    out += [
+        "Lift = share of failing requests carrying the value / share of the other requests "
+        "carrying it, with a 95% interval (Katz log method). Ranked by the interval's lower bound.",
+        "",
+    ]
+    out += table(
+        [
+            "field",
+            "value",
+            "failing with",
+            "others with",
+            "lift",
+            "95% interval",
+            "appeared",
+            "evidence",
+        ],
+        [
+            [
+                s["field"],
+                s["value"],
+                f"{s['failing_with']}/{s['failing_total']}",
+                f"{s['rest_with']}/{s['rest_total']}",
+                f"{s['lift']:.2f}",
+                f"{s['lift_low']:.2f} to {s['lift_high']:.2f}",
+                hm(s["change"]["minute"]) if s["change"] else "-",
+                cites(s["evidence"]),
+            ]
+            for s in doc["suspects"]
+        ],
+    )
+    near = doc["nearest_change_before_rise"]
+    if near:
+        out += [
+            "",
+            f"The change nearest before the rise: {md(near['field'])} = {md(near['value'])} "
+            f"at {md(near['at'])} (evidence: {cites(near['evidence'])}).",
+        ]
+    return [*out, ""]
+
+
+def _slices(doc: dict[str, Any]) -> list[str]:
+    out = ["## Slices", ""]
+    for s in doc["slices"]:
+        out += [f"### {md(s['name'].capitalize())} ({md(s['layer'])} layer)", ""]
+        totals = ", ".join(f"{k}: {v}" for k, v in s["totals"].items())
+        out += [f"Totals: {md(totals)}", ""]
+        if s["change_points"]:
+            out += [
+                "Changes: "
+                + md(
+                    "; ".join(
+                        f"{p['field']} {p['value']} {p['kind']} at {hm(p['minute'])}"
+                        for p in s["change_points"]
+                    )
+                ),
+                "",
+            ]
+        if s["values"]:
+            out += table(
+                ["field", "value", "failing with", "others with", "lift"],
+                [
+                    [
+                        v["field"],
+                        v["value"],
+                        v["failing_with"],
+                        v["rest_with"],
+                        "-" if v["lift"] is None else f"{v['lift']:.2f}",
+                    ]
+                    for v in s["values"]
+                ],
+            )
+            out.append("")
+        else:
+            out += ["No values logged for this slice.", ""]
+    return out
+
+
+def _exemplars(doc: dict[str, Any]) -> list[str]:
+    out = [
+        "## Exemplar requests",
+        "",
+        "Dashed arrows are heuristic links; `clock` marks a corrected clock.",
+        "",
+    ]
+    for ex in doc["exemplars"]:
+        out += [f"### {md(ex['kind'])} request {md(ex['correlation_id'])}", ""]
+        out += [
+            f"Start {md(ex['start'])}, status {md(ex['status'])} "
+            f"{md(ex['status_code'])}, reason {md(ex['failure_reason'])}; "
+            f"{ex['events_total']} events, {ex['clock_corrected_events']} clock-corrected, "
+            f"{ex['heuristic_events']} heuristic.",
+            "",
+        ]
+        out += ["```mermaid", *sequence(ex), "```", ""]
+        out += table(
+            ["seq", "+ms", "layer", "event", "status", "details", "link", "evidence"],
+            [
+                [
+                    e["seq"],
+                    e["offset_ms"],
+                    e["layer"],
+                    e["event_type"],
+                    e["status"],
+                    ", ".join(f"{k}={v}" for k, v in e["details"].items())
+                    + (f" message={e['message']}" if e.get("message") else ""),
+                    _link(e),
+                    f"{e['event_id']} @ {e['source']}",
+                ]
+                for e in ex["events"]
+            ],
+        )
+        out.append("")
+    return out
+
+
+def _link(e: dict[str, Any]) -> str:
+    text = str(e["correlation_method"])
+    if e["correlation_method"] == "heuristic":
+        text += f" {e['correlation_confidence']:.2f}"
+    if e["clock_offset_ms"]:
+        text += f", clock {e['clock_offset_ms']:+.1f} ms"
+    return text
+
+
+def _quality(doc: dict[str, Any]) -> list[str]:
+    q = doc["data_quality"]
+    out = ["## Data quality", ""]
+    out += table(
+        ["source", "parser", "read", "parsed", "rejected", "skipped", "events"],
+        [
+            [
+                s["source_file"],
+                s["parser"],
+                s["lines_read"],
+                s["lines_parsed"],
+                s["lines_rejected"],
+                s["lines_skipped"],
+                s["events"],
+            ]
+            for s in q["sources"]
+        ],
+    )
+    if q["reject_reasons"]:
+        out += ["", "Rejected lines by reason:", ""]
+        out += table(
+            ["source", "reason", "lines", "evidence"],
+            [
+                [r["source_file"], r["reason"], r["lines"], cites(r["evidence"])]
+                for r in q["reject_reasons"]
+            ],
+        )
+    out += ["", "Clock corrections:", ""]
+    if q["clock_corrections"]:
+        out += table(
+            ["source", "offset ms", "requests consistent", "bound ms", "note"],
+            [
+                [
+                    c["source"],
+                    c["offset_ms"],
+                    f"{c['requests_consistent']}/{c['requests']}",
+                    c.get("bound_ms"),
+                    c.get("note"),
+                ]
+                for c in q["clock_corrections"]
+            ],
+        )
+    else:
+        out.append("None applied.")
+    linked = ", ".join(f"{k} {v}" for k, v in q["events_by_method"].items())
+    orphans = ", ".join(f"{k} {v}" for k, v in q["orphans_by_layer"].items()) or "none"
+    heur = (
+        "; ".join(
+            f"{h['rule']}: {h['attached']} attached, {h['ambiguous']} ambiguous"
+            for h in q["heuristics"]
+        )
+        or "none"
+    )
+    out += [
+        "",
+        f"- events by correlation method: {md(linked)}",
+        f"- orphans by layer: {md(orphans)}; global events: {q['global_events']}",
+        f"- degenerate ids: {len(q['degenerate_ids'])}",
+        f"- heuristic links: {md(heur)}",
+        f"- causal violations: {q['causal_violations_before']} before clock correction, "
+        f"{q['causal_violations_after']} after",
+        "",
+    ]
+    return out
+
+
+def _reproduce(doc: dict[str, Any]) -> list[str]:
+    r = doc["reproduce"]
+    out = [
+        "## Reproduce",
+        "",
+        f"- build: {md(r['build_command'] or '(not recorded)')}",
+        f"- report: {md(r['report_command'])}",
+        f"- tool version: build {md(r['tool_version_build'])}, report {md(r['tool_version_report'])}",
+        "",
+    ]
+    out += table(
+        ["input", "size", "sha256"], [[i["path"], i["size"], i["sha256"]] for i in r["inputs"]]
+    )
+    return [*out, ""]
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """The whole appendix as Markdown."""
+    out = ["# Postmortem appendix", "", f"> {NOTICE}", ""]
+    for section in (
+        _findings,
+        _scope,
+        _changes,
+        _suspects,
+        _outcomes,
+        _slices,
+        _exemplars,
+        _quality,
+        _reproduce,
+    ):
+        out += section(doc)
+    return "\n".join(out).rstrip() + "\n"
