@@ -22,8 +22,8 @@ CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.6rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2rem;margin-top:2rem}
 .notice{background:#f6f8fa;border-left:4px solid #8c959f;padding:.5rem .8rem}
-table{border-collapse:collapse;margin:.6rem 0;width:100%}th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f6f8fa}.cite{font-family:ui-monospace,monospace;font-size:12px;color:#57606a}
+table{border-collapse:collapse;margin:.6rem 0;width:100%}th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;overflow-wrap:normal;word-break:normal}
+th{background:#f6f8fa}.cite{font-family:ui-monospace,monospace;font-size:12px;color:#57606a;overflow-wrap:anywhere;word-break:break-all;min-width:16rem}
 svg .total{fill:#c8d1dc}svg .failing{fill:#cf222e}svg .marker{stroke:#0969da;stroke-dasharray:4 3}
 svg .axis{stroke:#57606a}svg .tick,svg .mlabel{font-size:11px;fill:#57606a}svg .mlabel{fill:#0969da}
 tr.heuristic td{background:#fff8c5}tr.corrected td:nth-child(2){font-weight:bold}
