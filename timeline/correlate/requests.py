@@ -54,6 +54,43 @@ FAILURE_RULES: tuple[tuple[str, str], ...] = (
 )
 
 
+# The timeline columns the requests table reads.
+REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
+    "correlation_id",
+    "ts",
+    "event_type",
+    "ts_at_end",
+    "duration_ms",
+    "layer",
+    "ids",
+    "status",
+    "status_code",
+    "http_route",
+    "client_address",
+    "session_id",
+    "model",
+    "model_revision",
+    "prompt_template",
+    "prompt_template_version",
+    "index_name",
+    "index_version",
+    "embedding_model",
+    "doc_ids",
+    "attributes",
+    "input_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "finish_reason",
+    "policy_name",
+    "policy_stage",
+    "verdict",
+    "policy_version",
+    "error_type",
+    "correlation_method",
+    "clock_offset_ms",
+)
+
+
 def _first(col: str, layer: str | None = None) -> pl.Expr:
     expr = pl.col(col)
     if layer is not None:

@@ -18,11 +18,11 @@ from timeline.correlate.config import CorrelationConfig
 from timeline.correlate.heuristics import RuleStats, link
 from timeline.correlate.ids import id_nodes
 from timeline.correlate.order import order
-from timeline.correlate.requests import requests_table
+from timeline.correlate.requests import REQUEST_INPUT_COLUMNS, requests_table
 from timeline.correlate.skew import Correction, estimate
 from timeline.correlate.spans import gateway_bounds, interval_columns
 from timeline.io.atomic import write_text_atomic
-from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
+from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tables
 from timeline.schema import ARROW_SCHEMA, POLARS_SCHEMA, conform, to_arrow
 
 TIMELINE_FILE: Final = "timeline.parquet"
@@ -267,7 +267,7 @@ def correlate_outdir(
 
     Only the compact columns are held for the whole input. The full events are streamed once into
     buckets of consecutive timeline positions, then each bucket is sorted on its own and appended,
-    so memory holds one bucket of full events at a time (``buckets``: 0 = about 1M events each).
+    so memory holds one bucket of full events at a time (``buckets``: 0 = about 250k events each).
     """
     events_path = outdir / events_file
     metadata = read_metadata(events_path)
@@ -283,7 +283,8 @@ def correlate_outdir(
         parts = _scatter(events_path, assignment, Path(tmp), count)
         meta = {**metadata, "correlation": report.to_dict()}
         write_tables(outdir / TIMELINE_FILE, ARROW_SCHEMA, _gather(parts), meta)
-    requests = requests_table(read_events(outdir / TIMELINE_FILE))
+    columns = pl.scan_parquet(outdir / TIMELINE_FILE).select(REQUEST_INPUT_COLUMNS).collect()
+    requests = requests_table(columns.cast({c: POLARS_SCHEMA[c] for c in columns.columns}))
     report.requests = requests.height
     meta = {**metadata, "correlation": report.to_dict()}
     write_tables(
@@ -295,7 +296,7 @@ def correlate_outdir(
     return report
 
 
-BUCKET_EVENTS: Final = 1_000_000
+BUCKET_EVENTS: Final = 250_000
 
 
 def conform_compact(frame: pl.DataFrame) -> pl.DataFrame:
@@ -330,7 +331,7 @@ def _gather(parts: list[list[Path]]) -> Iterator[pa.Table]:
             yield from _chunks(frame)
 
 
-BATCH_ROWS: Final = 256 * 1024
+BATCH_ROWS: Final = 64 * 1024
 
 
 def _chunks(timeline: pl.DataFrame, size: int = 256 * 1024) -> list[pa.Table]:
