@@ -7,6 +7,9 @@ from typing import Any, Final
 
 import polars as pl
 
+from timeline.parse.jsonpaths import decode_paths
+from timeline.parse.jsonpaths import jp as json_column
+
 # The normalized columns every record is reduced to before the canonical mapping.
 NORMAL: Final = pl.Schema(
     {
@@ -42,9 +45,14 @@ NORMAL: Final = pl.Schema(
 )
 
 
+# Every JSONPath the extraction reads; decoded once per chunk (timeline.parse.jsonpaths).
+_PATHS: set[str] = {"$"}
+
+
 def jp(path: str) -> pl.Expr:
-    """``json_path_match`` on the line."""
-    return pl.col("line").str.json_path_match(path)
+    """The value at ``path`` of the line (a column that :func:`extract` decodes once for all paths)."""
+    _PATHS.add(path)
+    return json_column(path)
 
 
 def first(*paths: str) -> pl.Expr:
@@ -88,7 +96,7 @@ def extract(lines: pl.DataFrame) -> pl.DataFrame:
     prompt = pl.coalesce(
         jp("$.request.messages[-1:].content"), jp("$.request.prompt"), jp("$.request.input")
     )
-    return lines.with_columns(
+    columns = [
         shape.alias("shape"),
         pl.lit(None, dtype=pl.String).alias("etype"),
         first("$.ts", "$.timestamp", "$.time", "$.start_time").alias("ts_text"),
@@ -123,7 +131,9 @@ def extract(lines: pl.DataFrame) -> pl.DataFrame:
         first("$.user", "$.request.user").alias("user"),
         jp("$.provider").alias("provider"),
         jp("$.request.model").alias("req_model"),
-    )
+    ]
+    decoded = decode_paths(lines.get_column("line"), sorted(_PATHS))
+    return pl.concat([lines, decoded], how="horizontal").with_columns(columns)
 
 
 def _text(value: Any) -> str | None:
