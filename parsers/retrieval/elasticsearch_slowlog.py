@@ -23,6 +23,8 @@ import polars as pl
 from parsers.retrieval._common import es_took_ms
 from timeline.parse.api import ParseResult, Sample, Source
 from timeline.parse.frame import first_reason, id_list, kv_list, nullify, severity
+from timeline.parse.jsonpaths import decode_paths
+from timeline.parse.jsonpaths import jp as json_column
 from timeline.parse.timestamps import parse_iso8601
 
 _TEXT: Final = (
@@ -37,9 +39,58 @@ _SOURCE_IN_MESSAGE: Final = (
 _OPAQUE_ID_IN_MESSAGE: Final = r", id\[([^\]]*)\],?\s*$"
 
 
+# Every top-level key read below; decoded once per chunk (timeline.parse.jsonpaths).
+_KEYS: Final = (
+    "@timestamp",
+    "auth.type",
+    "cluster.name",
+    "cluster.uuid",
+    "component",
+    "ecs.version",
+    "elasticsearch.cluster.name",
+    "elasticsearch.cluster.uuid",
+    "elasticsearch.node.id",
+    "elasticsearch.node.name",
+    "elasticsearch.slowlog.id",
+    "elasticsearch.slowlog.message",
+    "elasticsearch.slowlog.search_type",
+    "elasticsearch.slowlog.source",
+    "elasticsearch.slowlog.stats",
+    "elasticsearch.slowlog.took",
+    "elasticsearch.slowlog.took_millis",
+    "elasticsearch.slowlog.total_hits",
+    "elasticsearch.slowlog.total_shards",
+    "event.dataset",
+    "id",
+    "level",
+    "log.level",
+    "log.logger",
+    "message",
+    "node.id",
+    "node.name",
+    "search_type",
+    "source",
+    "stats",
+    "timestamp",
+    "took",
+    "took_millis",
+    "total_hits",
+    "total_shards",
+    "type",
+    "user.name",
+    "user.realm",
+)
+
+
+def _path(key: str) -> str:
+    return f"$['{key}']"
+
+
 def _j(key: str) -> pl.Expr:
     """A top-level JSON field (dotted names are literal keys) as text."""
-    return nullify(pl.col("line").str.json_path_match(f"$['{key}']"), ("",))
+    if key not in _KEYS:
+        raise KeyError(f"add {key!r} to _KEYS")
+    return nullify(json_column(_path(key)), ("",))
 
 
 def _m(name: str) -> pl.Expr:
@@ -93,9 +144,9 @@ class ElasticsearchSlowlogParser:
 
     # -- extraction ----------------------------------------------------------------------------
     def _fields(self, lines: pl.DataFrame, timezone: str) -> pl.DataFrame:
-        text = lines.with_columns(
-            pl.col("line").str.strip_chars().alias("line"),
-        ).with_columns(
+        stripped = lines.with_columns(pl.col("line").str.strip_chars().alias("line"))
+        decoded = decode_paths(stripped.get_column("line"), [_path(k) for k in _KEYS])
+        text = pl.concat([stripped, decoded], how="horizontal").with_columns(
             pl.col("line").str.starts_with("{").alias("_json"),
             pl.col("line").str.extract_groups(_TEXT).alias("_t"),
         )

@@ -111,6 +111,16 @@ def _extract(segments: list[Segment]) -> pl.Expr:
     return expr
 
 
+def _exact_containers(lines: pl.Series, path: str, values: pl.Series) -> pl.Series:
+    """Objects and arrays as ``json_path_match`` writes them (compact, numbers as logged): the
+    decoder re-serializes them, so those few rows are read again with ``json_path_match``."""
+    container = (values.str.starts_with("{") | values.str.starts_with("[")).fill_null(False)
+    if not bool(container.any()):
+        return values
+    exact = lines.filter(container).str.json_path_match(path)
+    return values.scatter(pl.int_range(values.len(), eager=True).filter(container), exact)
+
+
 def decode_paths(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
     """One String column per path (named :func:`column_name`), null where absent.
 
@@ -140,7 +150,10 @@ def decode_paths(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
         positions = pl.int_range(lines.len(), eager=True).alias("__i")
         values = values.with_columns(positions.filter(objects))
         full = positions.to_frame().join(values, on="__i", how="left", maintain_order="left")
-        out.update({name: full.get_column(name) for name in values.columns if name != "__i"})
+        for path, _ in decoded:
+            out[column_name(path)] = _exact_containers(
+                lines, path, full.get_column(column_name(path))
+            )
     else:
         for path, _ in decoded:
             out[column_name(path)] = pl.Series(
