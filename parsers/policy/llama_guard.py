@@ -13,7 +13,6 @@ from parsers.policy._common import (
     Records,
     attrs,
     json_records,
-    jstr,
     keys,
     stage,
     timestamp,
@@ -22,6 +21,9 @@ from parsers.policy._common import (
     verdict_word,
 )
 from timeline.parse.api import ParseResult, Sample, Source
+from timeline.parse.frame import nullify
+from timeline.parse.jsonpaths import decode_paths
+from timeline.parse.jsonpaths import jp as json_column
 
 # Llama Guard 3 hazard taxonomy (MLCommons), from the Llama Guard 3 model card.
 CATEGORY_NAMES: Final = {
@@ -87,7 +89,14 @@ class LlamaGuardParser:
         self.aliases: dict[str, tuple[str, ...]] = merged
 
     def _get(self, text: pl.Expr, role: str) -> pl.Expr:
-        return jstr(text, _paths(self.aliases[role]))
+        """The first present alias of ``role`` (columns decoded by :meth:`_decoded`)."""
+        del text  # the record text is decoded once in _decoded
+        return pl.coalesce([nullify(json_column(p)) for p in _paths(self.aliases[role])])
+
+    def _decoded(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with every alias path of every role decoded from ``text`` in one pass."""
+        paths = [p for names in self.aliases.values() for p in _paths(names)]
+        return pl.concat([frame, decode_paths(frame.get_column("text"), paths)], how="horizontal")
 
     def sniff(self, sample: Sample) -> float:
         """A Llama Guard model name, or an output field holding ``safe`` / ``unsafe``."""
@@ -105,7 +114,7 @@ class LlamaGuardParser:
         """One event per record that holds a Llama Guard output."""
         records = json_records(source.lines)
         text = pl.col("text")
-        frame = records.frame.with_columns(
+        frame = self._decoded(records.frame).with_columns(
             self._get(text, "output").str.replace_all("\\n", "\n", literal=True).alias("_out")
         )
         kept, rejects, merged = Records(frame, records.rejects).keep(
