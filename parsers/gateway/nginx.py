@@ -136,7 +136,7 @@ class NginxCombinedParser:
         bad = frame.filter(pl.col("_reason").is_not_null())
         good = frame.filter(pl.col("_reason").is_null())
         return ParseResult(
-            events=good.select(self._events()),
+            events=good.with_columns(self._shared()).select(self._events()),
             rejects=marks(bad, pl.col("_reason")),
         )
 
@@ -154,9 +154,20 @@ class NginxCombinedParser:
         )
 
     @staticmethod
+    def _shared() -> list[pl.Expr]:
+        """Intermediate columns many event columns read (computed once, not once per use)."""
+        tail = pl.col("tail").fill_null("")
+        return [
+            pl.col("prefix").str.extract_all(r'[^\s,"]+').alias("_tokens"),
+            _tail_pairs(tail).alias("_pairs"),
+            _extras(tail).alias("_extras"),
+            pl.col("request").str.extract_groups(REQUEST_RE).alias("_request"),
+        ]
+
+    @staticmethod
     def _events() -> list[pl.Expr]:
         prefix = pl.col("prefix")
-        tokens = prefix.str.extract_all(r'[^\s,"]+')
+        tokens = pl.col("_tokens")
         first = tokens.list.first()
         # "vhost addr ..." : the first token is a host name, separated by a blank (not a comma).
         has_vhost = (
@@ -166,13 +177,13 @@ class NginxCombinedParser:
         )
         addresses = pl.when(has_vhost).then(tokens.list.slice(1)).otherwise(tokens)
         tail = pl.col("tail").fill_null("")
-        pairs = _tail_pairs(tail)
-        extras = _extras(tail)
+        pairs = pl.col("_pairs")
+        extras = pl.col("_extras")
         extra = [text(unquote(extras.list.get(i, null_on_oob=True))) for i in range(3)]
         # The `main` format appends "$http_x_forwarded_for": a quoted address list.
         xff_tail = pl.when(extra[0].str.contains(rf"^{IP_LIST_RE}$")).then(extra[0])
         chain = pl.when(addresses.list.len() > 1).then(addresses.list.join(", "))
-        request = pl.col("request").str.extract_groups(REQUEST_RE)
+        request = pl.col("_request")
         target = request.struct.field("target")
         request_id = pl.coalesce(
             _pair_value(pairs, "request_id"),
