@@ -149,6 +149,7 @@ def assign(
         config.max_id_span_s,
     )
     report.degenerate_ids = nodes.degenerate.to_dicts()
+    frame = frame.drop("ids")  # the heaviest column; only the id graph needed it
     layer_of = frame.select("row", (pl.col("layer") != "gateway").cast(pl.Int8).alias("prio"))
     comps = components(nodes.edges.join(layer_of, on="row", how="left"))
     direct = (
@@ -157,6 +158,7 @@ def assign(
         .select("row")
         .unique()
     )
+    del nodes, layer_of
     comps = comps.with_columns(
         pl.when(pl.col("row").is_in(direct["row"].implode()))
         .then(pl.lit("id"))
@@ -168,6 +170,7 @@ def assign(
         on="row",
         how="left",
     )
+    del comps, direct
     keys = sorted({k for rule in config.heuristics for k in rule.match if k in frame.columns})
     links, report.heuristics = link(
         frame.select("row", pl.col("ts_source").alias("ts"), "layer", "correlation_id", *keys),
