@@ -261,3 +261,20 @@ def wrapper_columns(text: pl.Expr, timezone: str = "UTC") -> dict[str, pl.Expr]:
 def attrs(pairs: dict[str, pl.Expr]) -> pl.Expr:
     """``attributes`` from ``pairs``, leaving out nulls and empty texts."""
     return kv_list({k: nullify(v.cast(pl.String)) for k, v in pairs.items()})
+
+
+def outcome_columns() -> list[pl.Expr]:
+    """``status`` and ``severity`` of a check response: rate limited, error, else by verdict."""
+    failed = pl.col("error_type").is_not_null() | pl.col("message").is_not_null()
+    return [
+        pl.when(pl.col("error_type").str.contains("(?i)rate_?limit|429").fill_null(False))
+        .then(pl.lit("rate_limited"))
+        .when(failed)
+        .then(pl.lit("error"))
+        .otherwise(verdict_status(pl.col("verdict")))
+        .alias("status"),
+        pl.when(failed)
+        .then(pl.lit("ERROR"))
+        .otherwise(verdict_severity(pl.col("verdict")))
+        .alias("severity"),
+    ]

@@ -13,9 +13,8 @@ from parsers.policy._common import (
     json_records,
     json_sniff,
     jstr,
+    outcome_columns,
     regex_keys,
-    verdict_severity,
-    verdict_status,
     verdict_word,
     wrapper_columns,
 )
@@ -175,15 +174,6 @@ class AzureContentSafetyParser:
             .cast(pl.Int64, strict=False)
             .alias("status_code"),
         ).with_columns(
-            pl.when(pl.col("error_type").str.contains("(?i)rate_?limit|429").fill_null(False))
-            .then(pl.lit("rate_limited"))
-            .when(pl.col("message").is_not_null() | pl.col("error_type").is_not_null())
-            .then(pl.lit("error"))
-            .otherwise(verdict_status(pl.col("verdict")))
-            .alias("status"),
-            pl.when(pl.col("message").is_not_null() | pl.col("error_type").is_not_null())
-            .then(pl.lit("ERROR"))
-            .otherwise(verdict_severity(pl.col("verdict")))
-            .alias("severity"),
+            *outcome_columns(),
         )
         return ParseResult(events=events, rejects=rejects, merged_lines=merged)

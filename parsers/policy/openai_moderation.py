@@ -14,9 +14,8 @@ from parsers.policy._common import (
     json_sniff,
     jstr,
     list_max,
+    outcome_columns,
     regex_keys,
-    verdict_severity,
-    verdict_status,
     verdict_word,
     wrapper_columns,
 )
@@ -138,15 +137,6 @@ class OpenAIModerationParser:
             .cast(pl.Float64, strict=False)
             .alias("duration_ms"),
         ).with_columns(
-            pl.when(pl.col("error_type").str.contains("(?i)rate_?limit|429").fill_null(False))
-            .then(pl.lit("rate_limited"))
-            .when(pl.col("error_type").is_not_null() | pl.col("message").is_not_null())
-            .then(pl.lit("error"))
-            .otherwise(verdict_status(pl.col("verdict")))
-            .alias("status"),
-            pl.when(pl.col("error_type").is_not_null() | pl.col("message").is_not_null())
-            .then(pl.lit("ERROR"))
-            .otherwise(verdict_severity(pl.col("verdict")))
-            .alias("severity"),
+            *outcome_columns(),
         )
         return Result(events=events, rejects=rejects, merged_lines=merged)
