@@ -235,3 +235,42 @@ def test_interrupted_write_leaves_no_partial_output(
         "requests.parquet",
         "timeline.parquet",
     ]
+
+
+class _DropsLines:
+    """A buggy parser: it silently drops every second line."""
+
+    name = "drops_lines"
+    layer = "other"
+    description = "test parser that breaks the line contract"
+
+    def sniff(self, sample: object) -> float:
+        return 0.0
+
+    def parse(self, source: object) -> object:
+        from timeline.parse.api import ParseResult
+
+        lines = source.lines  # type: ignore[attr-defined]
+        kept = lines.filter(pl.col("source_line") % 2 == 1)
+        return ParseResult(
+            events=kept.select("source_line", pl.lit("server.log").alias("event_type"))
+        )
+
+
+def test_a_parser_that_breaks_the_line_contract_does_not_stop_the_run(tmp_path: Path) -> None:
+    from timeline.parse.registry import Registry
+
+    registry = Registry()
+    for parser in default_registry(plugins=False):
+        registry.register(parser, "built-in")
+    registry.register(_DropsLines(), "test")  # type: ignore[arg-type]
+    (tmp_path / "bad.log").write_text("a\nb\nc\n")
+    (tmp_path / "good.log").write_text(nginx_lines(2))
+    options = BuildOptions(outdir=tmp_path / "o", parser_overrides=(("bad.log", "drops_lines"),))
+    report = build([str(tmp_path)], registry, options)
+    bad = next(a for a in report.accounts if a.source_file.endswith("bad.log"))
+    assert (bad.lines_read, bad.lines_rejected, bad.events) == (3, 3, 0)
+    assert bad.rejects_by_reason == {"parser drops_lines broke the line contract (a parser bug)": 3}
+    assert bad.notes[0].startswith("parser drops_lines broke the line contract on ")
+    good = next(a for a in report.accounts if a.source_file.endswith("good.log"))
+    assert good.events == 2

@@ -106,7 +106,12 @@ class LlamaStackShieldParser:
             pl.col("_m").struct.field("prefix").str.extract(_TS, 1).alias("ts_raw"),
         )
         listed = pl.col("_body").str.contains(r"^\s*responses=\[")
-        many = good.filter(listed)
+        readable = pl.col("_body").str.extract_all(_SHIELD).list.len() > 0
+        empty = good.filter(listed & ~readable)
+        rejects = pl.concat(
+            [rejects, marks(empty, "shield response list without a readable response")]
+        )
+        many = good.filter(listed & readable)
         one = good.filter(~listed)
         events = pl.concat([self._many(many), self._one(one)], how="diagonal_relaxed").sort(
             "source_line", maintain_order=True

@@ -9,7 +9,6 @@ import polars as pl
 
 from timeline.build.accounting import FileAccount
 from timeline.build.normalize import normalize, with_envelope
-from timeline.errors import ParserBugError
 from timeline.ingest.documents import explode
 from timeline.ingest.envelopes import unwrap
 from timeline.ingest.reader import EXCERPT_CHARS, InputReader
@@ -97,8 +96,13 @@ def _safe_parse(parser: Parser, source: Source) -> ParseResult:
         )
 
 
-def _check_contract(parser: Parser, result: ParseResult, lines: pl.DataFrame, name: str) -> None:
-    """Each input line is exactly one of: event start, merged, rejected, skipped."""
+def _check_contract(
+    parser: Parser, result: ParseResult, lines: pl.DataFrame, name: str
+) -> str | None:
+    """Each input line is exactly one of: event start, merged, rejected, skipped.
+
+    Returns what is wrong, or None. (A broken contract is a parser bug; the caller rejects the chunk
+    with that reason so the run goes on and the accounting stays exact.)"""
     starts = (
         result.events.get_column("source_line").unique()
         if result.events.height
@@ -109,15 +113,14 @@ def _check_contract(parser: Parser, result: ParseResult, lines: pl.DataFrame, na
     )
     covered = pl.concat([starts.cast(pl.Int64), marked.cast(pl.Int64)])
     if covered.n_unique() != covered.len() or covered.len() + result.merged_lines != lines.height:
-        raise ParserBugError(
+        return (
             f"parser {parser.name} broke the line contract on {name}: {lines.height} lines in, "
             f"{starts.len()} event lines + {result.merged_lines} merged + {result.rejects.height} rejected + "
             f"{result.skipped.height} skipped out (a line may be counted once only)"
         )
     if not covered.is_in(lines.get_column("source_line").implode()).all():
-        raise ParserBugError(
-            f"parser {parser.name} reported line numbers not in its input on {name}"
-        )
+        return f"parser {parser.name} reported line numbers not in its input on {name}"
+    return None
 
 
 class _PartWriter:
@@ -172,7 +175,15 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
         result = ParseResult(events=pl.DataFrame(schema={"source_line": pl.Int64}))
         if lines.height:
             result = _safe_parse(parser, Source(reader.name, lines, job.settings))
-            _check_contract(parser, result, lines, reader.name)
+            broken = _check_contract(parser, result, lines, reader.name)
+            if broken is not None:
+                account.notes.append(f"{broken}; its {lines.height} lines were rejected")
+                result = ParseResult(
+                    events=pl.DataFrame(schema={"source_line": pl.Int64}),
+                    rejects=marks(
+                        lines, f"parser {parser.name} broke the line contract (a parser bug)"
+                    ),
+                )
         rejects = result.rejects.select(MARK_SCHEMA.names())
         skipped.append(result.skipped.select(MARK_SCHEMA.names()))
         skip_frame = pl.concat(skipped)
