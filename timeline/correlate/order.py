@@ -71,6 +71,13 @@ def _before() -> pl.Expr:
     return expr
 
 
+def request_start() -> pl.Expr:
+    """A request's start: its earliest precisely timed event, else its earliest event (a time
+    printed to the second may lie up to a second before the truth)."""
+    precise = pl.col("ts").filter(slack_ms() == 0).min()
+    return pl.coalesce(precise, pl.col("ts").min())
+
+
 def order(frame: pl.DataFrame) -> pl.DataFrame:
     """Sort ``frame`` totally and fill ``seq`` and ``offset_ms`` within each request."""
     ranked = frame.with_columns(causal_rank().alias("_rank"))
@@ -93,8 +100,7 @@ def order(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(in_request).then(pl.int_range(pl.len()).over("correlation_id")).alias("seq"),
         pl.when(in_request)
         .then(
-            (pl.col("ts") - pl.col("ts").min().over("correlation_id")).dt.total_microseconds()
-            / 1000.0
+            (pl.col("ts") - request_start().over("correlation_id")).dt.total_microseconds() / 1000.0
         )
         .alias("offset_ms"),
     ).drop("_ts_key", "_rank", "_sub", "_before", *[f"_m{k}" for k in range(RANKS)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from timeline.correlate.order import request_start
 from timeline.correlate.spans import ends_at_ts
 
 REQUEST_SCHEMA = pl.Schema(
@@ -58,6 +59,7 @@ FAILURE_RULES: tuple[tuple[str, str], ...] = (
 REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
     "correlation_id",
     "ts",
+    "ts_raw",
     "event_type",
     "ts_at_end",
     "duration_ms",
@@ -127,7 +129,7 @@ def requests_table(timeline: pl.DataFrame) -> pl.DataFrame:
         ev.with_columns(end.alias("_end"), retrieval_docs.alias("_docs"))
         .group_by("correlation_id")
         .agg(
-            pl.col("ts").min().alias("start"),
+            request_start().alias("start"),
             pl.col("_end").max().alias("end"),
             pl.len().alias("events"),
             pl.col("layer").unique().sort().alias("layers"),

@@ -35,7 +35,9 @@ def sequence(exemplar: dict[str, Any]) -> list[str]:
     previous = "G" if "gateway" in layers else (_ALIASES[layers[0]] if layers else "G")
     for event in exemplar["events"]:
         here = _ALIASES.get(event["layer"], "O")
-        label = f"+{event['offset_ms']}ms {event['event_type']} {event['status'] or ''}".strip()
+        offset = event["offset_ms"]
+        when = "?" if offset is None else f"{offset:+.1f}ms"
+        label = f"{when} {event['event_type']} {event['status'] or ''}".strip()
         details = event["details"]
         for key in ("status_code", "verdict", "model_revision", "index_name", "error_type"):
             if key in details:
