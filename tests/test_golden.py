@@ -73,3 +73,24 @@ def test_detection_picks_the_fixture_parser(path: Path) -> None:
     assert not binary
     chosen = detect(default_registry(plugins=False), sample)
     assert chosen.parser.name == path.parent.name
+
+
+CHUNKED = [
+    p
+    for p in CASES
+    if getattr(default_registry(plugins=False).get(p.parent.name), "record_start", None)
+]
+
+
+@pytest.mark.parametrize("path", CHUNKED, ids=[f"{p.parent.name}/{p.name}" for p in CHUNKED])
+def test_multiline_parsers_give_the_same_result_in_chunks(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import timeline.build.parse_file as parse_file
+
+    config = path.with_name(_case_name(path) + ".toml")
+    rel = path.relative_to(Path.cwd())
+    whole = golden_lines(run_one(rel, path.parent.name, config if config.exists() else None))
+    monkeypatch.setattr(parse_file, "CHUNK_LINES", 2)
+    chunked = golden_lines(run_one(rel, path.parent.name, config if config.exists() else None))
+    assert chunked == whole

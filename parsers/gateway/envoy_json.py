@@ -39,6 +39,8 @@ class EnvoyJsonParser:
     layer = "gateway"
     description = "Envoy / Istio access log as JSON (json_format or TEXT-encoded JSON template)"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """Share of the sample's JSON records that carry start_time and Envoy keys."""

@@ -81,6 +81,8 @@ class LiteLLMSpendLogParser:
         "LiteLLM proxy spend log rows (SpendLogs table / API): JSON lines, object or array"
     )
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """Share of the sample's JSON records that look like SpendLogs rows."""

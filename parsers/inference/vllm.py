@@ -122,6 +122,8 @@ class VllmParser:
         "vLLM server log (legacy, 0.8+, V1 multiprocess) with uvicorn access and KServe lines"
     )
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^(?:\([A-Za-z_0-9]+ pid=\d+(?:, ip=[^)]*)?\) )?(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d{2}-\d{2} \d{2}:\d{2}:\d{2} "
     needs_year = True
 
     def sniff(self, sample: Sample) -> float:

@@ -117,6 +117,8 @@ class OtlpJsonParser:
     layer = "other"
     description = "OpenTelemetry OTLP/JSON traces and logs (Collector file exporter, pretty .json)"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """High when lines open OTLP/JSON documents (JSON lines, or a pretty-printed head)."""

@@ -45,6 +45,8 @@ class AzureContentSafetyParser:
     layer = "policy"
     description = "Azure AI Content Safety text:analyze / shieldPrompt / detectProtectedMaterial responses (JSON)"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def __init__(self, block_severity: int = 4, flag_severity: int = 2) -> None:
         self.block_severity = block_severity

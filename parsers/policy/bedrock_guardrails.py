@@ -77,6 +77,8 @@ class BedrockGuardrailsParser:
     layer = "policy"
     description = "Amazon Bedrock Guardrails ApplyGuardrail responses and InvokeModel/Converse guardrail traces (JSON)"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """Needs a guardrail action or assessment key, written as JSON."""

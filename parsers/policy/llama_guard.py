@@ -82,6 +82,8 @@ class LlamaGuardParser:
         "Llama Guard safe/unsafe verdicts (S1..S14) logged as JSON records with a request id"
     )
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def __init__(self, aliases: Mapping[str, Sequence[str]] | None = None) -> None:
         merged = dict(DEFAULT_ALIASES)

@@ -39,6 +39,8 @@ class NemoGuardrailsParser:
     layer = "policy"
     description = "NeMo Guardrails verbose runtime log: Processing event / Event :: lines with Python-literal payloads"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):nemoguardrails"
 
     def sniff(self, sample: Sample) -> float:
         """Share of lines written by a ``nemoguardrails`` logger, boosted by event lines."""

@@ -45,6 +45,8 @@ class NemoGuardrailsTraceParser:
         "NeMo Guardrails FileSystem tracing adapter output (trace.jsonl): one event per span"
     )
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """Needs ``"spans"`` and the span keys of the adapter."""

@@ -53,6 +53,8 @@ class OpenAIModerationParser:
     layer = "policy"
     description = "OpenAI /v1/moderations responses, bare or in a request-id wrapper (JSON lines or pretty-printed)"
     multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
 
     def sniff(self, sample: Sample) -> float:
         """Needs ``"results"`` plus a ``modr-`` id or ``"category_scores"``."""

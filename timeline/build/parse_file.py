@@ -76,6 +76,21 @@ def _chain_merges(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
     return into.select("source_line", pl.coalesce("final", "into").alias("into"))
 
 
+CHUNK_LINES = 200_000
+
+
+def _cut_at_record(lines: pl.DataFrame, record_start: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Lines before the last line that starts a record, and the rest (carried to the next chunk).
+
+    Multi-line parsers whose records begin with a recognisable line (``record_start``, e.g. a
+    ``{`` in the first column) are fed in chunks this way instead of whole files."""
+    starts = lines.filter(pl.col("line").str.contains(record_start)).get_column("source_line")
+    if starts.len() == 0:
+        return lines.clear(), lines
+    cut = starts.max()
+    return lines.filter(pl.col("source_line") < cut), lines.filter(pl.col("source_line") >= cut)
+
+
 def _follow(merged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
     """Marks for the merged lines whose record line was marked (same reason)."""
     if marked.height == 0:
@@ -208,6 +223,8 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             _track_years(outcome, frame)
             outcome.event_parts.append(writer.write(frame, "events"))
 
+    record_start = getattr(parser, "record_start", None) if multiline else None
+    chunkable = record_start is not None and not job.envelopes and not job.document
     for block in reader.blocks():
         emit_rejects(block.bad.select(PART_REJECT_SCHEMA.names()))
         lines = block.lines
@@ -217,6 +234,12 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             emit_rejects(_rejects_with_excerpt(marks(lines, job.reject_reason), lines))
         elif multiline or job.document:
             pending.append(lines)
+            if chunkable and sum(f.height for f in pending) >= CHUNK_LINES:
+                assert record_start is not None
+                done, carry = _cut_at_record(pl.concat(pending), record_start)
+                if done.height:
+                    handle(done)
+                pending = [carry]
         else:
             handle(lines)
     if pending and job.document:
