@@ -278,3 +278,10 @@ def outcome_columns() -> list[pl.Expr]:
         .otherwise(verdict_severity(pl.col("verdict")))
         .alias("severity"),
     ]
+
+
+def wrapped_object(text: pl.Expr, keys: Sequence[str], accept: str = r"^\{") -> pl.Expr:
+    """The response a wrapper holds under one of ``keys`` (the first whose text matches
+    ``accept``), else the record itself."""
+    inner = [text.str.json_path_match(f"$.{k}") for k in keys]
+    return pl.coalesce(pl.coalesce([pl.when(i.str.contains(accept)).then(i) for i in inner]), text)

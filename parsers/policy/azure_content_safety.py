@@ -16,6 +16,7 @@ from parsers.policy._common import (
     outcome_columns,
     regex_keys,
     verdict_word,
+    wrapped_object,
     wrapper_columns,
 )
 from timeline.parse.api import ParseResult, Sample, Source
@@ -27,9 +28,7 @@ _BLOCKLIST: Final = r'"blocklistName":"([^"]*)"'
 
 
 def _response(text: pl.Expr) -> pl.Expr:
-    inner = [text.str.json_path_match(f"$.{k}") for k in RESPONSE_KEYS]
-    wrapped = pl.coalesce([pl.when(i.str.starts_with("{")).then(i) for i in inner])
-    return pl.coalesce(wrapped, text)
+    return wrapped_object(text, RESPONSE_KEYS)
 
 
 class AzureContentSafetyParser:

@@ -18,6 +18,7 @@ from parsers.policy._common import (
     verdict_severity,
     verdict_status,
     verdict_word,
+    wrapped_object,
     wrapper_columns,
 )
 from timeline.parse.api import ParseResult, Sample, Source
@@ -35,14 +36,7 @@ def _list_of(key: str) -> str:
 
 
 def _response(text: pl.Expr) -> pl.Expr:
-    inner = [text.str.json_path_match(f"$.{k}") for k in RESPONSE_KEYS]
-    wrapped = pl.coalesce(
-        [
-            pl.when(i.str.contains('"assessments"|amazon-bedrock-trace|"guardrail"')).then(i)
-            for i in inner
-        ]
-    )
-    return pl.coalesce(wrapped, text)
+    return wrapped_object(text, RESPONSE_KEYS, '"assessments"|amazon-bedrock-trace|"guardrail"')
 
 
 def _leaves(resp: pl.Expr, pattern: str) -> pl.Expr:

@@ -17,6 +17,7 @@ from parsers.policy._common import (
     outcome_columns,
     regex_keys,
     verdict_word,
+    wrapped_object,
     wrapper_columns,
 )
 from timeline.parse.api import ParseResult as Result
@@ -41,9 +42,7 @@ _SCORE: Final = r'"[^"]+":(-?\d[\d.eE+-]*)'
 
 def _response(text: pl.Expr) -> pl.Expr:
     """The moderation object: a wrapper's ``response`` (or alias), else the record itself."""
-    inner = [text.str.json_path_match(f"$.{k}") for k in RESPONSE_KEYS]
-    wrapped = pl.coalesce([pl.when(i.str.starts_with("{")).then(i) for i in inner])
-    return pl.coalesce(wrapped, text)
+    return wrapped_object(text, RESPONSE_KEYS)
 
 
 class OpenAIModerationParser:

@@ -23,15 +23,6 @@ from timeline.parse.api import (
     marks,
 )
 
-PART_REJECT_SCHEMA = pl.Schema(
-    {
-        "source_line": pl.Int64(),
-        "reason": pl.String(),
-        "excerpt": pl.String(),
-        "line_length": pl.Int64(),
-    }
-)
-
 
 @dataclass
 class FileJob:
@@ -226,7 +217,7 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
     record_start = getattr(parser, "record_start", None) if multiline else None
     chunkable = record_start is not None and not job.envelopes and not job.document
     for block in reader.blocks():
-        emit_rejects(block.bad.select(PART_REJECT_SCHEMA.names()))
+        emit_rejects(block.bad)
         lines = block.lines
         if job.skip_reason is not None:
             emit_skipped(marks(lines, job.skip_reason))
