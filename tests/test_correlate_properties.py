@@ -19,7 +19,7 @@ from timeline.correlate.run import correlate
 from timeline.io.parquet import read_events
 from timeline.parse.registry import default_registry
 from timeline.scenarios.evaluate import with_truth
-from timeline.scenarios.generate import write_scenario
+from timeline.scenarios.generate import SCENARIOS, write_scenario
 
 REGISTRY = default_registry(plugins=False)
 SKEWED = "inference/infer-b.jsonl"
@@ -177,3 +177,27 @@ def test_a_random_skew_within_the_bound_is_recovered(offset: float) -> None:
     # the scenario itself is 2.5 s behind; the estimate undoes both
     assert abs(fix.offset_ms - (2500.0 - offset)) <= 5.0
     assert report.violations_after == 0
+
+
+@cache
+def _scenario_events(name: str) -> pl.DataFrame:
+    root = Path(tempfile.mkdtemp(prefix="tl-parts-"))
+    write_scenario(name, root / "sc", 25, seed=5)
+    build([str(root / "sc" / "logs")], REGISTRY, BuildOptions(outdir=root / "out", correlate=False))
+    return read_events(root / "out" / "events.parquet")
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SCENARIOS)),
+    parts=st.integers(min_value=2, max_value=40),
+)
+def test_the_number_of_partitions_never_changes_the_result(name: str, parts: int) -> None:
+    """Out-of-core correlation cut into any number of partitions (id parts, row ranges, request
+    buckets, time slices and ranges all follow it) gives the one-partition result exactly."""
+    events = _scenario_events(name)
+    one_t, one_r, one_rep = correlate(events, CorrelationConfig(), buckets=1)
+    many_t, many_r, many_rep = correlate(events, CorrelationConfig(), buckets=parts)
+    assert one_t.equals(many_t)
+    assert one_r.equals(many_r)
+    assert one_rep.to_dict() == many_rep.to_dict()

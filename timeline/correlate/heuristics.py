@@ -53,7 +53,7 @@ def _layer_filter(layers: tuple[str, ...] | None) -> pl.Expr:
 def link(
     frame: pl.DataFrame, rules: tuple[HeuristicRule, ...]
 ) -> tuple[pl.DataFrame, list[RuleStats]]:
-    """``frame``: row, ts, layer, correlation_id (null for orphans) and the rules' fields.
+    """``frame``: row, ts, layer, correlation_id (null for orphans; any type) and the rules' fields.
 
     Returns the links (row, correlation_id, confidence, rule) and per-rule statistics.
     """
@@ -118,5 +118,6 @@ def link(
                 pl.lit(rule.name).alias("rule"),
             )
         )
-    result = pl.concat(links) if links else pl.DataFrame(schema=LINK_SCHEMA)
-    return result.cast(LINK_SCHEMA), stats
+    schema = pl.Schema({**LINK_SCHEMA, "correlation_id": frame.schema["correlation_id"]})
+    result = pl.concat(links) if links else pl.DataFrame(schema=schema)
+    return result.cast(schema), stats

@@ -111,13 +111,11 @@ def normalize(kind: pl.Expr, value: pl.Expr) -> pl.Expr:
     )
 
 
-def id_nodes(
-    events: pl.DataFrame, exclude_kinds: tuple[str, ...], max_events: int, max_span_s: float
-) -> IdNodes:
-    """Edges from ``events`` (columns ``row``, ``ts``, ``ids``); degenerate ids are left out and reported."""
+def explode_ids(events: pl.DataFrame, exclude_kinds: tuple[str, ...]) -> pl.DataFrame:
+    """One row per linking id of each event (``row``, ``ts``, ``ids`` and any other columns kept):
+    ``kind``, ``value``, its graph ``node`` and the ``reason`` it can never link (null when usable)."""
     exploded = (
-        events.select("row", "ts", pl.col("ids"))
-        .explode("ids")
+        events.explode("ids")
         .drop_nulls("ids")
         .unnest("ids")
         .filter(~pl.col("kind").is_in(list(NON_LINKING | set(exclude_kinds))))
@@ -132,7 +130,14 @@ def id_nodes(
         .when(pl.col("value").str.strip_chars().str.len_chars() < 3)
         .then(pl.lit("too short to identify a request"))
     )
-    exploded = exploded.with_columns(static.alias("reason"))
+    return exploded.with_columns(static.alias("reason"))
+
+
+def judge_nodes(exploded: pl.DataFrame, max_events: int, max_span_s: float) -> IdNodes:
+    """Split exploded ids into usable edges and the degenerate ids (with the reason).
+
+    ``exploded`` must hold every edge of each node it contains (the whole input, or one node
+    partition of it): how many events carry an id, and over how long, decide whether it links."""
     stats = (
         exploded.filter(pl.col("reason").is_null())
         .group_by("node")
@@ -167,9 +172,15 @@ def id_nodes(
         .sort("events", "node", descending=[True, False])
         .select("node", "kind", "value", "events", "span_s", "reason")
     )
-    edges = (
-        exploded.filter(pl.col("reason").is_null())
-        .select("row", "kind", "value", "node")
-        .unique(["row", "node"], maintain_order=True)
-    )
+    good = exploded.filter(pl.col("reason").is_null()).drop("reason", "freq_reason")
+    edges = good.unique(["row", "node"], maintain_order=True)
     return IdNodes(edges, degenerate)
+
+
+def id_nodes(
+    events: pl.DataFrame, exclude_kinds: tuple[str, ...], max_events: int, max_span_s: float
+) -> IdNodes:
+    """Edges from ``events`` (columns ``row``, ``ts``, ``ids``); degenerate ids are left out and reported."""
+    exploded = explode_ids(events.select("row", "ts", "ids"), exclude_kinds)
+    nodes = judge_nodes(exploded, max_events, max_span_s)
+    return IdNodes(nodes.edges.select("row", "kind", "value", "node"), nodes.degenerate)

@@ -78,23 +78,37 @@ def request_start() -> pl.Expr:
     return pl.coalesce(precise, pl.col("ts").min())
 
 
-def order(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sort ``frame`` totally and fill ``seq`` and ``offset_ms`` within each request."""
+KEY_COLUMNS = ("_ts_key", "_rank", "_sub")
+
+
+def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the computed sort keys (``KEY_COLUMNS``). Each request's keys depend only
+    on its own events, so requests can be keyed in any grouping."""
     ranked = frame.with_columns(causal_rank().alias("_rank"))
     latest = _lower_rank_times(ranked)
     us = pl.col("ts").dt.epoch("us")
     slack = (slack_ms() * 1000).cast(pl.Int64)
     moved = pl.min_horizontal(us + slack, pl.max_horizontal(us, pl.col("_before")))
     joined = ranked.join(latest, on="correlation_id", how="left", maintain_order="left")
-    keyed = joined.with_columns(_before().alias("_before")).with_columns(
-        pl.when((slack > 0) & pl.col("_before").is_not_null())
-        .then(moved)
-        .otherwise(us)
-        .fill_null(pl.lit(2**62))
-        .alias("_ts_key"),
-        pl.col("event_id").str.extract(r":(\d+)$", 1).cast(pl.Int64).alias("_sub"),
+    return (
+        joined.with_columns(_before().alias("_before"))
+        .with_columns(
+            pl.when((slack > 0) & pl.col("_before").is_not_null())
+            .then(moved)
+            .otherwise(us)
+            .fill_null(pl.lit(NO_TIME))
+            .alias("_ts_key"),
+            pl.col("event_id").str.extract(r":(\d+)$", 1).cast(pl.Int64).alias("_sub"),
+        )
+        .drop("_before", *[f"_m{k}" for k in range(RANKS)])
     )
-    ordered = keyed.sort(SORT_KEYS, nulls_last=True, maintain_order=True)
+
+
+NO_TIME = 2**62  # the time key of events without a time: after every real one
+
+
+def numbered(ordered: pl.DataFrame) -> pl.DataFrame:
+    """Fill ``seq`` and ``offset_ms`` within each request of an ordered frame."""
     in_request = pl.col("correlation_id").is_not_null()
     return ordered.with_columns(
         pl.when(in_request).then(pl.int_range(pl.len()).over("correlation_id")).alias("seq"),
@@ -103,4 +117,10 @@ def order(frame: pl.DataFrame) -> pl.DataFrame:
             (pl.col("ts") - request_start().over("correlation_id")).dt.total_microseconds() / 1000.0
         )
         .alias("offset_ms"),
-    ).drop("_ts_key", "_rank", "_sub", "_before", *[f"_m{k}" for k in range(RANKS)])
+    )
+
+
+def order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sort ``frame`` totally and fill ``seq`` and ``offset_ms`` within each request."""
+    ordered = with_keys(frame).sort(SORT_KEYS, nulls_last=True, maintain_order=True)
+    return numbered(ordered).drop(*KEY_COLUMNS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -58,18 +59,27 @@ class Correction:
         }
 
 
-def reference_sources(frame: pl.DataFrame, reference: str) -> list[str]:
+def source_stats(frame: pl.DataFrame) -> pl.DataFrame:
+    """Events per (``source``, ``layer``): all (``n``) and those with a time (``n_ts``)."""
+    return frame.group_by("source", "layer").agg(
+        pl.len().alias("n"), pl.col("ts_source").is_not_null().sum().alias("n_ts")
+    )
+
+
+def reference_sources(stats: pl.DataFrame, reference: str) -> list[str]:
     """The reference source: the busiest source of the reference layer, or the sources matching a glob."""
     if reference in ("gateway", "policy", "retrieval", "inference", "other"):
         counts = (
-            frame.filter(pl.col("layer") == reference)
+            stats.filter(pl.col("layer") == reference)
             .group_by("source")
-            .len()
+            .agg(pl.col("n").sum().alias("len"))
             .sort(["len", "source"], descending=[True, False])
         )
         return counts["source"].head(1).to_list()
     return sorted(
-        s for s in frame["source"].unique().to_list() if fnmatch.fnmatchcase(s, reference)
+        s
+        for s in stats["source"].unique().to_list()
+        if s is not None and fnmatch.fnmatchcase(s, reference)
     )
 
 
@@ -81,22 +91,22 @@ def _sweep(intervals: pl.DataFrame) -> tuple[int, float, float]:
             intervals.select(pl.col("hi").fill_null(math.inf).alias("x"), pl.lit(-1).alias("d")),
         ]
     ).sort(["x", "d"], descending=[False, True])
-    xs = points["x"].to_list()
-    ds = points["d"].to_list()
-    best, cover = 0, 0
-    regions: list[tuple[float, float]] = []
-    for i, (x, d) in enumerate(zip(xs, ds, strict=True)):
-        cover += d
-        if d == 1 and (i + 1 == len(xs) or xs[i + 1] != x or ds[i + 1] != 1):
-            end = xs[i + 1] if i + 1 < len(xs) else math.inf
-            if cover > best:
-                best, regions = cover, [(x, end)]
-            elif cover == best:
-                regions.append((x, end))
-    if not regions:
+    nxt_x, nxt_d = pl.col("x").shift(-1), pl.col("d").shift(-1)
+    # a region opens after the last of a run of equal opening points and lasts to the next point
+    opens = points.with_columns(
+        pl.col("d").cum_sum().alias("cover"), nxt_x.fill_null(math.inf).alias("end")
+    ).filter((pl.col("d") == 1) & (nxt_x.is_null() | (nxt_x != pl.col("x")) | (nxt_d != 1)))
+    if opens.height == 0:
         return 0, -math.inf, math.inf
-    lo, hi = min(regions, key=lambda r: 0.0 if r[0] <= 0 <= r[1] else min(abs(r[0]), abs(r[1])))
-    return best, lo, hi
+    best = int(opens["cover"].max())  # type: ignore[arg-type]
+    regions = opens.filter(pl.col("cover") == best)
+    distance = (
+        pl.when((pl.col("x") <= 0) & (pl.col("end") >= 0))
+        .then(0.0)
+        .otherwise(pl.min_horizontal(pl.col("x").abs(), pl.col("end").abs()))
+    )
+    nearest = regions.with_columns(distance.alias("dist")).sort("dist", "x", maintain_order=True)
+    return best, float(nearest["x"][0]), float(nearest["end"][0])
 
 
 def _gateway_bounds(spans: pl.DataFrame, gateway: pl.DataFrame, source: str) -> pl.DataFrame:
@@ -177,23 +187,49 @@ def _decide(c: Correction, lo: float, hi: float, config: CorrelationConfig) -> N
         c.applied = True
 
 
+Buckets = Callable[[], Iterable[pl.DataFrame]]
+
+
 def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]:
     """``frame``: correlation_id, source, layer, event_type, policy_stage, ts_source, ts_raw,
-    duration_ms, ts_at_end of id-linked events. Pass 1 bounds each source by the reference gateway
-    span; pass 2 tightens the bounds with the causal chain against sources pass 1 left uncorrected."""
-    sources = sorted(frame["source"].unique().drop_nulls().to_list())
-    refs = reference_sources(frame, config.reference)
+    duration_ms, ts_at_end of id-linked events. See ``estimate_buckets``."""
+    return estimate_buckets(lambda: [frame], config)
+
+
+def _spans(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("ts_source").is_not_null()).with_columns(
+        *interval_columns("ts_source"), causal_rank().alias("rank")
+    )
+
+
+def _collect(pieces: list[pl.DataFrame]) -> pl.DataFrame:
+    schema = {"correlation_id": pl.Int64, "lo": pl.Float64, "hi": pl.Float64}
+    return pl.concat(pieces) if pieces else pl.DataFrame(schema=schema)
+
+
+def estimate_buckets(buckets: Buckets, config: CorrelationConfig) -> list[Correction]:
+    """Estimate every source's offset from id-linked events read bucket by bucket.
+
+    ``buckets()`` yields frames as ``estimate`` takes them, each request wholly inside one frame;
+    it is called three times (counts, pass 1, pass 2). Pass 1 bounds each source by the reference
+    gateway span; pass 2 tightens the bounds with the causal chain against sources pass 1 left
+    uncorrected. Only the per-request intervals are held, never the events."""
+    stats_parts = [source_stats(b) for b in buckets()]
+    stats = (
+        pl.concat(stats_parts).group_by("source", "layer").agg(pl.col("n", "n_ts").sum())
+        if stats_parts
+        else pl.DataFrame(
+            schema={"source": pl.String, "layer": pl.String, "n": pl.UInt32, "n_ts": pl.UInt32}
+        )
+    )
+    sources = sorted(stats["source"].unique().drop_nulls().to_list())
+    refs = reference_sources(stats, config.reference)
     manual = {
         s: m.offset_ms for s in sources for m in config.offsets if fnmatch.fnmatchcase(s, m.match)
     }
-    spans = frame.filter(pl.col("ts_source").is_not_null()).with_columns(
-        *interval_columns("ts_source"), causal_rank().alias("rank")
-    )
-    gateway = (
-        spans.filter(pl.col("source").is_in(refs)).group_by("correlation_id").agg(gateway_bounds())
-    )
+    timed = stats.filter(pl.col("n_ts") > 0)
     corrections: dict[str, Correction] = {}
-    bounds: dict[str, pl.DataFrame] = {}
+    todo: list[str] = []
     for source in sources:
         if source in manual:
             corrections[source] = Correction(
@@ -201,54 +237,78 @@ def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]
             )
         elif source in refs:
             corrections[source] = Correction(source, 0.0, False, "none", note="reference clock")
-        elif spans.filter(pl.col("source") == source)["layer"].unique().to_list() == [
+        elif timed.filter(pl.col("source") == source)["layer"].unique().to_list() == [
             config.reference
         ]:
             corrections[source] = Correction(
                 source, 0.0, False, "none", note="same layer as the reference; not estimated"
             )
         else:
-            per_request = _gateway_bounds(spans, gateway, source).filter(
-                pl.col("lo").is_not_null() | pl.col("hi").is_not_null()
+            todo.append(source)
+    first: dict[str, list[pl.DataFrame]] = {s: [] for s in todo}
+    if todo:
+        for bucket in buckets():
+            spans = _spans(bucket)
+            gateway = (
+                spans.filter(pl.col("source").is_in(refs))
+                .group_by("correlation_id")
+                .agg(gateway_bounds())
             )
-            if per_request.height == 0:
-                corrections[source] = Correction(
-                    source, 0.0, False, "none", note="shares no request with the reference"
-                )
-                continue
-            satisfied, lo, hi = _sweep(per_request)
-            c = Correction(source, 0.0, False, "estimated", per_request.height, satisfied)
-            _decide(c, lo, hi, config)
-            corrections[source] = c
-            bounds[source] = per_request
+            for source in todo:
+                first[source].append(_gateway_bounds(spans, gateway, source))
+    bounds: dict[str, pl.DataFrame] = {}
+    for source in todo:
+        per_request = _collect(first.pop(source)).filter(
+            pl.col("lo").is_not_null() | pl.col("hi").is_not_null()
+        )
+        if per_request.height == 0:
+            corrections[source] = Correction(
+                source, 0.0, False, "none", note="shares no request with the reference"
+            )
+            continue
+        satisfied, lo, hi = _sweep(per_request)
+        c = Correction(source, 0.0, False, "estimated", per_request.height, satisfied)
+        _decide(c, lo, hi, config)
+        corrections[source] = c
+        bounds[source] = per_request
     trusted = set(refs) | {
         s
         for s, c in corrections.items()
         if c.method == "estimated" and not c.applied and c.satisfied == c.requests
     }
+    chains: dict[str, list[pl.DataFrame]] = {s: [] for s in bounds}
+    if bounds:
+        for bucket in buckets():
+            spans = _spans(bucket)
+            for source in bounds:
+                chains[source].append(_chain_bounds(spans, source, trusted))
     for source, per_request in bounds.items():
-        c = corrections[source]
-        chain = _chain_bounds(spans, source, trusted)
-        if chain.height == 0:
-            continue
-        combined = per_request.join(
-            chain, on="correlation_id", how="full", coalesce=True, suffix="_c"
-        ).select(
-            "correlation_id",
-            pl.max_horizontal("lo", "lo_c").alias("lo"),
-            pl.min_horizontal("hi", "hi_c").alias("hi"),
-        )
-        satisfied, lo, hi = _sweep(combined)
-        before = (
-            c.low_ms if c.low_ms is not None else -math.inf,
-            c.high_ms if c.high_ms is not None else math.inf,
-        )
-        if satisfied < 0.95 * combined.height or hi < before[0] or lo > before[1]:
-            c.note = (
-                c.note + "; " if c.note else ""
-            ) + "causal chain constraints disagree; kept the gateway estimate"
-            continue
-        c.requests, c.satisfied = combined.height, satisfied
-        _decide(c, lo, hi, config)
-        c.note = (c.note + "; " if c.note else "") + "refined with the causal chain of inner layers"
+        _refine(corrections[source], per_request, _collect(chains.pop(source)), config)
     return [corrections[s] for s in sources]
+
+
+def _refine(
+    c: Correction, per_request: pl.DataFrame, chain: pl.DataFrame, config: CorrelationConfig
+) -> None:
+    if chain.height == 0:
+        return
+    combined = per_request.join(
+        chain, on="correlation_id", how="full", coalesce=True, suffix="_c"
+    ).select(
+        "correlation_id",
+        pl.max_horizontal("lo", "lo_c").alias("lo"),
+        pl.min_horizontal("hi", "hi_c").alias("hi"),
+    )
+    satisfied, lo, hi = _sweep(combined)
+    before = (
+        c.low_ms if c.low_ms is not None else -math.inf,
+        c.high_ms if c.high_ms is not None else math.inf,
+    )
+    if satisfied < 0.95 * combined.height or hi < before[0] or lo > before[1]:
+        c.note = (
+            c.note + "; " if c.note else ""
+        ) + "causal chain constraints disagree; kept the gateway estimate"
+        return
+    c.requests, c.satisfied = combined.height, satisfied
+    _decide(c, lo, hi, config)
+    c.note = (c.note + "; " if c.note else "") + "refined with the causal chain of inner layers"

@@ -1,0 +1,511 @@
+"""Out-of-core correlation: ``events.parquet`` to the timeline, the requests and the report.
+
+Memory holds one partition of events at a time (about ``PART_EVENTS``), plus what grows with the
+number of distinct ids (integer arrays: a node's component and its primary node) and the skew
+evidence (two numbers per request and source). Each stage streams its input once and scatters rows
+to partition files on disk (``spill.Spill``):
+
+1. ids -> edges, partitioned by a hash of the id (so every event carrying an id meets in one part);
+2. per id part: degenerate ids judged and left out, usable ids numbered; (row, id) by row range;
+3. per row range: the links between ids found on one event; components on the id-id graph;
+4. per id part, then per request bucket: each request's primary id and ``correlation_id``;
+5. compact event columns, by row range: each event gets its request, then goes to its request
+   bucket (a hash of the request), or, without one, to a time slice for the heuristic rules;
+6. per time slice: heuristic links (candidates from the neighbouring slices too);
+7. per request bucket, twice: clock-skew evidence; then offsets applied, keys, ``seq``, ``offset_ms``;
+8. the full events, by row range: joined with their correlation columns, scattered by time range;
+9. per time range: sorted and appended to ``timeline.parquet``; per request bucket: the requests,
+   scattered by start time and appended in order to ``requests.parquet``.
+
+Every partition count follows the input size, so the result does not depend on it (tests compare
+1 and 7 partitions with the in-memory ``correlate``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from timeline.correlate.config import CorrelationConfig
+from timeline.correlate.graph import (
+    alias_links,
+    best_nodes,
+    components,
+    number_nodes,
+    primaries,
+)
+from timeline.correlate.heuristics import RuleStats, link
+from timeline.correlate.ids import explode_ids, judge_nodes
+from timeline.correlate.order import KEY_COLUMNS, NO_TIME, SORT_KEYS, numbered, with_keys
+from timeline.correlate.report import GLOBAL_TYPES, CorrelationReport
+from timeline.correlate.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
+from timeline.correlate.skew import estimate_buckets
+from timeline.correlate.spans import gateway_bounds, interval_columns
+from timeline.correlate.spill import Spill
+from timeline.schema import POLARS_SCHEMA, conform
+
+PART_EVENTS: Final = 100_000  # events per partition (row range, request bucket, time range)
+MAX_PARTS: Final = 4096
+
+# The columns correlation reads; the rest of each event is only carried through.
+COMPACT_COLUMNS: Final = (
+    "event_id",
+    "source_file",
+    "source_line",
+    "host",
+    "ts_source",
+    "ts_raw",
+    "ts_at_end",
+    "duration_ms",
+    "layer",
+    "event_type",
+    "policy_stage",
+    "client_address",
+    "http_route",
+    "session_id",
+    "prompt_hash",
+)
+ASSIGNMENT_COLUMNS: Final = (
+    "correlation_id",
+    "correlation_method",
+    "correlation_confidence",
+    "ts",
+    "clock_offset_ms",
+    "seq",
+    "offset_ms",
+)
+_ORDER_BY: Final = [*SORT_KEYS, "row"]
+
+_EDGE_SCHEMA = pl.Schema(
+    {
+        "row": pl.Int64(),
+        "ts": pl.Datetime("us", "UTC"),
+        "prio": pl.Int8(),
+        "kind": pl.String(),
+        "value": pl.String(),
+        "node": pl.String(),
+        "reason": pl.String(),
+    }
+)
+_ROW_NODE_SCHEMA = pl.Schema({"row": pl.Int64(), "nid": pl.Int64()})
+_NODE_SCHEMA = pl.Schema({"nid": pl.Int64(), "node": pl.String(), "prio": pl.Int8()})
+_BEST_SCHEMA = pl.Schema(
+    {"label": pl.Int64(), "nid": pl.Int64(), "node": pl.String(), "prio": pl.Int8()}
+)
+_CID_SCHEMA = pl.Schema({"label": pl.Int64(), "primary": pl.Int64(), "correlation_id": pl.String()})
+
+
+def _compact_schema(columns: list[str]) -> pl.Schema:
+    return pl.Schema(
+        {
+            "row": pl.Int64(),
+            **{c: POLARS_SCHEMA[c] for c in columns},
+            "source": pl.String(),
+            "label": pl.Int64(),
+            "correlation_method": pl.String(),
+            "correlation_confidence": pl.Float64(),
+        }
+    )
+
+
+_ASSIGN_SCHEMA = pl.Schema(
+    {
+        "row": pl.Int64(),
+        "label": pl.Int64(),
+        **{c: POLARS_SCHEMA[c] for c in ASSIGNMENT_COLUMNS},
+        "_ts_key": pl.Int64(),
+        "_rank": pl.Int8(),
+        "_sub": pl.Int64(),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the input is cut: ``parts`` partitions per stage, ``span`` rows per row range."""
+
+    rows: int
+    parts: int
+    span: int
+
+    @classmethod
+    def for_rows(cls, rows: int, parts: int = 0) -> Layout:
+        """``parts`` partitions (0: one per ``PART_EVENTS`` events)."""
+        count = parts or min(MAX_PARTS, max(1, -(-rows // PART_EVENTS)))
+        return cls(rows, count, max(1, -(-rows // count)))
+
+
+def source_expr(clock_source: str) -> pl.Expr:
+    """The clock an event was stamped by: its host, else its file (or directory)."""
+    path = pl.col("source_file")
+    if clock_source == "directory":
+        path = path.str.replace(r"/[^/]*$", "/")
+    return pl.coalesce(pl.col("host"), path)
+
+
+def violations(frame: pl.DataFrame, ts: str) -> int:
+    """Requests in which an inner-layer event lies outside the gateway's span of the request.
+
+    Only id-linked events count: a heuristic link is evidence of a weaker kind.
+    """
+    linked = frame.filter(
+        pl.col("correlation_method").is_in(["id", "alias"]) & pl.col(ts).is_not_null()
+    ).with_columns(interval_columns(ts))
+    gw = (
+        linked.filter(pl.col("layer") == "gateway").group_by("correlation_id").agg(gateway_bounds())
+    )
+    inner = linked.filter(pl.col("layer") != "gateway")
+    bad = inner.join(gw, on="correlation_id").filter(
+        (pl.col("inner_lo") < pl.col("g_lo")) | (pl.col("inner_hi") > pl.col("g_hi"))
+    )
+    return bad["correlation_id"].n_unique()
+
+
+def row_ranges(
+    path: Path, columns: list[str] | None, layout: Layout
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """The rows of ``path`` (``columns`` only) cut into the layout's row ranges, with ``row``.
+
+    Each range is read on its own (only the row groups it overlaps), so memory holds one range."""
+    scan = pl.scan_parquet(path)
+    if columns is not None:
+        scan = scan.select(columns)
+    for part in range(layout.parts):
+        first = part * layout.span
+        if first >= layout.rows:
+            break
+        yield part, _with_row(scan.slice(first, layout.span).collect(), first)
+
+
+def _with_row(frame: pl.DataFrame, first: int) -> pl.DataFrame:
+    return frame.with_row_index("row", offset=first).with_columns(pl.col("row").cast(pl.Int64))
+
+
+class Correlator:
+    """One out-of-core correlation of an events file; ``run`` does every stage in order."""
+
+    def __init__(self, events: Path, tmp: Path, config: CorrelationConfig, layout: Layout) -> None:
+        self.events = events
+        self.tmp = tmp
+        self.config = config
+        self.layout = layout
+        self.report = CorrelationReport(events=layout.rows)
+        self.rules = config.heuristics
+        self.keys = sorted({k for r in self.rules for k in r.match if k in POLARS_SCHEMA})
+        self.columns = [*COMPACT_COLUMNS, *(k for k in self.keys if k not in COMPACT_COLUMNS)]
+        self.compact = _compact_schema(self.columns)
+        self.report.heuristics = [RuleStats(r.name) for r in self.rules]
+        self.ts_range: tuple[int, int] | None = None
+        self.histogram: Counter[int] = Counter()
+
+    def spill(self, name: str, schema: pl.Schema, parts: int = 0, rows: int = 0) -> Spill:
+        """A spill with one partition per layout part (or ``parts``)."""
+        return Spill(self.tmp, name, parts or self.layout.parts, schema, buffer_rows=rows)
+
+    # 1-2: the id graph's vertices
+    def edges(self) -> Spill:
+        """Stage 1: every linking id of every event, by node hash; the time range on the way."""
+        parts = self.layout.parts
+        out = self.spill("edges", _EDGE_SCHEMA)
+        lo, hi = NO_TIME, -NO_TIME
+        for _, frame in row_ranges(self.events, ["ids", "ts_source", "layer"], self.layout):
+            frame = frame.cast({"ts_source": POLARS_SCHEMA["ts_source"]})
+            us = frame["ts_source"].dt.epoch("us").drop_nulls()
+            if us.len():
+                lo, hi = min(lo, int(us.min())), max(hi, int(us.max()))  # type: ignore[arg-type]
+            edges = explode_ids(
+                frame.select(
+                    "row",
+                    pl.col("ts_source").alias("ts"),
+                    (pl.col("layer") != "gateway").fill_null(True).cast(pl.Int8).alias("prio"),
+                    pl.col("ids").cast(POLARS_SCHEMA["ids"]),
+                ),
+                self.config.exclude_kinds,
+            )
+            out.write(edges, edges["node"].hash() % parts)
+        self.ts_range = (lo, hi) if lo <= hi else None
+        return out
+
+    def nodes(self, edges: Spill) -> tuple[Spill, Spill, int]:
+        """Stage 2: judge and number the ids; (row, nid) by row range, nodes by id part."""
+        rows = self.spill("rownodes", _ROW_NODE_SCHEMA)
+        nodes = self.spill("nodes", _NODE_SCHEMA)
+        base, degenerate = 0, []
+        for part in range(edges.parts):
+            judged = judge_nodes(
+                edges.read(part), self.config.max_events_per_id, self.config.max_id_span_s
+            )
+            degenerate.append(judged.degenerate)
+            numbered_edges, found = number_nodes(judged.edges.select("row", "node", "prio"), base)
+            base += found.height
+            rows.write(numbered_edges, numbered_edges["row"] // self.layout.span)
+            nodes.write(found, part)
+        edges.drop()
+        if degenerate:
+            report = pl.concat(degenerate).sort("events", "node", descending=[True, False])
+            self.report.degenerate_ids = report.to_dicts()
+        return rows, nodes, base
+
+    # 3-4: components and their primary ids
+    def labels(self, rows: Spill, count: int) -> pl.Series:
+        """Stage 3: the component of every node."""
+        links = [alias_links(rows.read(part)) for part in range(rows.parts)]
+        return components(count, pl.concat(links))
+
+    def primaries(self, nodes: Spill, label: pl.Series) -> tuple[Spill, pl.Series]:
+        """Stage 4: per request bucket (label % parts) the correlation ids; the primary per label."""
+        parts = self.layout.parts
+        best = self.spill("best", _BEST_SCHEMA)
+        for part in range(nodes.parts):
+            found = nodes.read(part)
+            reduced = best_nodes(found.with_columns(label.gather(found["nid"]).alias("label")))
+            best.write(reduced, reduced["label"] % parts)
+        nodes.drop()
+        cids = self.spill("cids", _CID_SCHEMA)
+        primary = pl.repeat(-1, label.len(), dtype=pl.Int64, eager=True)
+        for part in range(parts):
+            found = primaries(best.read(part))
+            cids.write(found, part)
+            if found.height:
+                primary = primary.scatter(found["label"], found["primary"])
+        best.drop()
+        return cids, primary
+
+    # 5-6: events to requests
+    def assign(self, rows: Spill, label: pl.Series, primary: pl.Series) -> Spill:
+        """Stage 5: give each event its request; scatter compact rows to request buckets, and
+        id-less ones to time slices for the heuristics."""
+        parts = self.layout.parts
+        buckets = self.spill("buckets", self.compact)
+        slices = self._slices()
+        orphans = self.spill("orphans", self.compact, parts=slices[2]) if slices else None
+        candidates = self.spill("candidates", self.compact, parts=slices[2]) if slices else None
+        for part, frame in row_ranges(self.events, self.columns, self.layout):
+            frame = frame.cast({c: POLARS_SCHEMA[c] for c in self.columns})
+            edges = rows.read(part)
+            labels = label.gather(edges["nid"])
+            per_row = (
+                edges.with_columns(
+                    labels.alias("label"), (edges["nid"] == primary.gather(labels)).alias("direct")
+                )
+                .group_by("row")
+                .agg(pl.col("label").first(), pl.col("direct").any())
+            )
+            frame = frame.join(per_row, on="row", how="left").with_columns(
+                source_expr(self.config.clock_source).alias("source"),
+                pl.when(pl.col("direct"))
+                .then(pl.lit("id"))
+                .when(pl.col("label").is_not_null())
+                .then(pl.lit("alias"))
+                .alias("correlation_method"),
+                pl.when(pl.col("label").is_not_null()).then(1.0).alias("correlation_confidence"),
+            )
+            linked = frame.filter(pl.col("label").is_not_null())
+            buckets.write(linked, linked["label"] % parts)
+            alone = frame.filter(pl.col("label").is_null())
+            if slices and orphans is not None and candidates is not None:
+                eligible = pl.col("ts_source").is_not_null() & pl.any_horizontal(
+                    [pl.col(k).is_not_null() for k in self.keys]
+                )
+                slot = (pl.col("ts_source").dt.epoch("us") - slices[0]) // slices[1]
+                waiting = alone.filter(eligible)
+                orphans.write(waiting, waiting.select(slot).to_series())
+                alone = alone.filter(~eligible)
+                keyed = linked.filter(eligible)
+                candidates.write(keyed, keyed.select(slot).to_series())
+            buckets.write(alone, alone["row"] % parts)
+        rows.drop()
+        if orphans is not None and candidates is not None:
+            self.heuristics(orphans, candidates, buckets)
+        return buckets
+
+    def _slices(self) -> tuple[int, int, int] | None:
+        """(first time, width, count) of the time slices for the heuristics, in microseconds."""
+        if not self.keys or self.ts_range is None:
+            return None
+        lo, hi = self.ts_range
+        window = max(int(r.window_ms * 1000) for r in self.rules) + 1
+        width = max(window, -(-(hi - lo + 1) // self.layout.parts))
+        return lo, width, (hi - lo) // width + 1
+
+    def heuristics(self, orphans: Spill, candidates: Spill, buckets: Spill) -> None:
+        """Stage 6: heuristic links per time slice (candidates from the slice and its neighbours)."""
+        parts = self.layout.parts
+        totals = {r.name: RuleStats(r.name) for r in self.rules}
+        for part in range(orphans.parts):
+            waiting = orphans.read(part)
+            if waiting.height == 0:
+                continue
+            near = pl.concat(
+                [candidates.read(p) for p in (part - 1, part, part + 1) if 0 <= p < orphans.parts]
+            )
+            frame = pl.concat([waiting, near]).select(
+                "row",
+                pl.col("ts_source").alias("ts"),
+                "layer",
+                pl.col("label").alias("correlation_id"),
+                *self.keys,
+            )
+            links, stats = link(frame, self.rules)
+            for st in stats:
+                total = totals[st.rule]
+                total.orphans += st.orphans
+                total.attached += st.attached
+                total.ambiguous += st.ambiguous
+                total.no_match += st.no_match
+            found = links.select(
+                "row", pl.col("correlation_id").alias("h_label"), pl.col("confidence")
+            )
+            joined = waiting.join(found, on="row", how="left").with_columns(
+                pl.coalesce("label", "h_label").alias("label"),
+                pl.when(pl.col("h_label").is_not_null())
+                .then(pl.lit("heuristic"))
+                .alias("correlation_method"),
+                pl.col("confidence").alias("correlation_confidence"),
+            )
+            attached = joined.filter(pl.col("label").is_not_null())
+            buckets.write(attached, attached["label"] % parts)
+            alone = joined.filter(pl.col("label").is_null())
+            buckets.write(alone, alone["row"] % parts)
+        orphans.drop()
+        candidates.drop()
+        self.report.heuristics = [totals[r.name] for r in self.rules]
+
+    # 7: skew, order within requests
+    def _linked(self, buckets: Spill) -> Iterator[pl.DataFrame]:
+        for part in range(buckets.parts):
+            frame = buckets.read(part)
+            yield frame.filter(pl.col("correlation_method").is_in(["id", "alias"])).select(
+                pl.col("label").alias("correlation_id"),
+                "source",
+                "layer",
+                "event_type",
+                "policy_stage",
+                "ts_source",
+                "duration_ms",
+                "ts_at_end",
+                "ts_raw",
+            )
+
+    def order(self, buckets: Spill, cids: Spill) -> Spill:
+        """Stage 7: clock offsets from every bucket's evidence; then per bucket: ``ts``, the sort
+        keys, ``seq`` and ``offset_ms``; by row range."""
+        self.report.corrections = estimate_buckets(lambda: self._linked(buckets), self.config)
+        offsets = {c.source: c.offset_ms for c in self.report.corrections if c.applied}
+        offset = (
+            pl.col("source").replace_strict(offsets, default=0.0, return_dtype=pl.Float64)
+            if offsets
+            else pl.lit(0.0)
+        )
+        out = self.spill("assigned", _ASSIGN_SCHEMA)
+        methods: Counter[str] = Counter()
+        orphans: Counter[str] = Counter()
+        for part in range(buckets.parts):
+            frame = buckets.read(part).join(
+                cids.read(part).select("label", "correlation_id"), on="label", how="left"
+            )
+            frame = frame.with_columns(
+                pl.col("correlation_method").fill_null("none"),
+            )
+            self.report.violations_before += violations(frame, "ts_source")
+            us = (offset * 1000).round(0).cast(pl.Int64)
+            frame = frame.with_columns(
+                (pl.col("ts_source") + pl.duration(microseconds=us)).alias("ts"),
+                pl.when(pl.col("ts_source").is_not_null()).then(offset).alias("clock_offset_ms"),
+            )
+            self.report.violations_after += violations(frame, "ts")
+            ordered = numbered(with_keys(frame).sort(_ORDER_BY, nulls_last=True))
+            methods.update(_counts(ordered, "correlation_method"))
+            unattached = ordered.filter(pl.col("correlation_id").is_null())
+            is_global = pl.col("event_type").is_in(list(GLOBAL_TYPES))
+            self.report.global_events += unattached.filter(is_global).height
+            orphans.update(_counts(unattached.filter(~is_global), "layer"))
+            seconds = ordered["_ts_key"] // 1_000_000
+            self.histogram.update(dict(seconds.value_counts().iter_rows()))
+            out.write(ordered, ordered["row"] // self.layout.span)
+        buckets.drop()
+        self.report.by_method = dict(methods)
+        self.report.orphans_by_layer = dict(orphans)
+        return out
+
+    # 8-9: the outputs
+    def boundaries(self) -> pl.Series:
+        """Upper time keys (exclusive) of the time ranges: about ``PART_EVENTS`` events each."""
+        size = -(-self.layout.rows // self.layout.parts)
+        cuts: list[int] = []
+        count = 0
+        for second in sorted(self.histogram):
+            count += self.histogram[second]
+            if count >= size:
+                cuts.append((second + 1) * 1_000_000)
+                count = 0
+        return pl.Series("cut", cuts, dtype=pl.Int64)
+
+    def scatter(self, assigned: Spill, cuts: pl.Series) -> tuple[Spill, Spill]:
+        """Stage 8: full events joined with their correlation columns, by time range; the
+        requests' input columns by request bucket."""
+        keep = [*POLARS_SCHEMA.names(), *KEY_COLUMNS, "row"]
+        full_schema = pl.Schema(
+            {**POLARS_SCHEMA, **{k: _ASSIGN_SCHEMA[k] for k in (*KEY_COLUMNS, "row")}}
+        )
+        ranges = self.spill("ranges", full_schema, parts=cuts.len() + 1, rows=64 * 1024)
+        request_schema = pl.Schema(
+            {
+                **{c: POLARS_SCHEMA[c] for c in REQUEST_INPUT_COLUMNS},
+                **{c: full_schema[c] for c in _ORDER_BY if c not in REQUEST_INPUT_COLUMNS},
+                "label": pl.Int64(),
+            }
+        )
+        inputs = self.spill("requestinputs", request_schema, rows=128 * 1024)
+        for part, frame in row_ranges(self.events, None, self.layout):
+            events = conform(frame.drop("row")).drop(*ASSIGNMENT_COLUMNS).with_columns(frame["row"])
+            joined = events.join(assigned.read(part), on="row", how="left", maintain_order="left")
+            where = cuts.search_sorted(joined["_ts_key"], side="right")
+            ranges.write(joined.select([*keep]), where)
+            linked = joined.filter(pl.col("label").is_not_null())
+            inputs.write(linked, linked["label"] % self.layout.parts)
+        assigned.drop()
+        return ranges, inputs
+
+    def timeline(self, ranges: Spill) -> Iterator[pl.DataFrame]:
+        """Stage 9a: the timeline in order, one time range at a time."""
+        for part in range(ranges.parts):
+            frame = ranges.read(part)
+            if frame.height:
+                yield frame.sort(_ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
+        ranges.drop()
+
+    def requests(self, inputs: Spill, cuts: pl.Series) -> Iterator[pl.DataFrame]:
+        """Stage 9b: the requests table in order of start, one time range at a time."""
+        schema = pl.Schema({**REQUEST_SCHEMA, "_start": pl.Int64()})
+        starts = self.spill("requestranges", schema, parts=cuts.len() + 1)
+        for part in range(inputs.parts):
+            frame = inputs.read(part)
+            if frame.height == 0:
+                continue
+            table = requests_table(frame.sort(_ORDER_BY, nulls_last=True))
+            key = table["start"].dt.epoch("us").fill_null(NO_TIME)
+            starts.write(table.with_columns(key.alias("_start")), cuts.search_sorted(key, "right"))
+        inputs.drop()
+        for part in range(starts.parts):
+            frame = starts.read(part)
+            if frame.height:
+                yield frame.drop("_start").sort("start", "correlation_id", nulls_last=True)
+        starts.drop()
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    counts = frame.group_by(column).len()
+    return dict(zip(counts[column].to_list(), counts["len"].to_list(), strict=True))
+
+
+def layout_for(events: Path, parts: int = 0) -> Layout:
+    """The layout for the events file (``parts``: 0 = by size)."""
+    rows = pq.ParquetFile(events).metadata.num_rows
+    return Layout.for_rows(rows, parts)

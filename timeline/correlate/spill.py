@@ -1,0 +1,113 @@
+"""Partitioned spill files: rows written by partition number, read back one partition at a time.
+
+The out-of-core correlation streams its input once per stage and scatters rows to partitions on
+disk (by node hash, by row range, by request bucket, by time range), then works on one partition
+at a time. Each partition is an Arrow IPC file (lz4) written in buffered batches, so memory holds
+at most the write buffers and one partition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+FLUSH_ROWS: Final = 64 * 1024  # a partition's buffer is written once it holds this many rows
+BUFFER_ROWS: Final = 256 * 1024  # all buffers are written once together they hold this many
+
+
+class Spill:
+    """``parts`` partition files under ``directory``, all with the polars ``schema``.
+
+    Rows wait in per-partition buffers; a partition's buffer is written once it is large enough,
+    and all of them once together they hold ``buffer_rows`` (so memory is bounded by that)."""
+
+    def __init__(
+        self, directory: Path, name: str, parts: int, schema: pl.Schema, buffer_rows: int = 0
+    ) -> None:
+        self.directory = directory
+        self.buffer_rows = buffer_rows or BUFFER_ROWS
+        self.flush_rows = min(FLUSH_ROWS, max(1024, self.buffer_rows // 8))
+        self.name = name
+        self.parts = parts
+        self.schema = schema
+        self.rows = [0] * parts
+        self._pending: list[list[pl.DataFrame]] = [[] for _ in range(parts)]
+        self._pending_rows = [0] * parts
+        self._buffered = 0
+        self._writers: dict[int, ipc.RecordBatchFileWriter] = {}
+        self._arrow: pa.Schema | None = None
+        self._closed = False
+
+    def path(self, part: int) -> Path:
+        """The file of partition ``part``."""
+        return self.directory / f"{self.name}-{part:05d}.arrow"
+
+    def write(self, frame: pl.DataFrame, part: pl.Series | int) -> None:
+        """Append the rows of ``frame`` to their partitions (``part``: one number per row, or one for all)."""
+        if frame.height == 0:
+            return
+        frame = frame.select(self.schema.names()).cast(self.schema)
+        if isinstance(part, int):
+            self._add(part, frame)
+        else:
+            keyed = frame.with_columns(part.alias("__part").cast(pl.Int64))
+            for (number,), piece in keyed.partition_by("__part", as_dict=True).items():
+                self._add(int(number), piece.drop("__part"))
+        if self._buffered >= self.buffer_rows:
+            for number in range(self.parts):
+                self._flush(number)
+
+    def _add(self, part: int, frame: pl.DataFrame) -> None:
+        self._pending[part].append(frame)
+        self._pending_rows[part] += frame.height
+        self._buffered += frame.height
+        self.rows[part] += frame.height
+        if self._pending_rows[part] >= self.flush_rows:
+            self._flush(part)
+
+    def _flush(self, part: int) -> None:
+        if not self._pending[part]:
+            return
+        table = pl.concat(self._pending[part]).to_arrow()
+        if self._arrow is None:
+            self._arrow = table.schema
+        writer = self._writers.get(part)
+        if writer is None:
+            options = ipc.IpcWriteOptions(compression="lz4")
+            writer = ipc.new_file(str(self.path(part)), self._arrow, options=options)
+            self._writers[part] = writer
+        writer.write_table(table.cast(self._arrow))
+        self._buffered -= self._pending_rows[part]
+        self._pending[part], self._pending_rows[part] = [], 0
+
+    def close(self) -> None:
+        """Write every buffer and close the files (reading closes them too)."""
+        if self._closed:
+            return
+        for number in range(self.parts):
+            self._flush(number)
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        self._closed = True
+
+    def read(self, part: int) -> pl.DataFrame:
+        """Every row written to partition ``part`` (in write order)."""
+        self.close()
+        if part not in range(self.parts) or not self.path(part).exists():
+            return pl.DataFrame(schema=self.schema)
+        with pa.OSFile(str(self.path(part))) as source:
+            table = ipc.open_file(source).read_all()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame.cast(self.schema)
+
+    def drop(self) -> None:
+        """Delete the files."""
+        self.close()
+        for number in range(self.parts):
+            self.path(number).unlink(missing_ok=True)
