@@ -72,7 +72,8 @@ class Spill:
     def _flush(self, part: int) -> None:
         if not self._pending[part]:
             return
-        table = pl.concat(self._pending[part]).to_arrow()
+        # newest: polars' string views go to Arrow as they are (no copy, ~10x faster both ways)
+        table = pl.concat(self._pending[part]).to_arrow(compat_level=pl.CompatLevel.newest())
         if self._arrow is None:
             self._arrow = table.schema
         writer = self._writers.get(part)
@@ -80,7 +81,7 @@ class Spill:
             options = ipc.IpcWriteOptions(compression="lz4")
             writer = ipc.new_file(str(self.path(part)), self._arrow, options=options)
             self._writers[part] = writer
-        writer.write_table(table.cast(self._arrow))
+        writer.write_table(table if table.schema == self._arrow else table.cast(self._arrow))
         self._buffered -= self._pending_rows[part]
         self._pending[part], self._pending_rows[part] = [], 0
 
