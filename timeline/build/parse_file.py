@@ -37,6 +37,7 @@ class FileJob:
     detection: str = ""  # how the parser was chosen, for the accounting
     envelopes: tuple[str, ...] = ()  # envelope kinds found in the file's sample
     document: str | None = None  # a whole-document export (CloudWatch, ES response, JSON array)
+    keep_content: bool = True  # False: ``raw`` is dropped before the parts are written
 
 
 @dataclass
@@ -136,9 +137,9 @@ class _PartWriter:
         self.count = 0
 
     def write(self, frame: pl.DataFrame, kind: str) -> Path:
-        path = self.parts_dir / f"{self.index:06d}-{self.count:06d}.{kind}.parquet"
+        path = self.parts_dir / f"{self.index:06d}-{self.count:06d}.{kind}.arrow"
         self.count += 1
-        frame.write_parquet(path, compression="lz4", statistics=False)
+        frame.write_ipc(path, compression="lz4")
         return path
 
 
@@ -211,6 +212,8 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             frame = normalize(events, lines, reader.name, parser.name, parser.layer)
             if envelope is not None:
                 frame = with_envelope(frame, envelope)
+            if not job.keep_content:  # the whole line, dropped at the merge anyway: never spill it
+                frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("raw"))
             _track_years(outcome, frame)
             outcome.event_parts.append(writer.write(frame, "events"))
 

@@ -160,6 +160,7 @@ def plan(
                 detection=described,
                 envelopes=kinds,
                 document=document,
+                keep_content=options.keep_content,
             )
         )
     if len(errors) == 1:
@@ -227,14 +228,14 @@ def _event_tables(
 ) -> Iterator[pa.Table]:
     for outcome in outcomes:
         for part in outcome.event_parts:
-            frame = conform(pl.read_parquet(part))
+            frame = conform(pl.read_ipc(part))
             yield to_arrow(finish(frame, outcome.account.sha256, salt, keep_content))
 
 
 def _reject_tables(outcomes: list[FileOutcome]) -> Iterator[pa.Table]:
     for outcome in outcomes:
         for part in outcome.reject_parts:
-            frame = pl.read_parquet(part).with_columns(
+            frame = pl.read_ipc(part).with_columns(
                 pl.lit(outcome.account.source_file).alias("source_file"),
                 pl.lit(outcome.account.parser).cast(pl.String).alias("parser"),
             )
