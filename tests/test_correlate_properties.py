@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -201,3 +202,25 @@ def test_the_number_of_partitions_never_changes_the_result(name: str, parts: int
     assert one_t.equals(many_t)
     assert one_r.equals(many_r)
     assert one_rep.to_dict() == many_rep.to_dict()
+
+
+def test_skew_is_estimated_from_a_deterministic_sample_of_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above SKEW_REQUESTS requests the evidence is a sample by request hash: the skew is still
+    recovered, fewer requests are used, and the partition count still changes nothing."""
+    import timeline.correlate.pipeline as pipeline
+
+    _, events = scenario()
+    _, _, full = correlate(_canon(events), CorrelationConfig())
+    monkeypatch.setattr(pipeline, "SKEW_REQUESTS", 15)
+    one_t, _, one = correlate(_canon(events), CorrelationConfig(), buckets=1)
+    many_t, _, many = correlate(_canon(events), CorrelationConfig(), buckets=6)
+    assert one.to_dict() == many.to_dict()
+    assert one_t.equals(many_t)
+    fix = next(c for c in one.corrections if c.source.endswith(SKEWED))
+    whole = next(c for c in full.corrections if c.source.endswith(SKEWED))
+    assert fix.applied
+    assert 0 < fix.requests < whole.requests
+    assert abs(fix.offset_ms - 2500.0) <= 5.0
+    assert one.violations_after == 0

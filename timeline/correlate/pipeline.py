@@ -52,6 +52,10 @@ from timeline.schema import POLARS_SCHEMA, conform
 
 PART_EVENTS: Final = 100_000  # events per partition (row range, request bucket, time range)
 MAX_PARTS: Final = 4096
+# Clock-skew evidence: every request up to this many, else a sample of this size by request hash
+# (the estimate is the region most requests agree on; a uniform sample finds the same region).
+SKEW_REQUESTS: Final = 500_000
+_SAMPLE_SCALE: Final = 1 << 20
 
 # The columns correlation reads; the rest of each event is only carried through.
 COMPACT_COLUMNS: Final = (
@@ -203,6 +207,7 @@ class Correlator:
         self.report.heuristics = [RuleStats(r.name) for r in self.rules]
         self.ts_range: tuple[int, int] | None = None
         self.histogram: Counter[int] = Counter()
+        self.components = 0
 
     def spill(self, name: str, schema: pl.Schema, parts: int = 0, rows: int = 0) -> Spill:
         """A spill with one partition per layout part (or ``parts``)."""
@@ -272,6 +277,7 @@ class Correlator:
         for part in range(parts):
             found = primaries(best.read(part))
             cids.write(found, part)
+            self.components += found.height
             if found.height:
                 primary = primary.scatter(found["label"], found["primary"])
         best.drop()
@@ -378,10 +384,19 @@ class Correlator:
         self.report.heuristics = [totals[r.name] for r in self.rules]
 
     # 7: skew, order within requests
-    def _linked(self, buckets: Spill) -> Iterator[pl.DataFrame]:
+    def _linked(self, buckets: Spill, cids: Spill) -> Iterator[pl.DataFrame]:
+        """Per bucket, the id-linked events of the requests that are skew evidence: all of them
+        up to ``SKEW_REQUESTS``, else a deterministic sample by a hash of the correlation id."""
+        share = min(1.0, SKEW_REQUESTS / max(1, self.components))
         for part in range(buckets.parts):
-            frame = buckets.read(part)
-            yield frame.filter(pl.col("correlation_method").is_in(["id", "alias"])).select(
+            frame = buckets.read(part).filter(pl.col("correlation_method").is_in(["id", "alias"]))
+            if share < 1.0:
+                chosen = cids.read(part).filter(
+                    pl.col("correlation_id").hash(seed=0) % _SAMPLE_SCALE
+                    < int(share * _SAMPLE_SCALE)
+                )
+                frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
+            yield frame.select(
                 pl.col("label").alias("correlation_id"),
                 "source",
                 "layer",
@@ -396,7 +411,7 @@ class Correlator:
     def order(self, buckets: Spill, cids: Spill) -> Spill:
         """Stage 7: clock offsets from every bucket's evidence; then per bucket: ``ts``, the sort
         keys, ``seq`` and ``offset_ms``; by row range."""
-        self.report.corrections = estimate_buckets(lambda: self._linked(buckets), self.config)
+        self.report.corrections = estimate_buckets(lambda: self._linked(buckets, cids), self.config)
         offsets = {c.source: c.offset_ms for c in self.report.corrections if c.applied}
         offset = (
             pl.col("source").replace_strict(offsets, default=0.0, return_dtype=pl.Float64)
