@@ -2,18 +2,17 @@
 
 The out-of-core correlation streams its input once per stage and scatters rows to partitions on
 disk (by node hash, by row range, by request bucket, by time range), then works on one partition
-at a time. Each partition is an Arrow IPC file (lz4) written in buffered batches, so memory holds
-at most the write buffers and one partition.
+at a time. Each partition is one file of Arrow IPC streams (lz4), one per buffer flush, so memory
+holds at most the write buffers and one partition.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Final
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.ipc as ipc
 
 FLUSH_ROWS: Final = 64 * 1024  # a partition's buffer is written once it holds this many rows
 BUFFER_ROWS: Final = 256 * 1024  # all buffers are written once together they hold this many
@@ -38,13 +37,11 @@ class Spill:
         self._pending: list[list[pl.DataFrame]] = [[] for _ in range(parts)]
         self._pending_rows = [0] * parts
         self._buffered = 0
-        self._writers: dict[int, ipc.RecordBatchFileWriter] = {}
-        self._arrow: pa.Schema | None = None
-        self._closed = False
+        self._segments: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
 
     def path(self, part: int) -> Path:
         """The file of partition ``part``."""
-        return self.directory / f"{self.name}-{part:05d}.arrow"
+        return self.directory / f"{self.name}-{part:05d}.ipcs"
 
     def write(self, frame: pl.DataFrame, part: pl.Series | int) -> None:
         """Append the rows of ``frame`` to their partitions (``part``: one number per row, or one for all)."""
@@ -72,43 +69,39 @@ class Spill:
     def _flush(self, part: int) -> None:
         if not self._pending[part]:
             return
-        # newest: polars' string views go to Arrow as they are (no copy, ~10x faster both ways)
-        table = pl.concat(self._pending[part]).to_arrow(compat_level=pl.CompatLevel.newest())
-        if self._arrow is None:
-            self._arrow = table.schema
-        writer = self._writers.get(part)
-        if writer is None:
-            options = ipc.IpcWriteOptions(compression="lz4")
-            writer = ipc.new_file(str(self.path(part)), self._arrow, options=options)
-            self._writers[part] = writer
-        writer.write_table(table if table.schema == self._arrow else table.cast(self._arrow))
+        # polars' own IPC writer compacts string views (an Arrow export would carry every buffer
+        # a sliced view points into); each flush is one IPC stream appended to the part's file
+        buffer = io.BytesIO()
+        pl.concat(self._pending[part]).write_ipc_stream(buffer, compression="lz4")
+        data = buffer.getbuffer()
+        with self.path(part).open("ab") as out:
+            start = out.tell()
+            out.write(data)
+        self._segments[part].append((start, len(data)))
         self._buffered -= self._pending_rows[part]
         self._pending[part], self._pending_rows[part] = [], 0
 
     def close(self) -> None:
-        """Write every buffer and close the files (reading closes them too)."""
-        if self._closed:
-            return
+        """Write every buffer (reading does this too)."""
         for number in range(self.parts):
             self._flush(number)
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
-        self._closed = True
 
     def read(self, part: int) -> pl.DataFrame:
         """Every row written to partition ``part`` (in write order)."""
-        self.close()
-        if part not in range(self.parts) or not self.path(part).exists():
+        self._flush(part)
+        if part not in range(self.parts) or not self._segments[part]:
             return pl.DataFrame(schema=self.schema)
-        with pa.OSFile(str(self.path(part))) as source:
-            table = ipc.open_file(source).read_all()
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame.cast(self.schema)
+        frames = []
+        with self.path(part).open("rb") as source:
+            for start, length in self._segments[part]:
+                source.seek(start)
+                frames.append(pl.read_ipc_stream(io.BytesIO(source.read(length))))
+        return pl.concat(frames).cast(self.schema)
 
     def drop(self) -> None:
-        """Delete the files."""
-        self.close()
+        """Delete the files (and forget what was buffered)."""
         for number in range(self.parts):
             self.path(number).unlink(missing_ok=True)
+            self._segments[number].clear()
+            self._pending[number], self._pending_rows[number] = [], 0
+        self._buffered = 0
