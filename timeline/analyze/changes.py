@@ -8,41 +8,99 @@ import polars as pl
 
 from timeline.analyze.evidence import iso, location
 from timeline.analyze.features import VERSION_FIELDS
+from timeline.analyze.load import collect
+from timeline.analyze.scope import Window
 
 EVENT_CHANGES: Final = ("deploy.change", "server.start")
 MAX_VALUES: Final = 10
 MAX_EVENT_POINTS: Final = 200
 
 
-def _values(timeline: pl.DataFrame, name: str, width: int) -> pl.DataFrame:
-    with_ts = timeline.filter(pl.col(name).is_not_null() & pl.col("ts").is_not_null())
-    return (
-        with_ts.sort("ts", "event_id")
-        .group_by(pl.col(name).cast(pl.String).alias("value"))
-        .agg(
-            pl.len().alias("events"),
-            pl.col("correlation_id").drop_nulls().n_unique().alias("requests"),
-            pl.col("ts").first().alias("first_seen"),
-            pl.col("ts").last().alias("last_seen"),
-            pl.col("event_id").first().alias("first_event_id"),
-            location().first().alias("first_source"),
-            pl.col("event_id").last().alias("last_event_id"),
-            location().last().alias("last_source"),
-        )
-        .with_columns(
-            pl.col("first_seen").dt.truncate(f"{width}m").alias("first_minute"),
-            pl.col("last_seen").dt.truncate(f"{width}m").alias("last_minute"),
-        )
-        .sort("events", "value", descending=[True, False])
+def _version_events(timeline: pl.LazyFrame) -> pl.LazyFrame:
+    """(field, value, ts, event_id, source_file, source_line) per timed version-like value."""
+    names = timeline.collect_schema().names()
+    return pl.concat(
+        [
+            timeline.filter(pl.col(name).is_not_null() & pl.col("ts").is_not_null()).select(
+                pl.lit(name).alias("field"),
+                pl.col(name).cast(pl.String).alias("value"),
+                "ts",
+                "event_id",
+                "source_file",
+                "source_line",
+            )
+            for name in VERSION_FIELDS
+            if name in names
+        ]
     )
 
 
-def _share(timeline: pl.DataFrame, name: str, width: int, keep: list[str]) -> list[dict[str, Any]]:
-    per = (
-        timeline.filter(pl.col(name).is_not_null() & pl.col("ts").is_not_null())
-        .with_columns(pl.col("ts").dt.truncate(f"{width}m").alias("minute"))
-        .group_by("minute", pl.col(name).cast(pl.String).alias("value"))
+def _values(timeline: pl.LazyFrame, width: int, features: pl.DataFrame) -> pl.DataFrame:
+    """Per (field, value): events, requests, first and last seen with the events that show it.
+
+    First and last are the earliest and latest events in (ts, event_id) order: aggregated in the
+    scan as min / max of ``ts``, then the few events at exactly those times are read back.
+    """
+    events = _version_events(timeline)
+    stats = collect(
+        events.group_by("field", "value").agg(
+            pl.len().alias("events"),
+            pl.col("ts").min().alias("first_seen"),
+            pl.col("ts").max().alias("last_seen"),
+        )
+    )
+    stamps = pl.concat([stats["first_seen"], stats["last_seen"]]).unique()
+    ends = (
+        collect(
+            events.filter(pl.col("ts").is_in(stamps.implode())).select(
+                "field", "value", "ts", "event_id", location()
+            )
+        )
+        .join(stats.drop("events"), on=["field", "value"], how="inner")
+        .filter((pl.col("ts") == pl.col("first_seen")) | (pl.col("ts") == pl.col("last_seen")))
+    )
+    first = (
+        ends.filter(pl.col("ts") == pl.col("first_seen"))
+        .group_by("field", "value")
+        .agg(
+            pl.col("event_id").sort_by("event_id").first().alias("first_event_id"),
+            pl.col("source").sort_by("event_id").first().alias("first_source"),
+        )
+    )
+    last = (
+        ends.filter(pl.col("ts") == pl.col("last_seen"))
+        .group_by("field", "value")
+        .agg(
+            pl.col("event_id").sort_by("event_id").last().alias("last_event_id"),
+            pl.col("source").sort_by("event_id").last().alias("last_source"),
+        )
+    )
+    requests = features.select("field", "value", pl.col("requests_timed").alias("requests"))
+    return (
+        stats.join(requests, on=["field", "value"], how="left")
+        .join(first, on=["field", "value"], how="left")
+        .join(last, on=["field", "value"], how="left")
+        .with_columns(
+            pl.col("requests").fill_null(0),
+            pl.col("first_seen").dt.truncate(f"{width}m").alias("first_minute"),
+            pl.col("last_seen").dt.truncate(f"{width}m").alias("last_minute"),
+        )
+    )
+
+
+def _shares(timeline: pl.LazyFrame, width: int) -> pl.DataFrame:
+    """Events per (field, bucket, value), for the share of each value per bucket."""
+    return collect(
+        _version_events(timeline)
+        .group_by("field", pl.col("ts").dt.truncate(f"{width}m").alias("minute"), "value")
         .agg(pl.len().alias("events"))
+    )
+
+
+def _share(shares: pl.DataFrame, name: str, keep: list[str]) -> list[dict[str, Any]]:
+    per = (
+        shares.filter(pl.col("field") == name)
+        .drop("field")
         .with_columns((pl.col("events") / pl.col("events").sum().over("minute")).alias("share"))
         .filter(pl.col("value").is_in(keep))
         .sort("minute", "value")
@@ -58,19 +116,27 @@ def _share(timeline: pl.DataFrame, name: str, width: int, keep: list[str]) -> li
     ]
 
 
-def change_log(timeline: pl.DataFrame, width: int) -> dict[str, Any]:
-    """Fields (values with first / last seen and share per minute) and change points."""
-    ts = timeline["ts"].drop_nulls()
-    if ts.is_empty():
+def change_log(
+    timeline: pl.LazyFrame, width: int, extent: Window, features: pl.DataFrame
+) -> dict[str, Any]:
+    """Fields (values with first / last seen and share per minute) and change points.
+
+    ``features`` is ``feature_counts`` output (requests per value).
+    """
+    if extent.end is None:
         return {"fields": [], "change_points": []}
-    start = timeline.select(pl.col("ts").min().dt.truncate("1m")).item()
-    end = ts.max()
+    start = pl.Series([extent.start]).dt.truncate("1m")[0]
+    end = extent.end
+    all_values = _values(timeline, width, features)
+    shares = _shares(timeline, width)
     fields: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
     for name in VERSION_FIELDS:
-        if name not in timeline.columns:
-            continue
-        values = _values(timeline, name, width)
+        values = (
+            all_values.filter(pl.col("field") == name)
+            .drop("field")
+            .sort("events", "value", descending=[True, False])
+        )
         if values.is_empty():
             continue
         kept = values.head(MAX_VALUES)
@@ -92,7 +158,7 @@ def change_log(timeline: pl.DataFrame, width: int) -> dict[str, Any]:
                     }
                     for r in kept.iter_rows(named=True)
                 ],
-                "share_per_minute": _share(timeline, name, width, kept["value"].to_list()),
+                "share_per_minute": _share(shares, name, kept["value"].to_list()),
             }
         )
         multi = values.height > 1
@@ -132,11 +198,25 @@ def _point(name: str, r: dict[str, Any], kind: str, minute: Any, at: Any) -> dic
     }
 
 
-def _event_points(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def _event_points(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     events = (
         timeline.filter(pl.col("event_type").is_in(list(EVENT_CHANGES)))
+        .select(
+            "event_type",
+            "ts",
+            "event_id",
+            "model",
+            "model_revision",
+            "provider",
+            "message",
+            "layer",
+            "host",
+            "source_file",
+            "source_line",
+        )
         .sort("ts", "event_id")
         .head(MAX_EVENT_POINTS)
+        .collect()
     )
     out = []
     for row in events.with_columns(pl.col("ts").dt.truncate(f"{width}m").alias("minute")).iter_rows(

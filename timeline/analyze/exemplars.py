@@ -14,9 +14,12 @@ from typing import Any, Final
 import polars as pl
 
 from timeline.analyze.evidence import iso
+from timeline.analyze.features import carriers
 
 MAX_FAILING: Final = 3
 MAX_EVENTS: Final = 40
+# Failing requests looked at, in order, to find one per failure reason.
+SCAN_FAILING: Final = 200
 DETAIL_FIELDS: Final = (
     "http_method",
     "http_route",
@@ -44,26 +47,36 @@ CONTENT_FIELDS: Final = ("prompt_text", "completion_text")
 
 
 def _pick_failing(
-    requests: pl.DataFrame, features: pl.DataFrame, top: dict[str, Any] | None
+    timeline: pl.LazyFrame, requests: pl.LazyFrame, top: dict[str, Any] | None
 ) -> list[str]:
-    failing = requests.filter(pl.col("failing")).sort("correlation_id")
-    if top is not None:
-        carriers = features.filter(
-            (pl.col("field") == top["field"]) & (pl.col("value") == top["value"])
-        ).select("correlation_id")
-        failing = failing.with_columns(
-            pl.col("correlation_id").is_in(carriers["correlation_id"].implode()).alias("_top")
-        ).sort("_top", "correlation_id", descending=[True, False])
+    failing = requests.filter(pl.col("failing")).select("correlation_id", "failure_reason")
+    if top is None:
+        ordered = failing.sort("correlation_id").head(SCAN_FAILING).collect()
+    else:
+        carrying = carriers(timeline, top["field"], top["value"]).select("correlation_id")
+        first = (
+            failing.join(carrying, on="correlation_id", how="semi")
+            .sort("correlation_id")
+            .head(SCAN_FAILING)
+            .collect()
+        )
+        rest = (
+            failing.join(carrying, on="correlation_id", how="anti")
+            .sort("correlation_id")
+            .head(SCAN_FAILING - first.height)
+            .collect()
+        )
+        ordered = pl.concat([first, rest])
     chosen: list[str] = []
     seen: set[str] = set()
-    for row in failing.select("correlation_id", "failure_reason").head(200).iter_rows():
+    for row in ordered.iter_rows():
         reason = str(row[1])
         if reason not in seen:
             chosen.append(row[0])
             seen.add(reason)
         if len(chosen) >= MAX_FAILING:
             break
-    for cid in failing["correlation_id"].head(MAX_FAILING * 2).to_list():
+    for cid in ordered["correlation_id"].head(MAX_FAILING * 2).to_list():
         if len(chosen) >= MAX_FAILING:
             break
         if cid not in chosen:
@@ -71,13 +84,18 @@ def _pick_failing(
     return chosen
 
 
-def _pick_healthy(requests: pl.DataFrame, rise: dict[str, Any] | None) -> list[str]:
-    healthy = requests.filter(~pl.col("failing")).sort("correlation_id")
+def _pick_healthy(requests: pl.LazyFrame, rise: dict[str, Any] | None) -> list[str]:
+    healthy = requests.filter(~pl.col("failing")).select("correlation_id", "start")
     if rise is not None:
-        after = healthy.filter(pl.col("start").dt.strftime("%Y-%m-%dT%H:%M:%SZ") >= rise["minute"])
+        after = (
+            healthy.filter(pl.col("start").dt.strftime("%Y-%m-%dT%H:%M:%SZ") >= rise["minute"])
+            .sort("correlation_id")
+            .head(1)
+            .collect()
+        )
         if after.height:
-            healthy = after
-    return healthy["correlation_id"].head(1).to_list()
+            return after["correlation_id"].to_list()
+    return healthy.sort("correlation_id").head(1).collect()["correlation_id"].to_list()
 
 
 def _event(row: dict[str, Any]) -> dict[str, Any]:
@@ -124,22 +142,24 @@ def _chain(timeline: pl.DataFrame, request: dict[str, Any], kind: str) -> dict[s
 
 
 def exemplars(
-    timeline: pl.DataFrame,
-    requests: pl.DataFrame,
-    features: pl.DataFrame,
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
     top: dict[str, Any] | None,
     rise: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     """Failing exemplars (up to three) then one healthy request, as event chains.
 
-    ``requests`` must carry the boolean column ``failing``.
+    ``requests`` must carry the boolean column ``failing``. Only the chosen requests are read in
+    full, from both tables.
     """
-    picks = [(cid, "failing") for cid in _pick_failing(requests, features, top)]
+    picks = [(cid, "failing") for cid in _pick_failing(timeline, requests, top)]
     picks += [(cid, "healthy") for cid in _pick_healthy(requests, rise)]
-    wanted = [cid for cid, _ in picks]
+    wanted = pl.Series([cid for cid, _ in picks], dtype=pl.String).implode()
     rows = {
         r["correlation_id"]: r
-        for r in requests.filter(pl.col("correlation_id").is_in(wanted)).iter_rows(named=True)
+        for r in requests.filter(pl.col("correlation_id").is_in(wanted))
+        .collect()
+        .iter_rows(named=True)
     }
-    subset = timeline.filter(pl.col("correlation_id").is_in(wanted))
+    subset = timeline.filter(pl.col("correlation_id").is_in(wanted)).collect()
     return [_chain(subset, rows[cid], kind) for cid, kind in picks]

@@ -14,18 +14,19 @@ DEFAULT_DEFINITION: Final = (
 )
 
 
-def failing_mask(requests: pl.DataFrame, predicate: str | None) -> pl.Series:
-    """A boolean Series, one per request: True when the request counts as failing.
+def with_failing(requests: pl.LazyFrame, predicate: str | None) -> pl.LazyFrame:
+    """``requests`` with a boolean column ``failing``: True when the request counts as failing.
 
     Without ``predicate`` the column ``failed`` of ``requests.parquet`` is used. Otherwise the
-    predicate is evaluated with polars SQL as ``SELECT ... FROM requests WHERE <predicate>``.
+    predicate is evaluated with polars SQL as ``SELECT ... FROM requests WHERE <predicate>``; only
+    the row numbers of the failing requests are held in memory.
     """
     if predicate is None:
-        return requests["failed"].fill_null(False).alias("failing")
+        return requests.with_columns(pl.col("failed").fill_null(False).alias("failing"))
     if not predicate.strip():
         raise ConfigError('--failing is empty; give a SQL predicate, e.g. "status_code >= 500"')
     frame = requests.with_row_index("_row")
-    ctx = pl.SQLContext(requests=frame.lazy())
+    ctx = pl.SQLContext(requests=frame)
     try:
         rows = ctx.execute(f"SELECT _row FROM requests WHERE {predicate}").collect()
     except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
@@ -33,9 +34,11 @@ def failing_mask(requests: pl.DataFrame, predicate: str | None) -> pl.Series:
         first = first.split("; valid columns")[0]
         raise ConfigError(
             f"--failing {predicate!r} is not a valid SQL predicate over the requests table "
-            f"({first}); columns: {', '.join(requests.columns)}"
+            f"({first}); columns: {', '.join(requests.collect_schema().names())}"
         ) from None
-    return frame["_row"].is_in(rows["_row"].implode()).alias("failing")
+    return frame.with_columns(pl.col("_row").is_in(rows["_row"].implode()).alias("failing")).drop(
+        "_row"
+    )
 
 
 def definition(predicate: str | None) -> str:

@@ -1,10 +1,23 @@
-"""Per-request attribute values: the long table that suspects and slices are computed from."""
+"""Per-request attribute values: what suspects, slices and the change log are computed from.
+
+A request carries a value of a field when one of its events does. The long table (request, field,
+value) has about one row per request and field, so it is never built whole: the counts per
+(field, value) are aggregated in the scan, over hash partitions of ``correlation_id`` when there
+are many requests, and the carriers of a value are looked up for the few values that are shown.
+"""
 
 from __future__ import annotations
 
+import math
+import tempfile
+from pathlib import Path
 from typing import Final
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from timeline.analyze.load import collect
 
 # Version-like fields, in the order ties are broken: what changed and what suspects are made of.
 VERSION_FIELDS: Final = (
@@ -21,40 +34,210 @@ VERSION_FIELDS: Final = (
 # Context fields: also compared between failing requests and the rest.
 CONTEXT_FIELDS: Final = ("provider", "upstream", "http_route", "host")
 SUSPECT_FIELDS: Final = VERSION_FIELDS + CONTEXT_FIELDS
+# Up to PARTITION_REQUESTS requests, each field's (request, value) keys are counted in one
+# streaming pass over the timeline. Beyond, the values are spilled in one pass to a file per hash
+# partition of correlation_id (about SPILL_PARTITION_REQUESTS requests each) and counted one
+# partition at a time: memory holds one partition's keys, and the timeline is read once.
+PARTITION_REQUESTS: Final = 200_000
+SPILL_PARTITION_REQUESTS: Final = 50_000
+SPILL_BATCH_ROWS: Final = 16_384
+SPILL_PENDING_ROWS: Final = 262_144
+KEYS: Final = ("correlation_id", "field", "value")
 
-FEATURE_SCHEMA: Final = pl.Schema(
+COUNT_SCHEMA: Final = pl.Schema(
     {
-        "correlation_id": pl.String(),
         "field": pl.String(),
         "value": pl.String(),
         "rank": pl.Int32(),
-        "event_id": pl.String(),
-        "source_file": pl.String(),
-        "source_line": pl.Int64(),
+        "failing_with": pl.Int64(),
+        "rest_with": pl.Int64(),
+        "requests_timed": pl.Int64(),
     }
 )
 
 
-def request_features(timeline: pl.DataFrame) -> pl.DataFrame:
-    """One row per (request, field, value) with the first event that carries it as evidence."""
-    linked = timeline.filter(pl.col("correlation_id").is_not_null()).sort("correlation_id", "seq")
-    parts = [
-        linked.filter(pl.col(name).is_not_null()).select(
-            "correlation_id",
-            pl.lit(name).alias("field"),
-            pl.col(name).cast(pl.String).alias("value"),
-            pl.lit(rank, dtype=pl.Int32).alias("rank"),
-            "event_id",
-            "source_file",
-            "source_line",
+def partitions(n_requests: int) -> int:
+    """How many hash partitions of ``correlation_id`` to count values in (1: no spill)."""
+    if n_requests <= PARTITION_REQUESTS:
+        return 1
+    return math.ceil(n_requests / SPILL_PARTITION_REQUESTS)
+
+
+def _field_values(events: pl.LazyFrame, rank: int, name: str) -> pl.LazyFrame:
+    """(correlation_id, field, value, rank, timed) for the events carrying field ``name``."""
+    return events.filter(
+        pl.col("correlation_id").is_not_null() & pl.col(name).is_not_null()
+    ).select(
+        "correlation_id",
+        pl.lit(name).alias("field"),
+        pl.col(name).cast(pl.String).alias("value"),
+        pl.lit(rank, dtype=pl.Int32).alias("rank"),
+        pl.col("ts").is_not_null().alias("timed"),
+    )
+
+
+def _per_request(values: pl.LazyFrame) -> pl.LazyFrame:
+    return values.group_by(*KEYS).agg(pl.col("rank").first(), pl.col("timed").any())
+
+
+def _count(per_request: pl.LazyFrame, flags: pl.LazyFrame) -> pl.DataFrame:
+    """Failing, other and timed requests per (field, value) of one slice of the requests."""
+    return collect(
+        per_request.join(flags, on="correlation_id", how="left")
+        .group_by("field", "value")
+        .agg(
+            pl.col("rank").first(),
+            (pl.col("failing") == True).sum().cast(pl.Int64).alias("failing_with"),  # noqa: E712
+            (pl.col("failing") == False).sum().cast(pl.Int64).alias("rest_with"),  # noqa: E712
+            pl.col("timed").sum().cast(pl.Int64).alias("requests_timed"),
         )
-        for rank, name in enumerate(SUSPECT_FIELDS)
-        if name in linked.columns
-    ]
-    if not parts:
-        return pl.DataFrame(schema=FEATURE_SCHEMA)
+    )
+
+
+def _fields(timeline: pl.LazyFrame) -> list[tuple[int, str]]:
+    names = timeline.collect_schema().names()
+    return [(rank, name) for rank, name in enumerate(SUSPECT_FIELDS) if name in names]
+
+
+def feature_counts(
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
+    n_requests: int,
+    parts: int | None = None,
+    spill_dir: Path | None = None,
+) -> pl.DataFrame:
+    """Per (field, value): failing and other requests carrying it, and requests carrying it on a
+    timed event (``requests_timed``, what the change log counts).
+
+    ``requests`` carries ``correlation_id`` and ``failing``. Values carried only by requests
+    missing from ``requests`` count in ``requests_timed`` only. Up to ``PARTITION_REQUESTS``
+    requests, each field is counted in one streaming pass; beyond, over hash partitions of
+    ``correlation_id`` spilled to ``spill_dir`` (default: the system's temporary directory).
+    """
+    parts = partitions(n_requests) if parts is None else parts
+    events = timeline.select("correlation_id", "ts", *SUSPECT_FIELDS)
+    flags = requests.select("correlation_id", "failing")
+    if parts == 1:
+        out = [
+            _count(_per_request(_field_values(events, rank, name)), flags)
+            for rank, name in _fields(timeline)
+        ]
+    else:
+        with tempfile.TemporaryDirectory(prefix=".features-", dir=spill_dir) as tmp:
+            out = _count_spilled(events, flags, _fields(timeline), parts, Path(tmp))
+    if not out:
+        return pl.DataFrame(schema=COUNT_SCHEMA)
     return (
-        pl.concat(parts)
-        .unique(["correlation_id", "field", "value"], keep="first", maintain_order=True)
-        .cast(FEATURE_SCHEMA)
+        pl.concat(out)
+        .group_by("field", "value")
+        .agg(
+            pl.col("rank").first(),
+            pl.col("failing_with").sum(),
+            pl.col("rest_with").sum(),
+            pl.col("requests_timed").sum(),
+        )
+        .cast(COUNT_SCHEMA)
+        .select(COUNT_SCHEMA.names())
+    )
+
+
+class _Spill:
+    """One Parquet file per hash partition of ``correlation_id``; rows wait in memory until a
+    partition has a row group's worth (``SPILL_PENDING_ROWS`` across all partitions at most)."""
+
+    def __init__(self, stem: Path, parts: int) -> None:
+        self.stem, self.parts = stem, parts
+        self.group_rows = max(4096, SPILL_PENDING_ROWS // parts)
+        self.writers: dict[int, pq.ParquetWriter] = {}
+        self.pending: dict[int, list[pa.Table]] = {}
+
+    def path(self, k: int) -> Path:
+        return self.stem.with_suffix(f".{k}.parquet")
+
+    def add(self, frame: pl.LazyFrame, keys: tuple[str, ...] = ()) -> None:
+        """Append ``frame``'s rows; with ``keys``, each batch is first reduced to one row per key
+        (``rank`` first, ``timed`` any)."""
+        part = (pl.col("correlation_id").hash(7) % self.parts).alias("_part")
+        for batch in frame.with_columns(part).collect_batches(chunk_size=SPILL_BATCH_ROWS):
+            if keys:
+                batch = batch.group_by(*keys, "_part").agg(
+                    pl.col("rank").first(), pl.col("timed").any()
+                )
+            for key, rows in batch.partition_by("_part", as_dict=True, include_key=False).items():
+                k = int(str(key[0]))
+                pending = self.pending.setdefault(k, [])
+                pending.append(rows.to_arrow())
+                if sum(t.num_rows for t in pending) >= self.group_rows:
+                    self._flush(k)
+
+    def _flush(self, k: int) -> None:
+        tables = self.pending.pop(k, [])
+        if not tables:
+            return
+        table = pa.concat_tables(tables)
+        if k not in self.writers:
+            self.writers[k] = pq.ParquetWriter(self.path(k), table.schema)
+        self.writers[k].write_table(table)
+
+    def close(self) -> list[int]:
+        """Flush and close every file; the partitions written, in order."""
+        for k in list(self.pending):
+            self._flush(k)
+        for writer in self.writers.values():
+            writer.close()
+        return sorted(self.writers)
+
+
+def _count_spilled(
+    events: pl.LazyFrame,
+    flags: pl.LazyFrame,
+    fields: list[tuple[int, str]],
+    parts: int,
+    tmp: Path,
+) -> list[pl.DataFrame]:
+    """One pass over the timeline and one over the requests into partition files, then count
+    each partition: memory holds one partition's (request, field, value) keys."""
+    values, requests = _Spill(tmp / "values", parts), _Spill(tmp / "flags", parts)
+    try:
+        for rank, name in fields:
+            values.add(_field_values(events, rank, name), KEYS)
+        requests.add(flags)
+    finally:
+        written, flagged = values.close(), set(requests.close())
+    out = []
+    for k in written:
+        part_flags = (
+            pl.scan_parquet(requests.path(k))
+            if k in flagged
+            else pl.LazyFrame(schema={"correlation_id": pl.String, "failing": pl.Boolean})
+        )
+        out.append(_count(_per_request(pl.scan_parquet(values.path(k))), part_flags))
+    return out
+
+
+def carriers(timeline: pl.LazyFrame, field: str, value: str) -> pl.LazyFrame:
+    """The requests carrying ``field = value``, each with the first event (by ``seq``) that does.
+
+    Columns ``correlation_id``, ``seq``, ``event_id``, ``source_file``, ``source_line``; one row per
+    request, in ``correlation_id`` order once sorted by the caller.
+    """
+    if field not in timeline.collect_schema().names():
+        return pl.LazyFrame(
+            schema={
+                "correlation_id": pl.String,
+                "seq": pl.Int64,
+                "event_id": pl.String,
+                "source_file": pl.String,
+                "source_line": pl.Int64,
+            }
+        )
+    return timeline.filter(
+        pl.col("correlation_id").is_not_null() & (pl.col(field).cast(pl.String) == value)
+    ).select("correlation_id", "seq", "event_id", "source_file", "source_line")
+
+
+def first_carriers(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per request of ``carriers`` output: its first event by ``seq``, in request order."""
+    return events.sort("correlation_id", "seq").unique(
+        "correlation_id", keep="first", maintain_order=True
     )

@@ -1,4 +1,9 @@
-"""Read a built OUTDIR: timeline, requests, rejects, build manifest, correlation report."""
+"""Open a built OUTDIR: timeline and requests as lazy scans; rejects, build manifest, correlation.
+
+The analysis never holds the whole timeline: every section asks the scans for the few columns it
+needs and aggregates inside the scan (projection and predicate pushdown, streaming engine), and
+only the exemplar requests are read as full events.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any, Final
 import polars as pl
 
 from timeline.errors import InputError
-from timeline.io.parquet import read_events
+from timeline.schema import POLARS_SCHEMA
 
 TIMELINE_FILE: Final = "timeline.parquet"
 REQUESTS_FILE: Final = "requests.parquet"
@@ -21,11 +26,11 @@ CORRELATION_FILE: Final = "correlation.json"
 
 @dataclass(frozen=True)
 class Outdir:
-    """Everything a build wrote, loaded."""
+    """Everything a build wrote: the two large tables as lazy scans (or frames, in tests)."""
 
     path: Path
-    timeline: pl.DataFrame
-    requests: pl.DataFrame
+    timeline: pl.LazyFrame | pl.DataFrame
+    requests: pl.LazyFrame | pl.DataFrame
     rejects: pl.DataFrame
     manifest: dict[str, Any]
     correlation: dict[str, Any]
@@ -58,16 +63,36 @@ def _parquet(path: Path) -> pl.DataFrame:
         raise InputError(f"cannot read {str(path)!r}: {exc}") from None
 
 
-def _events(path: Path) -> pl.DataFrame:
+def _scan(path: Path) -> tuple[pl.LazyFrame, pl.Schema]:
+    """A lazy scan of ``path`` and its schema (reading the footer now, so a bad file fails here)."""
     try:
-        return read_events(path)
+        scan = pl.scan_parquet(path)
+        return scan, scan.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read {str(path)!r}: {exc}") from None
 
 
+def scan_events(path: Path) -> pl.LazyFrame:
+    """An events/timeline Parquet file as a lazy scan with the canonical columns and types.
+
+    The lazy counterpart of ``timeline.io.parquet.read_events``: missing columns become typed
+    nulls, the ``attributes`` map becomes key/value lists. Nothing is read until collected.
+    """
+    scan, schema = _scan(path)
+    exprs = []
+    for name, dtype in POLARS_SCHEMA.items():
+        if name not in schema:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+        elif schema[name] == dtype:
+            exprs.append(pl.col(name))
+        else:
+            exprs.append(pl.col(name).cast(dtype))
+    return scan.select(exprs)
+
+
 def load_outdir(outdir: Path) -> Outdir:
-    """Load the outputs of ``timeline build`` from ``outdir``."""
-    timeline = _events(require_timeline(outdir))
+    """Open the outputs of ``timeline build`` in ``outdir`` (large tables lazily)."""
+    timeline = scan_events(require_timeline(outdir))
     requests_path = outdir / REQUESTS_FILE
     if not requests_path.is_file():
         raise InputError(
@@ -78,8 +103,13 @@ def load_outdir(outdir: Path) -> Outdir:
     return Outdir(
         path=outdir,
         timeline=timeline,
-        requests=_parquet(requests_path),
+        requests=_scan(requests_path)[0],
         rejects=rejects,
         manifest=_json(outdir / MANIFEST_FILE),
         correlation=_json(outdir / CORRELATION_FILE),
     )
+
+
+def collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    """Run an aggregating query with the streaming engine (memory bounded by its result)."""
+    return frame.collect(engine="streaming")

@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from timeline.analyze.evidence import iso
+from timeline.analyze.load import collect
 
 
 def _pct(col: str, q: float, name: str) -> pl.Expr:
@@ -32,7 +33,8 @@ def docs_returned() -> pl.Expr:
     return pl.coalesce(pl.col("doc_ids").list.len(), hits)
 
 
-def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _records(query: pl.LazyFrame | pl.DataFrame) -> list[dict[str, Any]]:
+    frame = collect(query) if isinstance(query, pl.LazyFrame) else query
     out = []
     for row in frame.sort("minute").iter_rows(named=True):
         row["minute"] = iso(row["minute"])
@@ -40,17 +42,17 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _layer(timeline: pl.DataFrame, layer: str, width: int) -> pl.DataFrame:
+def _layer(timeline: pl.LazyFrame, layer: str, width: int) -> pl.LazyFrame:
     return timeline.filter((pl.col("layer") == layer) & pl.col("ts").is_not_null()).with_columns(
         pl.col("ts").dt.truncate(f"{width}m").alias("minute")
     )
 
 
 def requests_series(
-    series: pl.DataFrame, requests: pl.DataFrame, width: int
+    series: pl.DataFrame, requests: pl.LazyFrame, width: int
 ) -> list[dict[str, Any]]:
     """Requests, failing requests and their share, request latency, per bucket."""
-    lat = (
+    lat = collect(
         requests.drop_nulls("start")
         .group_by(pl.col("start").dt.truncate(f"{width}m").alias("minute"))
         .agg(*_latency())
@@ -61,11 +63,10 @@ def requests_series(
     return _records(joined)
 
 
-def failure_reasons(requests: pl.DataFrame, failing: pl.Series, width: int) -> list[dict[str, Any]]:
-    """Failing requests per bucket and failure reason."""
+def failure_reasons(requests: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+    """Failing requests per bucket and failure reason (``requests`` carries ``failing``)."""
     frame = (
-        requests.with_columns(failing)
-        .filter(pl.col("failing"))
+        requests.filter(pl.col("failing"))
         .group_by(
             pl.col("start").dt.truncate(f"{width}m").alias("minute"),
             pl.col("failure_reason").fill_null("predicate"),
@@ -76,7 +77,7 @@ def failure_reasons(requests: pl.DataFrame, failing: pl.Series, width: int) -> l
     return _records(frame)
 
 
-def gateway(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def gateway(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     """Gateway records, 4xx, 5xx and latency per bucket."""
     frame = (
         _layer(timeline, "gateway", width)
@@ -91,7 +92,7 @@ def gateway(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
     return _records(frame)
 
 
-def policy(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def policy(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     """Policy checks, blocks and flags per bucket, stage and policy."""
     frame = (
         _layer(timeline, "policy", width)
@@ -106,7 +107,7 @@ def policy(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
     return _records(frame.sort("minute", "stage"))
 
 
-def block_categories(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def block_categories(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     """Policy blocks per bucket and category (a block without categories counts as 'none')."""
     blocks = _layer(timeline, "policy", width).filter(pl.col("verdict") == "block")
     frame = (
@@ -124,7 +125,7 @@ def block_categories(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]
     return _records(frame)
 
 
-def retrieval(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def retrieval(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     """Retrieval queries, empty results, documents returned and latency per bucket."""
     frame = _layer(timeline, "retrieval", width).filter(pl.col("event_type") == "retrieval.query")
     frame = frame.with_columns(docs_returned().alias("docs"))
@@ -137,7 +138,7 @@ def retrieval(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
     return _records(out)
 
 
-def inference(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
+def inference(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     """Model calls, errors, time to first token, latency and tokens per bucket."""
     frame = _layer(timeline, "inference", width).filter(
         pl.col("event_type").is_in(["inference.response", "inference.error"])
@@ -155,7 +156,7 @@ def inference(timeline: pl.DataFrame, width: int) -> list[dict[str, Any]]:
     return _records(out)
 
 
-def counted(timeline: pl.DataFrame, layer: str, column: str, width: int) -> list[dict[str, Any]]:
+def counted(timeline: pl.LazyFrame, layer: str, column: str, width: int) -> list[dict[str, Any]]:
     """Events of ``layer`` per bucket and value of ``column`` (e.g. error_type, finish_reason)."""
     frame = (
         _layer(timeline, layer, width)
@@ -168,9 +169,8 @@ def counted(timeline: pl.DataFrame, layer: str, column: str, width: int) -> list
 
 
 def outcomes(
-    timeline: pl.DataFrame,
-    requests: pl.DataFrame,
-    failing: pl.Series,
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
     series: pl.DataFrame,
     width: int,
 ) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def outcomes(
     return {
         "bucket_minutes": width,
         "requests": requests_series(series, requests, width),
-        "failure_reasons": failure_reasons(requests, failing, width),
+        "failure_reasons": failure_reasons(requests, width),
         "gateway": gateway(timeline, width),
         "policy": policy(timeline, width),
         "policy_block_categories": block_categories(timeline, width),

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from timeline.analyze.evidence import iso
+from timeline.analyze.load import collect
 
 
 def _ll(k: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -20,16 +21,20 @@ def _ll(k: pl.Expr, n: pl.Expr) -> pl.Expr:
     return pl.when(n > 0).then(term1 + term2).otherwise(0.0)
 
 
-def failing_series(requests: pl.DataFrame, failing: pl.Series, width: int) -> pl.DataFrame:
-    """Requests and failing requests per bucket of request start, with the failing share."""
-    return (
-        requests.select(pl.col("start").dt.truncate(f"{width}m").alias("minute"), failing)
+def failing_series(requests: pl.LazyFrame, width: int) -> pl.DataFrame:
+    """Requests and failing requests per bucket of request start, with the failing share.
+
+    ``requests`` carries ``failing``.
+    """
+    query = (
+        requests.select(pl.col("start").dt.truncate(f"{width}m").alias("minute"), "failing")
         .drop_nulls("minute")
         .group_by("minute")
         .agg(pl.len().alias("requests"), pl.col("failing").sum().alias("failing"))
         .with_columns((pl.col("failing") / pl.col("requests")).alias("failing_share"))
         .sort("minute")
     )
+    return collect(query)
 
 
 def find_rise(series: pl.DataFrame) -> dict[str, Any] | None:

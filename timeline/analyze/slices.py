@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from timeline.analyze.load import collect
 from timeline.analyze.outcomes import docs_returned
 
 SLICES: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
@@ -28,51 +29,80 @@ SLICES: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
 }
 
 
-def _totals(timeline: pl.DataFrame, name: str) -> dict[str, Any]:
+def _totals(timeline: pl.LazyFrame, name: str) -> dict[str, Any]:
     inf = timeline.filter(pl.col("event_type").is_in(["inference.response", "inference.error"]))
     if name == "prompt":
+        row = _row(
+            inf,
+            pl.len().alias("model_calls"),
+            pl.col("input_tokens").max().alias("input_tokens_max"),
+            pl.col("input_tokens").mean().alias("input_tokens_mean"),
+            pl.col("error_type").fill_null("").str.contains("context").sum().alias("overflows"),
+            (pl.col("finish_reason") == "length").sum().alias("finish_length"),
+        )
         return {
-            "model_calls": inf.height,
-            "input_tokens_max": inf["input_tokens"].max(),
-            "input_tokens_mean": _r(inf["input_tokens"].mean()),
-            "context_overflows": int(inf["error_type"].fill_null("").str.contains("context").sum()),
-            "finish_length": int((inf["finish_reason"] == "length").sum()),
+            "model_calls": row["model_calls"],
+            "input_tokens_max": row["input_tokens_max"],
+            "input_tokens_mean": _r(row["input_tokens_mean"]),
+            "context_overflows": int(row["overflows"]),
+            "finish_length": int(row["finish_length"]),
         }
     if name == "retrieval":
         ret = timeline.filter(pl.col("event_type") == "retrieval.query").with_columns(
             docs_returned().alias("docs")
         )
+        row = _row(
+            ret,
+            pl.len().alias("queries"),
+            (pl.col("docs") == 0).sum().alias("empty"),
+            pl.col("docs").mean().alias("docs_mean"),
+            pl.col("duration_ms").quantile(0.95, "linear").alias("p95"),
+        )
         return {
-            "queries": ret.height,
-            "empty_results": int((ret["docs"] == 0).sum()),
-            "docs_mean": _r(ret["docs"].mean()),
-            "latency_p95_ms": _r(ret["duration_ms"].quantile(0.95, "linear")),
+            "queries": row["queries"],
+            "empty_results": int(row["empty"]),
+            "docs_mean": _r(row["docs_mean"]),
+            "latency_p95_ms": _r(row["p95"]),
         }
     if name == "model":
+        row = _row(
+            inf,
+            pl.len().alias("model_calls"),
+            pl.col("status").is_in(["error", "timeout"]).sum().alias("errors"),
+            pl.col("duration_ms").quantile(0.95, "linear").alias("p95"),
+            pl.col("ttft_ms").quantile(0.5, "linear").alias("ttft_p50"),
+        )
         return {
-            "model_calls": inf.height,
-            "errors": int(inf["status"].is_in(["error", "timeout"]).sum()),
+            "model_calls": row["model_calls"],
+            "errors": int(row["errors"]),
             "finish_reasons": _value_counts(inf, "finish_reason"),
             "error_types": _value_counts(inf, "error_type"),
-            "latency_p95_ms": _r(inf["duration_ms"].quantile(0.95, "linear")),
-            "ttft_p50_ms": _r(inf["ttft_ms"].quantile(0.5, "linear")),
+            "latency_p95_ms": _r(row["p95"]),
+            "ttft_p50_ms": _r(row["ttft_p50"]),
         }
     pol = timeline.filter(pl.col("layer") == "policy")
     blocks = pol.filter(pl.col("verdict") == "block")
     return {
-        "checks": pol.height,
+        "checks": _row(pol, pl.len().alias("checks"))["checks"],
         "verdicts": _value_counts(pol, "verdict"),
         "blocks_by_stage": _value_counts(blocks, "policy_stage"),
-        "blocks_by_category": _value_counts(blocks.explode("categories"), "categories"),
+        "blocks_by_category": _value_counts(
+            blocks.select("categories").explode("categories"), "categories"
+        ),
     }
+
+
+def _row(frame: pl.LazyFrame, *exprs: pl.Expr) -> dict[str, Any]:
+    """One aggregating pass over ``frame``: the values of ``exprs`` by name."""
+    return collect(frame.select(*exprs)).row(0, named=True)
 
 
 def _r(value: Any) -> Any:
     return round(value, 1) if isinstance(value, float) else value
 
 
-def _value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    counts = (
+def _value_counts(frame: pl.LazyFrame, column: str) -> dict[str, int]:
+    counts = collect(
         frame.filter(pl.col(column).is_not_null())
         .group_by(pl.col(column).cast(pl.String))
         .len()
@@ -83,7 +113,7 @@ def _value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
 
 
 def slices(
-    timeline: pl.DataFrame,
+    timeline: pl.LazyFrame,
     counts: pl.DataFrame,
     change_points: list[dict[str, Any]],
     suspects: list[dict[str, Any]],

@@ -12,28 +12,24 @@ from typing import Any, Final
 import polars as pl
 
 from timeline.analyze.evidence import cite
+from timeline.analyze.features import carriers, first_carriers
 from timeline.analyze.stats import lift, wilson
 
 MAX_SUSPECTS: Final = 10
 
 
-def value_counts(features: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+def value_counts(features: pl.DataFrame, n_failing: int, n_requests: int) -> pl.DataFrame:
     """Per (field, value): failing and other requests carrying it, shares, lift and intervals.
 
-    ``flags`` has ``correlation_id`` and ``failing`` for every request.
+    ``features`` is ``feature_counts`` output; ``n_failing`` of ``n_requests`` requests fail.
     """
-    n1 = int(flags["failing"].sum())
-    n2 = flags.height - n1
-    joined = features.join(flags, on="correlation_id", how="inner")
+    n1 = n_failing
+    n2 = n_requests - n1
     lo1, hi1 = wilson(pl.col("failing_with"), pl.lit(n1))
     lo2, hi2 = wilson(pl.col("rest_with"), pl.lit(n2))
     return (
-        joined.group_by("field", "value")
-        .agg(
-            pl.col("rank").first(),
-            pl.col("failing").sum().cast(pl.Int64).alias("failing_with"),
-            (~pl.col("failing")).sum().cast(pl.Int64).alias("rest_with"),
-        )
+        features.filter((pl.col("failing_with") + pl.col("rest_with")) > 0)
+        .select("field", "value", "rank", "failing_with", "rest_with")
         .with_columns(
             pl.lit(n1, dtype=pl.Int64).alias("failing_total"),
             pl.lit(n2, dtype=pl.Int64).alias("rest_total"),
@@ -64,8 +60,8 @@ def _round(value: Any) -> Any:
 
 def suspects(
     counts: pl.DataFrame,
-    features: pl.DataFrame,
-    flags: pl.DataFrame,
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
     change_points: list[dict[str, Any]],
     rise: dict[str, Any] | None,
     limit: int = MAX_SUSPECTS,
@@ -73,15 +69,17 @@ def suspects(
     """The values most over-represented among failing requests (lift > 1), best first.
 
     Ranked by the lower bound of the lift interval, then by failing requests carrying the value.
+    ``requests`` carries ``failing``; carriers are read from ``timeline`` for the values listed.
     """
     top = counts.filter((pl.col("failing_with") > 0) & (pl.col("lift") > 1.0)).head(limit)
-    failing_ids = flags.filter(pl.col("failing")).select("correlation_id")
+    failing_ids = requests.filter(pl.col("failing")).select("correlation_id")
     appeared = {(p["field"], p["value"]): p for p in change_points if p["kind"] == "appeared"}
     out = []
     for row in top.iter_rows(named=True):
-        carriers = features.filter(
-            (pl.col("field") == row["field"]) & (pl.col("value") == row["value"])
-        ).join(failing_ids, on="correlation_id", how="semi")
+        found = carriers(timeline, row["field"], row["value"]).join(
+            failing_ids, on="correlation_id", how="semi"
+        )
+        firsts = first_carriers(found.collect())
         change = appeared.get((row["field"], row["value"]))
         item = {k: _round(v) for k, v in row.items() if k != "rank"}
         item["change"] = (
@@ -90,7 +88,7 @@ def suspects(
             else None
         )
         item["coincides_with_rise"] = bool(change and rise and change["minute"] <= rise["minute"])
-        item["evidence"] = cite(carriers.sort("source_file", "source_line"))
+        item["evidence"] = cite(firsts.sort("source_file", "source_line"))
         out.append(item)
     return out
 
