@@ -9,6 +9,7 @@ import polars as pl
 
 from timeline.parse.api import MARK_SCHEMA
 from timeline.parse.frame import kv_list, nullify
+from timeline.parse.jsonpaths import decode_paths, jp
 from timeline.spec.readers import json_path
 
 # One address: IPv4 (optional port), IPv6 (optionally bracketed, optional port), or "unknown".
@@ -60,10 +61,39 @@ def unquote(expr: pl.Expr) -> pl.Expr:
     return pl.when(quoted).then(inner).otherwise(expr)
 
 
+def key_path(key: str) -> str:
+    """The JSONPath of top-level ``key`` (``$['key']``, quotes and backslashes escaped)."""
+    segment = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"$['{segment}']"
+
+
 def json_field(line: pl.Expr, key: str) -> pl.Expr:
     """The value of top-level ``key`` of a JSON line as text (numbers too); null when absent."""
-    segment = key.replace("\\", "\\\\").replace("'", "\\'")
-    return line.str.json_path_match(f"$['{segment}']")
+    return line.str.json_path_match(key_path(key))
+
+
+def decoded_fields(lines: pl.DataFrame, keys: Iterable[str]) -> pl.DataFrame:
+    """``lines`` plus the text of each top-level key (columns :func:`field`, one JSON decode per
+    line for all of them) and :func:`whole` (the compacted line, null when it is not JSON)."""
+    paths = sorted({key_path(k) for k in keys})
+    return pl.concat([lines, decode_paths(lines.get_column("line"), paths)], how="horizontal")
+
+
+def field(key: str) -> pl.Expr:
+    """The decoded text of top-level ``key`` (see :func:`decoded_fields`)."""
+    return jp(key_path(key))
+
+
+def whole() -> pl.Expr:
+    """The decoded line (see :func:`decoded_fields`): null when it is not valid JSON."""
+    return jp("$")
+
+
+def decoded_object(line: pl.Expr) -> pl.Expr:
+    """:func:`is_json_object` from the columns :func:`decoded_fields` added."""
+    return (line.str.strip_chars_start().str.starts_with("{") & whole().is_not_null()).fill_null(
+        False
+    )
 
 
 def json_dotted(line: pl.Expr, source: str) -> pl.Expr:

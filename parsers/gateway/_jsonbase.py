@@ -1,7 +1,7 @@
 """Reading JSON records into a frame of top-level fields, one line per object or spanning lines.
 
 A file whose first line is a complete JSON object is read one object per line, vectorized
-(``str.json_path_match``). Otherwise (pretty-printed objects, a JSON array, multi-line
+(one JSON decode per line for all keys, :mod:`timeline.parse.jsonpaths`). Otherwise (pretty-printed objects, a JSON array, multi-line
 templates) the objects span lines and are grouped in Python by :mod:`parsers.gateway._jsonrec`.
 Either way the result is one row per record: ``source_line`` (its first line), ``_members``
 (all its lines, so that a rejected record rejects every line) and one String column per key.
@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from parsers.gateway._common import empty_marks, is_json_object, json_field, mark_rows
+from parsers.gateway._common import (
+    decoded_fields,
+    decoded_object,
+    empty_marks,
+    field,
+    is_json_object,
+    mark_rows,
+)
 from parsers.gateway._jsonrec import group, loads_object, records_frame
 from timeline.parse.api import ParseResult, marks
 
@@ -52,14 +59,13 @@ def read_records(lines: pl.DataFrame, keys: Sequence[str], repair_dashes: bool =
 
 
 def _per_line(lines: pl.DataFrame, keys: Sequence[str], repair_dashes: bool) -> Records:
-    line = pl.col("line")
-    ok = is_json_object(line)
-    good = lines.filter(ok).select(
+    decoded = decoded_fields(lines, keys).with_columns(decoded_object(pl.col("line")).alias("_ok"))
+    good = decoded.filter(pl.col("_ok")).select(
         "source_line",
         pl.concat_list(pl.col("source_line")).alias("_members"),
-        *[json_field(line, k).alias(k) for k in keys],
+        *[field(k).alias(k) for k in keys],
     )
-    bad = lines.filter(~ok)
+    bad = lines.filter(decoded.get_column("_ok").not_())
     if not repair_dashes or bad.height == 0:
         return Records(good, marks(bad, NOT_JSON), empty_marks(), 0)
     # Fallback for the lines the vectorized path rejected: TEXT templates with bare `-` values.

@@ -16,6 +16,9 @@ import polars as pl
 
 from parsers.gateway._common import (
     attributes,
+    decoded_fields,
+    decoded_object,
+    field,
     first_hop,
     integer,
     is_json_object,
@@ -32,10 +35,14 @@ from timeline.parse.timestamps import parse_iso8601
 MARKERS: Final = ("StartUTC", "DownstreamStatus", "RequestMethod", "RouterName", "Duration")
 
 
+# Every top-level key the parser reads; decoded once per chunk (timeline.parse.jsonpaths).
+_KEYS: set[str] = set()
+
+
 def _field(*keys: str) -> pl.Expr:
     """The first non-null of several spellings of a key (header names vary in case)."""
-    line = pl.col("line")
-    return pl.coalesce([text(json_field(line, k)) for k in keys])
+    _KEYS.update(keys)
+    return pl.coalesce([text(field(k)) for k in keys])
 
 
 def _ns_to_ms(expr: pl.Expr) -> pl.Expr:
@@ -45,7 +52,8 @@ def _ns_to_ms(expr: pl.Expr) -> pl.Expr:
 
 def _service_url() -> pl.Expr:
     """ServiceURL as text: a string, or ``Scheme://Host/Path`` built from a url.URL object."""
-    raw = json_field(pl.col("line"), "ServiceURL")
+    _KEYS.add("ServiceURL")
+    raw = field("ServiceURL")
     as_object = raw.str.starts_with("{")
     built = pl.concat_str(
         [
@@ -80,22 +88,27 @@ class TraefikJsonParser:
         """Parse one chunk of JSON lines."""
         stamp = _field("StartUTC", "StartLocal", "time")
         parsed = parse_iso8601(stamp, source.settings.timezone)
-        frame = source.lines.with_columns(
-            stamp.alias("_stamp"),
-            parsed.ts.alias("ts_source"),
-            parsed.assumed_tz.alias("ts_assumed_tz"),
-        ).with_columns(
-            first_reason(
-                [
-                    (~is_json_object(pl.col("line")), "not a JSON object"),
-                    (pl.col("_stamp").is_null(), "no StartUTC"),
-                    (pl.col("ts_source").is_null(), "StartUTC is not ISO 8601"),
-                ]
-            ).alias("_reason")
+        events = _events()
+        frame = (
+            decoded_fields(source.lines, _KEYS)
+            .with_columns(
+                stamp.alias("_stamp"),
+                parsed.ts.alias("ts_source"),
+                parsed.assumed_tz.alias("ts_assumed_tz"),
+            )
+            .with_columns(
+                first_reason(
+                    [
+                        (~decoded_object(pl.col("line")), "not a JSON object"),
+                        (pl.col("_stamp").is_null(), "no StartUTC"),
+                        (pl.col("ts_source").is_null(), "StartUTC is not ISO 8601"),
+                    ]
+                ).alias("_reason")
+            )
         )
         bad = frame.filter(pl.col("_reason").is_not_null())
         good = frame.filter(pl.col("_reason").is_null())
-        return ParseResult(events=good.select(_events()), rejects=marks(bad, pl.col("_reason")))
+        return ParseResult(events=good.select(events), rejects=marks(bad, pl.col("_reason")))
 
 
 def _events() -> list[pl.Expr]:

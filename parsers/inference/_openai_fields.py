@@ -7,7 +7,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from timeline.parse.jsonpaths import decode_paths
+from timeline.parse.jsonpaths import decode_paths, jh
 from timeline.parse.jsonpaths import jp as json_column
 
 # The normalized columns every record is reduced to before the canonical mapping.
@@ -47,12 +47,20 @@ NORMAL: Final = pl.Schema(
 
 # Every JSONPath the extraction reads; decoded once per chunk (timeline.parse.jsonpaths).
 _PATHS: set[str] = {"$"}
+# Paths whose value is only tested for presence or kind: their first character is enough.
+_HEADS: set[str] = set()
 
 
 def jp(path: str) -> pl.Expr:
     """The value at ``path`` of the line (a column that :func:`extract` decodes once for all paths)."""
     _PATHS.add(path)
     return json_column(path)
+
+
+def head(path: str) -> pl.Expr:
+    """The first character of the value at ``path`` (null where absent), without its whole text."""
+    _HEADS.add(path)
+    return jh(path)
 
 
 def first(*paths: str) -> pl.Expr:
@@ -72,20 +80,22 @@ def extract(lines: pl.DataFrame) -> pl.DataFrame:
     obj = resp("object")
     error_type = first("$.response.error.type", "$.error.type")
     error_code = first("$.response.error.code", "$.error.code")
-    response_text = jp("$.response")
-    has_choices = resp("choices").is_not_null() | resp("usage").is_not_null()
+    response_head = head("$.response")
+    has_choices = pl.coalesce(head("$.response.choices"), head("$.choices")).is_not_null() | (
+        pl.coalesce(head("$.response.usage"), head("$.usage")).is_not_null()
+    )
     shape = (
         pl.when(~is_object.fill_null(False))
         .then(pl.lit(None, dtype=pl.String))
         .when(error_type.is_not_null() | error_code.is_not_null())
         .then(pl.lit("error"))
-        .when(response_text.str.starts_with("["))
+        .when(response_head == "[")
         .then(pl.lit("chunk_list"))
         .when(obj.str.ends_with(".chunk"))
         .then(pl.lit("chunk"))
         .when(obj.is_in(["chat.completion", "text_completion"]) | (has_choices & obj.is_null()))
         .then(pl.lit("response"))
-        .when(jp("$.request").str.starts_with("{") & response_text.is_null())
+        .when((head("$.request") == "{") & response_head.is_null())
         .then(pl.lit("request"))
     )
     completion = pl.coalesce(
@@ -132,7 +142,7 @@ def extract(lines: pl.DataFrame) -> pl.DataFrame:
         jp("$.provider").alias("provider"),
         jp("$.request.model").alias("req_model"),
     ]
-    decoded = decode_paths(lines.get_column("line"), sorted(_PATHS))
+    decoded = decode_paths(lines.get_column("line"), sorted(_PATHS), sorted(_HEADS))
     return pl.concat([lines, decoded], how="horizontal").with_columns(columns)
 
 

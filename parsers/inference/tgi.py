@@ -20,6 +20,13 @@ REST: Final = (
     r"(?P<target>[a-z_][a-z0-9_]*(?:::[a-z0-9_]+)+|text_generation_[a-z_]+): "
     r"(?:(?P<file>[^\s:]+\.rs):(?P<lineno>\d+): )?(?P<msg>.*)$"
 )
+# A raw line that ``START`` matches once ANSI codes are stripped (a subset of them is enough): the
+# pipeline cuts files into chunks before such lines, so a chunk never splits a record.
+_A: Final = r"(?:\x1b\[[0-9;]*[A-Za-z])*"
+RECORD_START: Final = (
+    rf"^{_A}\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?(?:Z|[+-]\d{{2}}:?\d{{2}})"
+    rf"{_A}[ \t](?:{_A}[ \t]*)*(?:TRACE|DEBUG|INFO|WARN|ERROR){_A}[ \t]"
+)
 _TGI_TARGET: Final = r"^text_generation_"
 _TIMING: Final = ("total_time", "validation_time", "queue_time", "inference_time", "time_per_token")
 _EMPTY: Final = pl.Schema({"source_line": pl.Int64()})
@@ -57,6 +64,7 @@ class TgiTextParser:
     layer = "inference"
     description = "Hugging Face text-generation-inference text log (router and launcher)"
     multiline = True
+    record_start = RECORD_START
     keep_blank = True
 
     def sniff(self, sample: Sample) -> float:

@@ -7,6 +7,11 @@ text (numbers and booleans as their text, objects and arrays as JSON). Supported
 ``$.a.b``, ``$['key with-dash']``, ``$.list[0]`` and ``$.list[-1:]`` (the last element). A path that
 is both a leaf and a parent of another path, or that uses other JSONPath syntax, falls back to
 ``json_path_match``.
+
+When a parser only tests what kind of value a path holds (present, an object, an array), it asks
+for the path's *head* (:func:`jh`) instead: the first character of the text ``json_path_match``
+gives. A head of a path that is also a parent of other paths comes from the decoded struct or list
+(``{`` / ``[``), so it needs no second parse of the line.
 """
 
 from __future__ import annotations
@@ -32,6 +37,28 @@ def column_name(path: str) -> str:
 def jp(path: str) -> pl.Expr:
     """A reference to the decoded column of ``path`` (see :func:`decode_paths`)."""
     return pl.col(column_name(path))
+
+
+def head_column_name(path: str) -> str:
+    """The column :func:`decode_paths` gives the head of ``path``."""
+    return f"__jh:{path}"
+
+
+def jh(path: str) -> pl.Expr:
+    """The first character of the text at ``path`` (null where ``json_path_match`` gives null)."""
+    return pl.col(head_column_name(path))
+
+
+def _node(tree: dict[str, Any], segments: list[Segment]) -> Any:
+    """The schema node of a path already in ``tree`` (``"leaf"``, a dict), or None."""
+    node: Any = tree
+    for kind, value in segments:
+        if not isinstance(node, dict):
+            return None
+        node = node.get("keys", {}).get(value) if kind == "key" else node.get("item")
+        if node is None:
+            return None
+    return node
 
 
 def parse_path(path: str) -> list[Segment] | None:
@@ -121,8 +148,9 @@ def _exact_containers(lines: pl.Series, path: str, values: pl.Series) -> pl.Seri
     return values.scatter(pl.int_range(values.len(), eager=True).filter(container), exact)
 
 
-def decode_paths(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
-    """One String column per path (named :func:`column_name`), null where absent.
+def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = ()) -> pl.DataFrame:
+    """One String column per path (named :func:`column_name`), null where absent, and one per
+    head (named :func:`head_column_name`).
 
     ``$`` gives the whole line when it is valid JSON (null otherwise), as ``json_path_match`` does.
     """
@@ -139,26 +167,66 @@ def decode_paths(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
             decoded.append((path, segments))
         else:
             fallback.append(path)
+    # Heads: of a parent node (from its struct / list), of a decoded leaf, or a leaf of their own.
+    valued = {p for p, _ in decoded} | set(fallback) | {ROOT}
+    parents: list[tuple[str, list[Segment], str]] = []
+    head_only: list[tuple[str, list[Segment]]] = []
+    head_fallback: list[str] = []
+    for path in dict.fromkeys(heads):
+        segments = parse_path(path)
+        if path in valued:
+            continue
+        if not segments or segments[0][0] != "key":
+            head_fallback.append(path)
+            continue
+        node = _node(tree, segments)
+        if isinstance(node, dict):
+            parents.append((path, segments, "[" if node.get("list") else "{"))
+        elif node is None and _insert(tree, segments):
+            head_only.append((path, segments))
+        else:
+            head_fallback.append(path)
     objects = whole.str.starts_with("{").fill_null(False)
-    if decoded and bool(objects.any()):
-        text = "\n".join(lines.filter(objects).to_list())
+    wanted = decoded + head_only + [(p, s) for p, s, _ in parents]
+    full: pl.DataFrame | None = None
+    if wanted and bool(objects.any()):
+        text = lines.filter(objects).str.join("\n").item()
         schema = pl.Schema({k: _dtype(v) for k, v in tree["keys"].items()})
         frame = pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True)
         values = frame.select(
-            [_extract(s).cast(pl.String).alias(column_name(p)) for p, s in decoded]
+            [_extract(s).cast(pl.String).alias(column_name(p)) for p, s in decoded + head_only]
+            + [
+                pl.when(_extract(s).is_not_null()).then(pl.lit(c)).alias(head_column_name(p))
+                for p, s, c in parents
+            ]
         )
         positions = pl.int_range(lines.len(), eager=True).alias("__i")
         values = values.with_columns(positions.filter(objects))
         full = positions.to_frame().join(values, on="__i", how="left", maintain_order="left")
-        for path, _ in decoded:
-            out[column_name(path)] = _exact_containers(
-                lines, path, full.get_column(column_name(path))
-            )
-    else:
-        for path, _ in decoded:
-            out[column_name(path)] = pl.Series(
-                column_name(path), [None] * lines.len(), dtype=pl.String
-            )
+    empty = pl.Series([None] * lines.len(), dtype=pl.String)
+    for path, _ in decoded:
+        got = full.get_column(column_name(path)) if full is not None else empty
+        out[column_name(path)] = _exact_containers(lines, path, got).alias(column_name(path))
     for path in fallback:
         out[column_name(path)] = lines.str.json_path_match(path).alias(column_name(path))
+    for path in dict.fromkeys(heads):
+        name = head_column_name(path)
+        if path in valued:
+            out[name] = out[column_name(path)].str.slice(0, 1).alias(name)
+        elif path in head_fallback:
+            out[name] = lines.str.json_path_match(path).str.slice(0, 1).alias(name)
+    for path, _ in head_only:
+        name = head_column_name(path)
+        got = full.get_column(column_name(path)) if full is not None else empty
+        out[name] = got.str.slice(0, 1).alias(name)
+    for path, _, _ in parents:
+        name = head_column_name(path)
+        got = full.get_column(name) if full is not None else empty
+        # Not a container of the decoded kind (absent, null, a scalar, the other container kind):
+        # those rows are read exactly, once more.
+        rest = got.is_null() & objects
+        if bool(rest.any()):
+            exact = lines.filter(rest).str.json_path_match(path).str.slice(0, 1)
+            got = got.scatter(pl.int_range(lines.len(), eager=True).filter(rest), exact)
+        out[name] = got.alias(name)
     return pl.DataFrame(out)
