@@ -26,6 +26,8 @@ _SINGLE: Final = {
     "request": "inference.request",
 }
 _EMPTY: Final = pl.Schema({"source_line": pl.Int64()})
+# A stream with a line among a chunk's last lines is carried whole to the next chunk.
+STREAM_TAIL_LINES: Final = 64
 
 
 def _chunk_events(chunks: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -210,6 +212,31 @@ class OpenAIHttpParser:
         if hits == 0:
             return 0.0
         return min(0.55 + 0.4 * hits / df.height, 0.97)
+
+    def cut(self, lines: pl.DataFrame) -> int | None:
+        """Where a chunk of lines may end: before the first line of a stream of chunks (its lines
+        are folded into one event) that has not finished inside it or was still active near its
+        end (a usage-only chunk may follow the finishing one). None: no stream is open."""
+        maybe = lines.filter(pl.col("line").str.contains("chunk", literal=True))
+        if maybe.height == 0:
+            return None
+        chunks = extract(maybe).filter(pl.col("shape") == "chunk")
+        lines_in = lines.get_column("source_line")
+        tail = int(lines_in.max()) - max(STREAM_TAIL_LINES, lines.height // 20)  # type: ignore[arg-type]
+        keyed = chunks.with_columns(pl.coalesce("caller_id", "resp_id").alias("_key")).filter(
+            pl.col("_key").is_not_null()  # a chunk without an id is never folded with others
+        )
+        unfinished = (
+            keyed.group_by("_key")
+            .agg(
+                pl.col("source_line").min().alias("_first"),
+                pl.col("source_line").max().alias("_last"),
+                pl.col("finish_reason").is_not_null().any().alias("_done"),
+            )
+            .filter(~pl.col("_done") | (pl.col("_last") >= tail))
+        )
+        first = unfinished.get_column("_first").min()
+        return None if first is None else int(first)  # type: ignore[arg-type]
 
     def parse(self, source: Source) -> ParseResult:
         """Envelopes and bare objects map one line to one event; chunk streams are folded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,20 @@ def _cut_at_record(lines: pl.DataFrame, record_start: str) -> tuple[pl.DataFrame
         return lines.clear(), lines
     cut = starts.max()
     return lines.filter(pl.col("source_line") < cut), lines.filter(pl.col("source_line") >= cut)
+
+
+def _cut_by(
+    lines: pl.DataFrame, cut: Callable[[pl.DataFrame], int | None]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The parser's own cut (``cut(lines)``: the first line to carry, or None). A carry that grows
+    past ``MAX_CARRY_CHUNKS`` chunks (a record that never ends) is parsed as it is."""
+    at = cut(lines)
+    if at is None or lines.height >= MAX_CARRY_CHUNKS * CHUNK_LINES:
+        return lines, lines.clear()
+    return lines.filter(pl.col("source_line") < at), lines.filter(pl.col("source_line") >= at)
+
+
+MAX_CARRY_CHUNKS = 4
 
 
 def _follow(merged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
@@ -218,7 +233,10 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             outcome.event_parts.append(writer.write(frame, "events"))
 
     record_start = getattr(parser, "record_start", None) if multiline else None
-    chunkable = record_start is not None and not job.envelopes and not job.document
+    cutter = getattr(parser, "cut", None) if multiline else None
+    chunkable = (
+        (record_start is not None or cutter is not None) and not job.envelopes and not job.document
+    )
     for block in reader.blocks():
         emit_rejects(block.bad)
         lines = block.lines
@@ -229,8 +247,12 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
         elif multiline or job.document:
             pending.append(lines)
             if chunkable and sum(f.height for f in pending) >= CHUNK_LINES:
-                assert record_start is not None
-                done, carry = _cut_at_record(pl.concat(pending), record_start)
+                whole = pl.concat(pending)
+                if cutter is not None:
+                    done, carry = _cut_by(whole, cutter)
+                else:
+                    assert record_start is not None
+                    done, carry = _cut_at_record(whole, record_start)
                 if done.height:
                     handle(done)
                 pending = [carry]

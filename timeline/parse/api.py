@@ -14,6 +14,14 @@ Two optional attributes change how the pipeline feeds it:
   (records span lines). Otherwise it may be called once per chunk of lines.
 * ``needs_year`` (default False): timestamps carry no year; ``source.settings.year`` is set.
 
+A multi-line parser is fed in chunks instead of whole files when it can say where a chunk may end:
+
+* ``record_start``: a regex matching the first line of every record; a chunk ends before the last
+  such line, the rest is carried to the next chunk;
+* ``cut(lines) -> int | None``: the first ``source_line`` that must be carried to the next chunk
+  (e.g. the start of a stream whose lines are folded together and that has not finished), or
+  None when the whole chunk can be parsed.
+
 Contract (checked by the pipeline): every line of ``source.lines`` is exactly one of
 the first line of an event, a line merged into a multi-line record (counted in
 ``merged_lines``), a reject, or a skipped line. Blank lines are removed and counted as
