@@ -70,6 +70,7 @@ def _chain_merges(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
 
 
 CHUNK_LINES = 200_000
+CHUNK_BYTES = 16 << 20  # a chunk also ends at this much text: wide JSON records decode large
 
 
 def _cut_at_record(lines: pl.DataFrame, record_start: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -167,6 +168,7 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
     writer = _PartWriter(parts_dir, job.index)
     multiline = parser is not None and is_multiline(parser)
     pending: list[pl.DataFrame] = []
+    pending_bytes = 0
 
     def emit_rejects(frame: pl.DataFrame) -> None:
         if frame.height:
@@ -246,7 +248,10 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             emit_rejects(_rejects_with_excerpt(marks(lines, job.reject_reason), lines))
         elif multiline or job.document:
             pending.append(lines)
-            if chunkable and sum(f.height for f in pending) >= CHUNK_LINES:
+            pending_bytes += _text_bytes(lines) if chunkable else 0
+            if chunkable and (
+                sum(f.height for f in pending) >= CHUNK_LINES or pending_bytes >= CHUNK_BYTES
+            ):
                 whole = pl.concat(pending)
                 if cutter is not None:
                     done, carry = _cut_by(whole, cutter)
@@ -256,6 +261,7 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
                 if done.height:
                     handle(done)
                 pending = [carry]
+                pending_bytes = _text_bytes(carry)
         else:
             handle(lines)
     if pending and job.document:
@@ -278,6 +284,10 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
         )
     account.check()
     return outcome
+
+
+def _text_bytes(lines: pl.DataFrame) -> int:
+    return int(lines.get_column("line").str.len_bytes().sum())
 
 
 def _track_years(outcome: FileOutcome, frame: pl.DataFrame) -> None:

@@ -61,12 +61,16 @@ def correlate_outdir(
         cuts = run.boundaries()
         ranges, inputs = run.scatter(assigned, cuts)
         report = run.report
+        report.requests = run.components  # every component holds the events its ids came from
         meta = {**metadata, "correlation": report.to_dict()}
         write_tables(outdir / TIMELINE_FILE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
-        requests = [t.to_arrow() for t in run.requests(inputs, cuts)]
-    report.requests = sum(t.num_rows for t in requests)
-    meta = {**metadata, "correlation": report.to_dict()}
-    write_tables(outdir / REQUESTS_FILE, polars_schema_to_arrow(REQUEST_SCHEMA), requests, meta)
+        requests = (t.to_arrow() for t in run.requests(inputs, cuts))
+        schema = polars_schema_to_arrow(REQUEST_SCHEMA)
+        written = write_tables(outdir / REQUESTS_FILE, schema, requests, meta)
+    if written != report.requests:
+        raise RuntimeError(
+            f"internal error: {written} requests written, {report.requests} components found"
+        )
     write_text_atomic(
         outdir / REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n"
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import polars as pl
+import pyarrow.ipc as ipc
 
 FLUSH_ROWS: Final = 64 * 1024  # a partition's buffer is written once it holds this many rows
 BUFFER_ROWS: Final = 256 * 1024  # all buffers are written once together they hold this many
@@ -69,10 +70,15 @@ class Spill:
     def _flush(self, part: int) -> None:
         if not self._pending[part]:
             return
-        # polars' own IPC writer compacts string views (an Arrow export would carry every buffer
-        # a sliced view points into); each flush is one IPC stream appended to the part's file
+        # Exported to plain Arrow strings first: string views of a sliced frame point into the
+        # whole frame's buffers, and an IPC writer then copies every one of them (polars' own
+        # writer does so for lists of strings: 25x the data). Each flush is one IPC stream
+        # appended to the partition's file.
+        table = pl.concat(self._pending[part]).to_arrow()
         buffer = io.BytesIO()
-        pl.concat(self._pending[part]).write_ipc_stream(buffer, compression="lz4")
+        options = ipc.IpcWriteOptions(compression="lz4")
+        with ipc.new_stream(buffer, table.schema, options=options) as writer:
+            writer.write_table(table)
         data = buffer.getbuffer()
         with self.path(part).open("ab") as out:
             start = out.tell()
