@@ -70,7 +70,7 @@ def _chain_merges(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
 
 
 CHUNK_LINES = 200_000
-CHUNK_BYTES = 16 << 20  # a chunk also ends at this much text: wide JSON records decode large
+CHUNK_BYTES = 8 << 20  # a chunk also ends at this much text: wide JSON records decode large
 
 
 def _cut_at_record(lines: pl.DataFrame, record_start: str) -> tuple[pl.DataFrame, pl.DataFrame]:

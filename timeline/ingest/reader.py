@@ -26,7 +26,7 @@ from timeline.errors import InputError
 from timeline.parse.api import LINE_SCHEMA, Sample
 from timeline.parse.frame import first_reason
 
-BLOCK_BYTES: Final = 32 << 20
+BLOCK_BYTES: Final = 8 << 20
 READ_BYTES: Final = 1 << 20
 HEAD_BYTES: Final = 64 << 10
 SAMPLE_LINES: Final = 64
