@@ -94,8 +94,10 @@ class Spill:
 
     def read(self, part: int) -> pl.DataFrame:
         """Every row written to partition ``part`` (in write order)."""
+        if part not in range(self.parts):
+            return pl.DataFrame(schema=self.schema)
         self._flush(part)
-        if part not in range(self.parts) or not self._segments[part]:
+        if not self._segments[part]:
             return pl.DataFrame(schema=self.schema)
         frames = []
         with self.path(part).open("rb") as source:
