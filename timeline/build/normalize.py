@@ -15,13 +15,21 @@ ID_COLUMNS = ("request_id", "trace_id", "session_id")
 
 
 def normalize(
-    events: pl.DataFrame, lines: pl.DataFrame, source_file: str, parser: str, layer: str
+    events: pl.DataFrame,
+    lines: pl.DataFrame,
+    source_file: str,
+    parser: str,
+    layer: str,
+    keep_raw: bool = True,
 ) -> pl.DataFrame:
-    """Return canonical events sorted by source line (stable), with ``raw`` from ``lines`` if unset."""
+    """Return canonical events sorted by source line (stable), with ``raw`` from ``lines`` if unset
+    (and ``keep_raw``: without it ``raw`` is null, the build drops content anyway)."""
     if "source_line" not in events.columns:
         raise ValueError(f"parser {parser!r} returned events without source_line")
     frame = events.sort("source_line", maintain_order=True)
-    if "raw" not in frame.columns:
+    if not keep_raw:
+        frame = frame.drop("raw", strict=False)
+    elif "raw" not in frame.columns:
         frame = frame.join(
             lines.select("source_line", pl.col("line").alias("raw")),
             on="source_line",

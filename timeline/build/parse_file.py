@@ -226,11 +226,11 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             events.get_column("source_line").n_unique() if events.height else 0
         )
         if events.height:
-            frame = normalize(events, lines, reader.name, parser.name, parser.layer)
+            frame = normalize(
+                events, lines, reader.name, parser.name, parser.layer, job.keep_content
+            )
             if envelope is not None:
                 frame = with_envelope(frame, envelope)
-            if not job.keep_content:  # the whole line, dropped at the merge anyway: never spill it
-                frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("raw"))
             _track_years(outcome, frame)
             outcome.event_parts.append(writer.write(frame, "events"))
 
