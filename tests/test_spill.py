@@ -26,7 +26,7 @@ def _frame(n: int) -> pl.DataFrame:
 
 
 def test_rows_come_back_in_their_partition_in_write_order(tmp_path: Path) -> None:
-    spill = Spill(tmp_path, "t", 7, SCHEMA, buffer_rows=50)
+    spill = Spill(tmp_path, "t", 7, SCHEMA, buffer_bytes=4000)
     frame = _frame(1000)
     for start in range(0, 1000, 90):
         piece = frame.slice(start, 90)

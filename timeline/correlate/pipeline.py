@@ -209,9 +209,9 @@ class Correlator:
         self.histogram: Counter[int] = Counter()
         self.components = 0
 
-    def spill(self, name: str, schema: pl.Schema, parts: int = 0, rows: int = 0) -> Spill:
-        """A spill with one partition per layout part (or ``parts``)."""
-        return Spill(self.tmp, name, parts or self.layout.parts, schema, buffer_rows=rows)
+    def spill(self, name: str, schema: pl.Schema, parts: int = 0, buffer: int = 0) -> Spill:
+        """A spill with one partition per layout part (or ``parts``), ``buffer`` bytes of buffers."""
+        return Spill(self.tmp, name, parts or self.layout.parts, schema, buffer_bytes=buffer)
 
     # 1-2: the id graph's vertices
     def edges(self) -> Spill:
@@ -469,7 +469,7 @@ class Correlator:
         full_schema = pl.Schema(
             {**POLARS_SCHEMA, **{k: _ASSIGN_SCHEMA[k] for k in (*KEY_COLUMNS, "row")}}
         )
-        ranges = self.spill("ranges", full_schema, parts=cuts.len() + 1, rows=64 * 1024)
+        ranges = self.spill("ranges", full_schema, parts=cuts.len() + 1, buffer=48 << 20)
         request_schema = pl.Schema(
             {
                 **{c: POLARS_SCHEMA[c] for c in REQUEST_INPUT_COLUMNS},
@@ -477,7 +477,7 @@ class Correlator:
                 "label": pl.Int64(),
             }
         )
-        inputs = self.spill("requestinputs", request_schema, rows=128 * 1024)
+        inputs = self.spill("requestinputs", request_schema, buffer=48 << 20)
         for part, frame in row_ranges(self.events, None, self.layout):
             events = conform(frame.drop("row")).drop(*ASSIGNMENT_COLUMNS).with_columns(frame["row"])
             joined = events.join(assigned.read(part), on="row", how="left", maintain_order="left")

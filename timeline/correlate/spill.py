@@ -15,28 +15,30 @@ from typing import Final
 import polars as pl
 import pyarrow.ipc as ipc
 
-FLUSH_ROWS: Final = 64 * 1024  # a partition's buffer is written once it holds this many rows
-BUFFER_ROWS: Final = 256 * 1024  # all buffers are written once together they hold this many
+FLUSH_BYTES: Final = 4 << 20  # a partition's buffer is written once it holds about this much
+BUFFER_BYTES: Final = 96 << 20  # the fullest buffers are written once together they hold this much
 
 
 class Spill:
     """``parts`` partition files under ``directory``, all with the polars ``schema``.
 
-    Rows wait in per-partition buffers; a partition's buffer is written once it is large enough,
-    and all of them once together they hold ``buffer_rows`` (so memory is bounded by that)."""
+    Rows wait in per-partition buffers. A partition's buffer is written once it holds about
+    ``FLUSH_BYTES``; when all of them together pass ``buffer_bytes`` the fullest are written until
+    half of that is left. Memory is bounded by ``buffer_bytes`` whatever the number of partitions,
+    and a wide fan-out (hundreds of partitions) still writes segments of a useful size."""
 
     def __init__(
-        self, directory: Path, name: str, parts: int, schema: pl.Schema, buffer_rows: int = 0
+        self, directory: Path, name: str, parts: int, schema: pl.Schema, buffer_bytes: int = 0
     ) -> None:
         self.directory = directory
-        self.buffer_rows = buffer_rows or BUFFER_ROWS
-        self.flush_rows = min(FLUSH_ROWS, max(1024, self.buffer_rows // 8))
+        self.buffer_bytes = buffer_bytes or BUFFER_BYTES
+        self.flush_bytes = min(FLUSH_BYTES, max(64 << 10, self.buffer_bytes // 8))
         self.name = name
         self.parts = parts
         self.schema = schema
         self.rows = [0] * parts
         self._pending: list[list[pl.DataFrame]] = [[] for _ in range(parts)]
-        self._pending_rows = [0] * parts
+        self._pending_bytes = [0] * parts
         self._buffered = 0
         self._segments: list[list[tuple[int, int]]] = [[] for _ in range(parts)]
 
@@ -49,22 +51,27 @@ class Spill:
         if frame.height == 0:
             return
         frame = frame.select(self.schema.names()).cast(self.schema)
+        row_bytes = max(1, int(frame.estimated_size()) // frame.height)
         if isinstance(part, int):
-            self._add(part, frame)
+            self._add(part, frame, row_bytes)
         else:
             keyed = frame.with_columns(part.alias("__part").cast(pl.Int64))
             for (number,), piece in keyed.partition_by("__part", as_dict=True).items():
-                self._add(int(number), piece.drop("__part"))
-        if self._buffered >= self.buffer_rows:
-            for number in range(self.parts):
+                self._add(int(number), piece.drop("__part"), row_bytes)
+        if self._buffered >= self.buffer_bytes:
+            fullest = sorted(range(self.parts), key=lambda n: -self._pending_bytes[n])
+            for number in fullest:
+                if self._buffered <= self.buffer_bytes // 2:
+                    break
                 self._flush(number)
 
-    def _add(self, part: int, frame: pl.DataFrame) -> None:
+    def _add(self, part: int, frame: pl.DataFrame, row_bytes: int) -> None:
+        size = frame.height * row_bytes
         self._pending[part].append(frame)
-        self._pending_rows[part] += frame.height
-        self._buffered += frame.height
+        self._pending_bytes[part] += size
+        self._buffered += size
         self.rows[part] += frame.height
-        if self._pending_rows[part] >= self.flush_rows:
+        if self._pending_bytes[part] >= self.flush_bytes:
             self._flush(part)
 
     def _flush(self, part: int) -> None:
@@ -84,8 +91,8 @@ class Spill:
             start = out.tell()
             out.write(data)
         self._segments[part].append((start, len(data)))
-        self._buffered -= self._pending_rows[part]
-        self._pending[part], self._pending_rows[part] = [], 0
+        self._buffered -= self._pending_bytes[part]
+        self._pending[part], self._pending_bytes[part] = [], 0
 
     def close(self) -> None:
         """Write every buffer (reading does this too)."""
@@ -111,5 +118,5 @@ class Spill:
         for number in range(self.parts):
             self.path(number).unlink(missing_ok=True)
             self._segments[number].clear()
-            self._pending[number], self._pending_rows[number] = [], 0
+            self._pending[number], self._pending_bytes[number] = [], 0
         self._buffered = 0
