@@ -8,6 +8,7 @@ import polars as pl
 
 from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
+from timeline.correlate.requests import docs_returned
 
 
 def _pct(col: str, q: float, name: str) -> pl.Expr:
@@ -16,21 +17,6 @@ def _pct(col: str, q: float, name: str) -> pl.Expr:
 
 def _latency(col: str = "duration_ms") -> list[pl.Expr]:
     return [_pct(col, 0.5, "p50_ms"), _pct(col, 0.95, "p95_ms"), _pct(col, 0.99, "p99_ms")]
-
-
-def docs_returned() -> pl.Expr:
-    """Documents a retrieval returned: ``doc_ids``, else the ``total_hits`` attribute (as requests.py)."""
-    hits = (
-        pl.col("attributes")
-        .list.eval(
-            pl.element()
-            .filter(pl.element().struct.field("key") == "total_hits")
-            .struct.field("value")
-        )
-        .list.first()
-        .cast(pl.Int64, strict=False)
-    )
-    return pl.coalesce(pl.col("doc_ids").list.len(), hits)
 
 
 def _records(query: pl.LazyFrame | pl.DataFrame) -> list[dict[str, Any]]:

@@ -93,6 +93,21 @@ REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def docs_returned() -> pl.Expr:
+    """Documents a retrieval returned: ``doc_ids``, else the ``total_hits`` attribute."""
+    hits = (
+        pl.col("attributes")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("key") == "total_hits")
+            .struct.field("value")
+        )
+        .list.first()
+        .cast(pl.Int64, strict=False)
+    )
+    return pl.coalesce(pl.col("doc_ids").list.len(), hits)
+
+
 def _first(col: str, layer: str | None = None) -> pl.Expr:
     expr = pl.col(col)
     if layer is not None:
@@ -104,19 +119,7 @@ def requests_table(timeline: pl.DataFrame) -> pl.DataFrame:
     """Aggregate a correlated, ordered timeline into requests."""
     ev = timeline.filter(pl.col("correlation_id").is_not_null())
     gw = pl.col("layer") == "gateway"
-    retrieval_docs = pl.when(pl.col("event_type") == "retrieval.query").then(
-        pl.coalesce(
-            pl.col("doc_ids").list.len(),
-            pl.col("attributes")
-            .list.eval(
-                pl.element()
-                .filter(pl.element().struct.field("key") == "total_hits")
-                .struct.field("value")
-            )
-            .list.first()
-            .cast(pl.Int64, strict=False),
-        )
-    )
+    retrieval_docs = pl.when(pl.col("event_type") == "retrieval.query").then(docs_returned())
     end = (
         pl.when(ends_at_ts())
         .then(pl.col("ts"))
