@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-golden",
         action="store_true",
         default=False,
-        help="Rewrite fixtures/formats/*/*.expected.jsonl from the current parsers.",
+        help="Rewrite parsers/*/*/golden/*.expected.jsonl from the current parsers.",
     )
 
 

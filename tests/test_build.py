@@ -14,11 +14,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from timeline.build.config import BuildConfig, SourceRule, load_config
-from timeline.build.run import BuildOptions, build
 from timeline.errors import ConfigError
 from timeline.io.parquet import read_metadata
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
+from timeline.pipeline.config import BuildConfig, SourceRule, load_config
 from timeline.schema import ARROW_SCHEMA, SCHEMA_VERSION
 
 NGINX = '203.0.113.{n} - - [02/Mar/2025:10:15:{s:02d} +0000] "GET /v1/models HTTP/1.1" 200 15 "-" "curl/8.5.0"\n'
@@ -217,7 +217,7 @@ def test_interrupted_write_leaves_no_partial_output(
     _build([log], out)
     before = (out / "events.parquet").read_bytes()
 
-    import timeline.build.run as run_module
+    import timeline.pipeline.build as run_module
 
     def boom(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
@@ -248,7 +248,7 @@ class _DropsLines:
         return 0.0
 
     def parse(self, source: object) -> object:
-        from timeline.parse.api import ParseResult
+        from timeline.parserkit.api import ParseResult
 
         lines = source.lines  # type: ignore[attr-defined]
         kept = lines.filter(pl.col("source_line") % 2 == 1)

@@ -72,10 +72,10 @@ def test_invalid_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 
 
 def test_valid_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    r = run_cli(capsys, "parsers", "validate", "parsers/specs/nginx_combined.toml")
+    r = run_cli(capsys, "parsers", "validate", "docs/examples/nginx_combined.toml")
     assert (r.code, r.out) == (
         0,
-        "parsers/specs/nginx_combined.toml: ok (nginx_combined, gateway, reader regex)\n",
+        "docs/examples/nginx_combined.toml: ok (nginx_combined, gateway, reader regex)\n",
     )
 
 

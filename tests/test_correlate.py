@@ -277,10 +277,10 @@ def test_input_order_does_not_matter() -> None:
 def test_bucketed_output_equals_the_in_memory_timeline(tmp_path: Path) -> None:
     import shutil
 
-    from timeline.build.run import BuildOptions, build
     from timeline.correlate.run import correlate_outdir
     from timeline.io.parquet import read_events
     from timeline.parse.registry import default_registry
+    from timeline.pipeline.build import BuildOptions, build
     from timeline.scenarios.generate import write_scenario
 
     write_scenario("clock_skew_forwarded_ids", tmp_path / "sc", 30, seed=2)

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from timeline.build.config import BuildConfig
-from timeline.build.run import BuildOptions, build
 from timeline.correlate.config import CorrelationConfig
 from timeline.correlate.ids import id_nodes
 from timeline.correlate.run import correlate
 from timeline.io.parquet import read_events
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
+from timeline.pipeline.config import BuildConfig
 from timeline.scenarios.evaluate import with_truth
 from timeline.scenarios.generate import SCENARIOS, write_scenario
 

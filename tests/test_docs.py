@@ -41,9 +41,9 @@ def _blocks(text: str, lang: str) -> list[str]:
 def test_writing_a_parser_examples_work() -> None:
     import polars as pl
 
-    from timeline.parse.api import Sample, Source
-    from timeline.spec.model import parse_spec
-    from timeline.spec.parser import SpecParser
+    from timeline.parserkit.api import Sample, Source
+    from timeline.parserkit.spec.model import parse_spec
+    from timeline.parserkit.spec.parser import SpecParser
 
     text = (DOCS_DIR / "writing-a-parser.md").read_text(encoding="utf-8")
     spec = parse_spec(_blocks(text, "toml")[0], "kb_search.toml")

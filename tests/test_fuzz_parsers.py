@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_properties import PARSERS, TOKENS
-from timeline.parse.api import LINE_SCHEMA, Parser, Sample, Source, SourceSettings
+from timeline.parserkit.api import LINE_SCHEMA, Parser, Sample, Source, SourceSettings
 
-FORMATS = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
+PARSERS_ROOT = Path(__file__).resolve().parent.parent / "parsers"
 SEEDS = sorted(
     {
         line
-        for path in FORMATS.glob("*/*")
+        for path in PARSERS_ROOT.glob("*/*/golden/*")
         if path.is_file() and not path.name.endswith((".expected.jsonl", ".toml", ".gz", ".md"))
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from timeline.parse.jsonpaths import column_name, decode_paths, parse_path
+from timeline.parserkit.jsonpaths import column_name, decode_paths, parse_path
 
 PATHS = [
     "$",

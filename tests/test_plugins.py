@@ -11,14 +11,14 @@ import pytest
 
 from timeline.errors import RegistryError
 from timeline.parse.registry import Registry, default_registry
-from timeline.spec.model import parse_spec
-from timeline.spec.parser import SpecParser
+from timeline.parserkit.spec.model import parse_spec
+from timeline.parserkit.spec.parser import SpecParser
 
 PLUGIN = '''
 """A tiny third-party parser: lines like `T=<iso> hello`."""
 import polars as pl
-from timeline.parse.api import ParseResult
-from timeline.parse.timestamps import parse_iso8601
+from timeline.parserkit.api import ParseResult
+from timeline.parserkit.timestamps import parse_iso8601
 
 class HelloParser:
     name = "{name}"
@@ -82,7 +82,7 @@ def test_plugin_with_a_builtin_name_is_an_error_naming_both(tmp_path: Path) -> N
     result = _run(site, "parsers", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
-        "Error: parser name 'nginx_combined' is registered twice: by built-in parsers.gateway.nginx "
+        "Error: parser name 'nginx_combined' is registered twice: by built-in parsers/gateway/nginx_combined "
         "and by entry point 'nginx_combined' (hello_plugin:HelloParser)\n"
     )
 

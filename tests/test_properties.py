@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from timeline.build.run import BuildOptions, build
-from timeline.parse.api import LINE_SCHEMA, Parser, Sample, Source, SourceSettings, is_multiline
 from timeline.parse.registry import default_registry
+from timeline.parserkit.api import LINE_SCHEMA, Parser, Sample, Source, SourceSettings, is_multiline
+from timeline.pipeline.build import BuildOptions, build
 
 REGISTRY = default_registry(plugins=False)
 PARSERS: list[Parser] = list(REGISTRY)

@@ -19,8 +19,8 @@ SQL = "SELECT failure_reason, count(*) AS n FROM requests GROUP BY failure_reaso
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from timeline.build.run import BuildOptions, build
     from timeline.parse.registry import default_registry
+    from timeline.pipeline.build import BuildOptions, build
 
     outdir = tmp_path_factory.mktemp("q")
     build([str(SCENARIO)], default_registry(plugins=False), BuildOptions(outdir=outdir))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from timeline.build.run import BuildOptions, build
 from timeline.export.write import ReportOptions, write_report
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ SCENARIO = ROOT / "fixtures" / "scenarios" / "retrieval_index_change" / "logs"
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from timeline.build.run import BuildOptions, build
     from timeline.parse.registry import default_registry
+    from timeline.pipeline.build import BuildOptions, build
 
     outdir = tmp_path_factory.mktemp("built")
     build([str(SCENARIO)], default_registry(plugins=False), BuildOptions(outdir=outdir))

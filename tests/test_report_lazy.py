@@ -14,9 +14,9 @@ from timeline.analyze import features
 from timeline.analyze.appendix import AnalysisOptions, analyze
 from timeline.analyze.exemplars import MAX_EVENTS
 from timeline.analyze.load import load_outdir
-from timeline.build.run import BuildOptions, build
 from timeline.io.parquet import read_events
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 from timeline.schema import POLARS_SCHEMA
 
 SCENARIO = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"

@@ -11,8 +11,8 @@ import pytest
 
 from timeline.analyze.appendix import AnalysisOptions, analyze
 from timeline.analyze.load import load_outdir
-from timeline.build.run import BuildOptions, build
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 SCENARIOS = sorted(p.name for p in SCENARIO_DIR.iterdir() if (p / "ground_truth.json").is_file())

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from timeline.build.run import BuildOptions, build
 from timeline.export.write import ReportOptions, write_report
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs" / "appendix-schema.json").read_text(encoding="utf-8"))

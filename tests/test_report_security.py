@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from timeline.build.run import BuildOptions, build
 from timeline.export.html import script_json
 from timeline.export.mermaid import mermaid_text
 from timeline.export.redact import Redactor, luhn_ok, salt_for
 from timeline.export.text import md
 from timeline.export.write import ReportOptions, write_report
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 
 ROOT = Path(__file__).resolve().parent.parent
 SECURITY = ROOT / "fixtures" / "security"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from timeline.build.run import BuildOptions, build
 from timeline.parse.registry import default_registry
+from timeline.pipeline.build import BuildOptions, build
 from timeline.scenarios.evaluate import Evaluation, evaluate
 from timeline.scenarios.generate import SCENARIOS, write_scenario
 

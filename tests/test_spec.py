@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from timeline.errors import SpecError
-from timeline.parse.api import Sample, Source, SourceSettings
-from timeline.spec.model import parse_spec
-from timeline.spec.parser import SpecParser
+from timeline.parserkit.api import Sample, Source, SourceSettings
+from timeline.parserkit.spec.model import parse_spec
+from timeline.parserkit.spec.parser import SpecParser
 
 
 def _lines(*lines: str) -> pl.DataFrame:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from timeline.parse.timestamps import check_format, check_timezone, parse_any
+from timeline.parserkit.timestamps import check_format, check_timezone, parse_any
 
 
 def _parse(

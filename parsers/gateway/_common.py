@@ -7,10 +7,10 @@ from typing import Final
 
 import polars as pl
 
-from timeline.parse.api import MARK_SCHEMA
-from timeline.parse.frame import kv_list, nullify
-from timeline.parse.jsonpaths import decode_paths, jp
-from timeline.spec.readers import json_path
+from timeline.parserkit.api import MARK_SCHEMA
+from timeline.parserkit.frame import kv_list, nullify
+from timeline.parserkit.jsonpaths import decode_paths, jp
+from timeline.parserkit.spec.readers import json_path
 
 # One address: IPv4 (optional port), IPv6 (optionally bracketed, optional port), or "unknown".
 IP_RE: Final = (

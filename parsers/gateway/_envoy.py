@@ -12,8 +12,8 @@ from typing import Final
 import polars as pl
 
 from parsers.gateway._common import attributes, first_hop, integer, number, query, route, text
-from timeline.parse.frame import http_status, id_list
-from timeline.parse.timestamps import parse_iso8601
+from timeline.parserkit.frame import http_status, id_list
+from timeline.parserkit.timestamps import parse_iso8601
 
 # Istio's default access-log keys (JSON encoding), the names used for every Envoy field here.
 FIELDS: Final = (

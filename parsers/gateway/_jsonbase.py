@@ -1,7 +1,7 @@
 """Reading JSON records into a frame of top-level fields, one line per object or spanning lines.
 
 A file whose first line is a complete JSON object is read one object per line, vectorized
-(one JSON decode per line for all keys, :mod:`timeline.parse.jsonpaths`). Otherwise (pretty-printed objects, a JSON array, multi-line
+(one JSON decode per line for all keys, :mod:`timeline.parserkit.jsonpaths`). Otherwise (pretty-printed objects, a JSON array, multi-line
 templates) the objects span lines and are grouped in Python by :mod:`parsers.gateway._jsonrec`.
 Either way the result is one row per record: ``source_line`` (its first line), ``_members``
 (all its lines, so that a rejected record rejects every line) and one String column per key.
@@ -23,7 +23,7 @@ from parsers.gateway._common import (
     mark_rows,
 )
 from parsers.gateway._jsonrec import group, loads_object, records_frame
-from timeline.parse.api import ParseResult, marks
+from timeline.parserkit.api import ParseResult, marks
 
 NOT_JSON = "not a JSON object"
 

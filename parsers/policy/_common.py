@@ -15,9 +15,9 @@ from typing import Final
 
 import polars as pl
 
-from timeline.parse.api import MARK_SCHEMA, Sample
-from timeline.parse.frame import kv_list, nullify
-from timeline.parse.timestamps import parse_epoch, parse_iso8601
+from timeline.parserkit.api import MARK_SCHEMA, Sample
+from timeline.parserkit.frame import kv_list, nullify
+from timeline.parserkit.timestamps import parse_epoch, parse_iso8601
 
 EMPTY_STRINGS: Final = pl.List(pl.String)
 

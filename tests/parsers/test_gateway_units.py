@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.gateway.envoy_json import EnvoyJsonParser
-from parsers.gateway.envoy_text import EnvoyTextParser
-from parsers.gateway.litellm import LiteLLMSpendLogParser
-from parsers.gateway.nginx import NginxCombinedParser
-from parsers.gateway.traefik import TraefikJsonParser
-from timeline.parse.api import LINE_SCHEMA, Parser, ParseResult, Sample, Source
+from parsers.gateway.envoy_json.parser import EnvoyJsonParser
+from parsers.gateway.envoy_text.parser import EnvoyTextParser
+from parsers.gateway.litellm_spend_log.parser import LiteLLMSpendLogParser
+from parsers.gateway.nginx_combined.parser import NginxCombinedParser
+from parsers.gateway.traefik_json.parser import TraefikJsonParser
+from timeline.parserkit.api import LINE_SCHEMA, Parser, ParseResult, Sample, Source
 
 CODED: list[Parser] = [
     NginxCombinedParser(),

@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers.inference._common import duration_ms, keyword_pairs, python_string, split_top_level
-from parsers.inference.ollama import OllamaParser
-from parsers.inference.openai_http import OpenAIHttpParser
-from parsers.inference.tgi import TgiJsonParser, TgiTextParser
-from parsers.inference.vllm import VllmParser
-from timeline.parse.api import LINE_SCHEMA, Parser, ParseResult, Sample, Source, SourceSettings
+from parsers.inference.ollama.parser import OllamaParser
+from parsers.inference.openai_http.parser import OpenAIHttpParser
+from parsers.inference.tgi_json.parser import TgiJsonParser
+from parsers.inference.tgi_text.parser import TgiTextParser
+from parsers.inference.vllm.parser import VllmParser
+from timeline.parserkit.api import LINE_SCHEMA, Parser, ParseResult, Sample, Source, SourceSettings
 
 PARSERS: list[Parser] = [
     VllmParser(),

@@ -9,11 +9,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from parsers.otel._documents import split_documents
-from parsers.otel._values import any_value, hex_id, nanos, status_code
-from parsers.otel.otlp_json import OtlpJsonParser
+from parsers.otel.otlp_json.documents import split_documents
+from parsers.otel.otlp_json.parser import OtlpJsonParser
+from parsers.otel.otlp_json.values import any_value, hex_id, nanos, status_code
 from tests.helpers import assert_real_log, parsed_fraction
-from timeline.parse.api import LINE_SCHEMA, Sample, Source
+from timeline.parserkit.api import LINE_SCHEMA, Sample, Source
 
 
 def _source(*lines: str) -> Source:

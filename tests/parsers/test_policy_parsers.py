@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.policy import parsers
+from parsers import builtin_parsers
 from parsers.policy._common import json_records
-from parsers.policy._nemo_payload import decode
-from parsers.policy.llama_guard import LlamaGuardParser
-from parsers.policy.nemo_guardrails import NemoGuardrailsParser
-from parsers.policy.openai_moderation import OpenAIModerationParser
+from parsers.policy.llama_guard.parser import LlamaGuardParser
+from parsers.policy.nemo_guardrails.parser import NemoGuardrailsParser
+from parsers.policy.nemo_guardrails.payload import decode
+from parsers.policy.openai_moderation.parser import OpenAIModerationParser
 from tests.helpers import assert_real_log, parsed_fraction
-from timeline.parse.api import LINE_SCHEMA, ParseResult, Source
+from timeline.parserkit.api import LINE_SCHEMA, Parser, ParseResult, Source
 from timeline.schema import conform
 
 REAL = [
@@ -139,7 +139,7 @@ def test_moderation_prefers_the_callers_verdict() -> None:
 
 
 def test_sniffers_reject_each_others_samples() -> None:
-    from timeline.parse.api import Sample
+    from timeline.parserkit.api import Sample
 
     samples = {
         "llama_guard": '{"request_id": "r", "model": "meta-llama/Llama-Guard-3-8B", "output": "safe"}',
@@ -150,7 +150,7 @@ def test_sniffers_reject_each_others_samples() -> None:
         "llama_stack_shield": "RunShieldResponse(violation=None)",
         "nemo_guardrails": "INFO:nemoguardrails.flows.runtime:Processing event: {'type': 'Listen'}",
     }
-    found = {p.name: p for p, _ in parsers()}
+    found = {p.name: p for p in _policy_parsers()}
     for name, line in samples.items():
         scores = {n: p.sniff(Sample("s", (line,))) for n, p in found.items()}
         best = max(scores, key=lambda n: scores[n])
@@ -158,6 +158,10 @@ def test_sniffers_reject_each_others_samples() -> None:
         assert scores[name] >= 0.5
     plain_json = Sample("s", ('{"level": "info", "msg": "hello"}',))
     assert all(p.sniff(plain_json) == 0.0 for p in found.values())
+
+
+def _policy_parsers() -> list[Parser]:
+    return [p for p, _, _ in builtin_parsers() if p.layer == "policy"]
 
 
 _PREFIXES = st.sampled_from(
@@ -170,6 +174,6 @@ _LINES = st.builds(lambda a, b: a + b, _PREFIXES, st.text(max_size=60))
 @given(st.lists(_LINES, min_size=1, max_size=8))
 def test_random_text_keeps_the_line_contract(lines: list[str]) -> None:
     clean = [ln.replace("\n", " ").replace("\r", " ") or "x" for ln in lines]
-    for parser, _ in parsers():
+    for parser in _policy_parsers():
         result = parser.parse(_source(*clean))
         _check_contract(result, len(clean))

@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 
 from parsers.retrieval._common import es_took_ms, go_duration_ms
-from parsers.retrieval.elasticsearch_slowlog import ElasticsearchSlowlogParser
-from parsers.retrieval.milvus import MilvusParser
-from parsers.retrieval.qdrant import QdrantParser
+from parsers.retrieval.elasticsearch_slowlog.parser import ElasticsearchSlowlogParser
+from parsers.retrieval.milvus_log.parser import MilvusParser
+from parsers.retrieval.qdrant_log.parser import QdrantParser
 from tests.helpers import assert_real_log, parsed_fraction
-from timeline.parse.api import LINE_SCHEMA, Sample, Source
+from timeline.parserkit.api import LINE_SCHEMA, Sample, Source
 
 
 def _source(*lines: str) -> Source:

@@ -18,10 +18,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from timeline.build.run import BuildOptions, build
 from timeline.cli.common import registry_for, resolve_config
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES
-from timeline.parse.timestamps import check_timezone
+from timeline.parserkit.timestamps import check_timezone
+from timeline.pipeline.build import BuildOptions, build
 
 
 def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

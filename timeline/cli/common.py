@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from timeline.build.config import CONFIG_NAME, BuildConfig, load_config
 from timeline.parse.registry import Registry, default_registry
+from timeline.pipeline.config import CONFIG_NAME, BuildConfig, load_config
 
 
 def resolve_config(config: Path | None, inputs: tuple[str, ...]) -> BuildConfig:

@@ -8,7 +8,7 @@ import click
 
 from timeline.errors import SpecError
 from timeline.parse.registry import default_registry
-from timeline.spec.model import load_spec
+from timeline.parserkit.spec.model import load_spec
 
 
 @click.group("parsers", invoke_without_command=True)

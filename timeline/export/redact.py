@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from timeline.build.content import default_salt
+from timeline.normalize.content import default_salt
 
 CONTENT_KEYS: Final = frozenset({"prompt_text", "completion_text", "raw"})
 

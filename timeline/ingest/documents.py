@@ -20,7 +20,7 @@ from typing import Final
 
 import polars as pl
 
-from timeline.parse.api import LINE_SCHEMA, MARK_SCHEMA
+from timeline.parserkit.api import LINE_SCHEMA, MARK_SCHEMA
 
 _ARRAYS: Final = (
     (

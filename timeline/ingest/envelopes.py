@@ -29,9 +29,9 @@ from typing import Final
 
 import polars as pl
 
-from timeline.parse.api import Sample
-from timeline.parse.frame import id_list, kv_list
-from timeline.parse.timestamps import parse_epoch, parse_iso8601
+from timeline.parserkit.api import Sample
+from timeline.parserkit.frame import id_list, kv_list
+from timeline.parserkit.timestamps import parse_epoch, parse_iso8601
 from timeline.schema import ID_STRUCT, KV_STRUCT
 
 LINE_PREFIX_SHARE: Final = 0.8

@@ -23,8 +23,8 @@ from typing import BinaryIO, Final, Protocol
 import polars as pl
 
 from timeline.errors import InputError
-from timeline.parse.api import LINE_SCHEMA, Sample
-from timeline.parse.frame import first_reason
+from timeline.parserkit.api import LINE_SCHEMA, Sample
+from timeline.parserkit.frame import first_reason
 
 BLOCK_BYTES: Final = 8 << 20
 READ_BYTES: Final = 1 << 20

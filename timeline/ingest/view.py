@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from timeline.ingest.documents import detect_document, explode
 from timeline.ingest.envelopes import inner_sample
-from timeline.parse.api import Sample
+from timeline.parserkit.api import Sample
 
 
 @dataclass(frozen=True)

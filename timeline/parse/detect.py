@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from timeline.errors import AmbiguousFormatError, UnknownFormatError
-from timeline.parse.api import Parser, Sample
 from timeline.parse.registry import Registry
+from timeline.parserkit.api import Parser, Sample
 
 MIN_SCORE: Final = 0.5
 TIE_MARGIN: Final = 0.01

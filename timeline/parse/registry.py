@@ -9,8 +9,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Final
 
+from parsers import builtin_parsers
 from timeline.errors import RegistryError
-from timeline.parse.api import Parser
+from timeline.parserkit.api import Parser
+from timeline.parserkit.spec.parser import SpecParser
 from timeline.schema import LAYERS
 
 ENTRY_POINT_GROUP: Final = "timeline.parsers"
@@ -23,9 +25,12 @@ class Registry:
     def __init__(self) -> None:
         self._parsers: dict[str, Parser] = {}
         self._origins: dict[str, str] = {}
+        self._folders: dict[str, Path] = {}
 
-    def register(self, parser: Parser, origin: str) -> None:
-        """Add ``parser``; a second parser with the same name is an error naming both origins."""
+    def register(self, parser: Parser, origin: str, folder: Path | None = None) -> None:
+        """Add ``parser``; a second parser with the same name is an error naming both origins.
+
+        ``folder`` is where the parser's golden pairs live (``folder/golden/``), when it has one."""
         for attr in ("name", "layer", "description"):
             if not isinstance(getattr(parser, attr, None), str):
                 raise RegistryError(f"parser from {origin} has no string attribute {attr!r}")
@@ -47,6 +52,8 @@ class Registry:
             )
         self._parsers[parser.name] = parser
         self._origins[parser.name] = origin
+        if folder is not None:
+            self._folders[parser.name] = folder
 
     def get(self, name: str) -> Parser:
         """The parser called ``name``; an unknown name is an error listing the close ones."""
@@ -60,6 +67,10 @@ class Registry:
     def origin(self, name: str) -> str:
         """Where the parser called ``name`` came from."""
         return self._origins[name]
+
+    def folder(self, name: str) -> Path | None:
+        """The folder of the parser called ``name`` (built-ins and specs), if it has one."""
+        return self._folders.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._parsers
@@ -89,12 +100,9 @@ def _coerce(obj: object, origin: str) -> list[Parser]:
 
 def default_registry(specs: Iterable[Path] = (), plugins: bool = True) -> Registry:
     """Built-ins, then third-party entry points, then the user's spec files."""
-    from parsers import builtin_parsers
-    from timeline.spec.parser import SpecParser
-
     registry = Registry()
-    for parser, origin in builtin_parsers():
-        registry.register(parser, origin)
+    for parser, origin, folder in builtin_parsers():
+        registry.register(parser, origin, folder)
     if plugins:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             origin = f"entry point {ep.name!r} ({ep.value})"
@@ -105,5 +113,5 @@ def default_registry(specs: Iterable[Path] = (), plugins: bool = True) -> Regist
             for parser in _coerce(loaded, origin):
                 registry.register(parser, origin)
     for path in specs:
-        registry.register(SpecParser.from_file(path), f"spec {str(path)!r}")
+        registry.register(SpecParser.from_file(path), f"spec {str(path)!r}", path.parent)
     return registry

@@ -1,0 +1,225 @@
+"""Field extraction for OpenAI-compatible request/response logs (JSON paths, vectorized)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import polars as pl
+
+from timeline.parserkit.jsonpaths import decode_paths, jh
+from timeline.parserkit.jsonpaths import jp as json_column
+
+# The normalized columns every record is reduced to before the canonical mapping.
+NORMAL: Final = pl.Schema(
+    {
+        "source_line": pl.Int64(),
+        "etype": pl.String(),
+        "ts_text": pl.String(),
+        "created": pl.String(),
+        "caller_id": pl.String(),
+        "resp_id": pl.String(),
+        "object": pl.String(),
+        "model": pl.String(),
+        "fingerprint": pl.String(),
+        "prompt_tokens": pl.String(),
+        "completion_tokens": pl.String(),
+        "total_tokens": pl.String(),
+        "finish_reason": pl.String(),
+        "completion": pl.String(),
+        "prompt": pl.String(),
+        "err_type": pl.String(),
+        "err_code": pl.String(),
+        "err_message": pl.String(),
+        "status_code": pl.String(),
+        "latency_ms": pl.String(),
+        "ttft_ms": pl.String(),
+        "endpoint": pl.String(),
+        "stream": pl.String(),
+        "temperature": pl.String(),
+        "max_tokens": pl.String(),
+        "user": pl.String(),
+        "provider": pl.String(),
+        "req_model": pl.String(),
+    }
+)
+
+
+# Every JSONPath the extraction reads; decoded once per chunk (timeline.parserkit.jsonpaths).
+_PATHS: set[str] = {"$"}
+# Paths whose value is only tested for presence or kind: their first character is enough.
+_HEADS: set[str] = set()
+
+
+def jp(path: str) -> pl.Expr:
+    """The value at ``path`` of the line (a column that :func:`extract` decodes once for all paths)."""
+    _PATHS.add(path)
+    return json_column(path)
+
+
+def head(path: str) -> pl.Expr:
+    """The first character of the value at ``path`` (null where absent), without its whole text."""
+    _HEADS.add(path)
+    return jh(path)
+
+
+def first(*paths: str) -> pl.Expr:
+    """The first of several JSON paths that is present."""
+    return pl.coalesce([jp(p) for p in paths])
+
+
+def resp(field: str) -> pl.Expr:
+    """A field of the response: enveloped (``$.response.x``) or bare (``$.x``)."""
+    return first(f"$.response.{field}", f"$.{field}")
+
+
+def extract(lines: pl.DataFrame) -> pl.DataFrame:
+    """The normalized columns of every line (null where absent) plus ``shape``."""
+    whole = jp("$")
+    is_object = whole.str.starts_with("{")
+    obj = resp("object")
+    error_type = first("$.response.error.type", "$.error.type")
+    error_code = first("$.response.error.code", "$.error.code")
+    response_head = head("$.response")
+    has_choices = pl.coalesce(head("$.response.choices"), head("$.choices")).is_not_null() | (
+        pl.coalesce(head("$.response.usage"), head("$.usage")).is_not_null()
+    )
+    shape = (
+        pl.when(~is_object.fill_null(False))
+        .then(pl.lit(None, dtype=pl.String))
+        .when(error_type.is_not_null() | error_code.is_not_null())
+        .then(pl.lit("error"))
+        .when(response_head == "[")
+        .then(pl.lit("chunk_list"))
+        .when(obj.str.ends_with(".chunk"))
+        .then(pl.lit("chunk"))
+        .when(obj.is_in(["chat.completion", "text_completion"]) | (has_choices & obj.is_null()))
+        .then(pl.lit("response"))
+        .when((head("$.request") == "{") & response_head.is_null())
+        .then(pl.lit("request"))
+    )
+    completion = pl.coalesce(
+        resp("choices[0].message.content"),
+        resp("choices[0].text"),
+        resp("choices[0].delta.content"),
+    )
+    prompt = pl.coalesce(
+        jp("$.request.messages[-1:].content"), jp("$.request.prompt"), jp("$.request.input")
+    )
+    columns = [
+        shape.alias("shape"),
+        pl.lit(None, dtype=pl.String).alias("etype"),
+        first("$.ts", "$.timestamp", "$.time", "$.start_time").alias("ts_text"),
+        resp("created").alias("created"),
+        first(
+            "$.request_id",
+            "$.x_request_id",
+            "$.headers['x-request-id']",
+            "$.request_headers['x-request-id']",
+            "$.metadata.request_id",
+        ).alias("caller_id"),
+        resp("id").alias("resp_id"),
+        obj.alias("object"),
+        pl.coalesce(resp("model"), jp("$.request.model")).alias("model"),
+        resp("system_fingerprint").alias("fingerprint"),
+        resp("usage.prompt_tokens").alias("prompt_tokens"),
+        resp("usage.completion_tokens").alias("completion_tokens"),
+        resp("usage.total_tokens").alias("total_tokens"),
+        resp("choices[0].finish_reason").alias("finish_reason"),
+        completion.alias("completion"),
+        prompt.alias("prompt"),
+        error_type.alias("err_type"),
+        error_code.alias("err_code"),
+        first("$.response.error.message", "$.error.message").alias("err_message"),
+        first("$.status_code", "$.status").alias("status_code"),
+        first("$.latency_ms", "$.duration_ms").alias("latency_ms"),
+        first("$.ttft_ms", "$.time_to_first_token_ms").alias("ttft_ms"),
+        first("$.endpoint", "$.path", "$.url").alias("endpoint"),
+        jp("$.request.stream").alias("stream"),
+        jp("$.request.temperature").alias("temperature"),
+        first("$.request.max_tokens", "$.request.max_completion_tokens").alias("max_tokens"),
+        first("$.user", "$.request.user").alias("user"),
+        jp("$.provider").alias("provider"),
+        jp("$.request.model").alias("req_model"),
+    ]
+    decoded = decode_paths(lines.get_column("line"), sorted(_PATHS), sorted(_HEADS))
+    return pl.concat([lines, decoded], how="horizontal").with_columns(columns)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _get(obj: Any, *keys: str | int) -> Any:
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(obj, list) or len(obj) <= key:
+                return None
+            obj = obj[key]
+        else:
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(key)
+    return obj
+
+
+def chunk_list_rows(base: dict[str, Any], line: str) -> list[dict[str, Any]]:
+    """A response logged as a list of stream chunks: a first-token and a final event.
+
+    ``base`` holds the envelope columns already extracted; the chunks are decoded here
+    (the one layout the JSON-path extraction cannot fold).
+    """
+    try:
+        chunks = json.loads(line).get("response")
+    except (ValueError, AttributeError, RecursionError):
+        return []
+    if not isinstance(chunks, list) or not chunks:
+        return []
+    chunks = [c for c in chunks if isinstance(c, dict)]
+    if not chunks:
+        return []
+    head = chunks[0]
+    parts: list[str] = []
+    finish: str | None = None
+    usage: Any = None
+    for chunk in chunks:
+        content = _get(chunk, "choices", 0, "delta", "content")
+        if isinstance(content, str):
+            parts.append(content)
+        finish = _text(_get(chunk, "choices", 0, "finish_reason")) or finish
+        usage = _get(chunk, "usage") or usage
+    common = {
+        **base,
+        "resp_id": _text(head.get("id")),
+        "object": _text(head.get("object")),
+        "model": _text(head.get("model")) or base.get("model"),
+        "fingerprint": _text(head.get("system_fingerprint")),
+        "created": _text(head.get("created")),
+        "completion": None,
+        "finish_reason": None,
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "total_tokens": None,
+    }
+    rows = [{**common, "etype": "inference.first_token", "latency_ms": None}]
+    if finish is not None or usage is not None:
+        rows.append(
+            {
+                **common,
+                "etype": "inference.response",
+                "completion": "".join(parts),
+                "finish_reason": finish,
+                "prompt_tokens": _text(_get(usage, "prompt_tokens")),
+                "completion_tokens": _text(_get(usage, "completion_tokens")),
+                "total_tokens": _text(_get(usage, "total_tokens")),
+            }
+        )
+    return rows

@@ -1,0 +1,189 @@
+"""vLLM OpenAI-compatible server logs: legacy, 0.8+ and V1 multiprocess, with uvicorn and KServe lines."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from parsers.inference._common import last_exception_type, strip_ansi
+from parsers.inference.vllm import lines as shapes
+from parsers.inference.vllm.events import request_columns, semantic_columns
+from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
+from timeline.parserkit.frame import severity
+from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
+
+_START_KINDS: Final = ("vllm", "kserve", "uvicorn", "traceback")
+
+
+def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per input line with its shape (which logger wrote it) and header fields."""
+    clean = strip_ansi(pl.col("line")).str.strip_chars_end()
+    df = lines.with_columns(clean.alias("clean"))
+    df = df.with_columns(shapes.groups(pl.col("clean"), shapes.PREFIX).alias("_p")).unnest("_p")
+    df = df.with_columns(
+        shapes.groups(pl.col("body"), shapes.VLLM).alias("_v"),
+        shapes.groups(pl.col("body"), shapes.KSERVE).alias("_k"),
+    ).unnest("_v", "_k")
+    df = df.with_columns(
+        pl.coalesce("klogger_a", "klogger_b").alias("klogger"),
+        pl.coalesce("kpid", "kpid_b").alias("kpid"),
+        pl.coalesce("file_a", "file_b").alias("code_file"),
+        pl.coalesce("lineno_a", "lineno_b").alias("code_line"),
+    ).drop("klogger_a", "klogger_b", "kpid_b", "file_a", "file_b", "lineno_a", "lineno_b")
+    df = df.with_columns(shapes.groups(pl.col("krest"), shapes.KSERVE_LEVEL).alias("_kl")).unnest(
+        "_kl"
+    )
+    # uvicorn text: the whole body (plain vLLM logs) or the rest after KServe's logger name.
+    uv_source = pl.when(pl.col("klogger").is_not_null()).then(pl.col("krest")).otherwise("body")
+    df = df.with_columns(shapes.groups(uv_source, shapes.UVICORN).alias("_u")).unnest("_u")
+    df = df.with_columns(shapes.groups(pl.col("umsg"), shapes.ACCESS).alias("_a")).unnest("_a")
+    kind = (
+        pl.when(pl.col("level").is_not_null())
+        .then(pl.lit("vllm"))
+        .when(pl.col("klogger").is_not_null())
+        .then(pl.lit("kserve"))
+        .when(pl.col("ulevel").is_not_null())
+        .then(pl.lit("uvicorn"))
+        .when(pl.col("body").str.contains(shapes.TRACEBACK_START))
+        .then(pl.lit("traceback"))
+        .when(pl.col("clean").str.contains(shapes.NOISE))
+        .then(pl.lit("noise"))
+        .otherwise(pl.lit("other"))
+    )
+    level_text = pl.coalesce("level", "ulevel", "klevel")
+    msg = (
+        pl.when(pl.col("level").is_not_null())
+        .then(pl.col("msg").fill_null(""))
+        .when(pl.col("ulevel").is_not_null())
+        .then(pl.col("umsg"))
+        .when(pl.col("klogger").is_not_null())
+        .then(pl.coalesce("kmsg", "krest"))
+        .otherwise(pl.col("body"))
+    )
+    header = pl.concat_str(
+        [pl.col("proc"), pl.col("pid"), pl.col("level"), pl.col("ts"), "code_file", "code_line"],
+        separator="|",
+        ignore_nulls=True,
+    )
+    return df.with_columns(
+        kind.alias("kind"),
+        severity(level_text).alias("severity"),
+        msg.alias("message"),
+        pl.when(pl.col("level").is_not_null()).then(header).alias("header"),
+    )
+
+
+def _records(df: pl.DataFrame) -> pl.DataFrame:
+    """Mark record starts; same-header ERROR lines and non-log lines continue the record before."""
+    is_log = pl.col("kind").is_in(_START_KINDS)
+    prev_header = pl.col("header").shift(1)
+    prev_error = pl.col("severity").shift(1).is_in(["ERROR", "FATAL"])
+    same_error = (
+        pl.col("header").is_not_null()
+        & (pl.col("header") == prev_header)
+        & pl.col("severity").is_in(["ERROR", "FATAL"])
+        & prev_error.fill_null(False)
+    )
+    # a raw traceback right after an ERROR record belongs to it; elsewhere it starts its own record
+    tb_continues = (pl.col("kind") == "traceback") & (pl.col("_rec_sev") == "ERROR")
+    work = df.filter(pl.col("kind") != "noise")
+    start0 = is_log & ~same_error.fill_null(False)
+    work = work.with_columns(start0.alias("_s0"))
+    work = work.with_columns(
+        pl.when(pl.col("_s0"))
+        .then(pl.col("severity").fill_null("INFO"))
+        .forward_fill()
+        .alias("_rec_sev_raw")
+    )
+    work = work.with_columns(pl.col("_rec_sev_raw").shift(1).alias("_rec_sev"))
+    start = pl.col("_s0") & ~tb_continues.fill_null(False)
+    work = work.with_columns(start.alias("start"))
+    return work.with_columns(pl.col("start").cast(pl.Int64).cum_sum().alias("rec")).drop(
+        "_s0", "_rec_sev_raw", "_rec_sev"
+    )
+
+
+def _continuations(work: pl.DataFrame) -> pl.DataFrame:
+    """Per record: the merged lines' text (the message part for same-header lines)."""
+    cont = work.filter(~pl.col("start") & (pl.col("rec") > 0))
+    text = (
+        pl.when(pl.col("header").is_not_null()).then(pl.col("message")).otherwise(pl.col("clean"))
+    )
+    return cont.group_by("rec").agg(text.alias("cont_lines"), pl.len().alias("cont_count"))
+
+
+class VllmParser:
+    """vLLM server logs (legacy, 0.8+ and V1 multiprocess), with uvicorn and KServe lines."""
+
+    name = "vllm"
+    layer = "inference"
+    description = (
+        "vLLM server log (legacy, 0.8+, V1 multiprocess) with uvicorn access and KServe lines"
+    )
+    multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^(?:\([A-Za-z_0-9]+ pid=\d+(?:, ip=[^)]*)?\) )?(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d{2}-\d{2} \d{2}:\d{2}:\d{2} "
+    needs_year = True
+
+    def sniff(self, sample: Sample) -> float:
+        """High when vLLM's `LEVEL MM-DD HH:MM:SS [file.py:N]` lines dominate the sample."""
+        if not sample.lines:
+            return 0.0
+        df = _lines_frame(sample.frame())
+        n = df.height
+        vllm = int((df.get_column("kind") == "vllm").sum())
+        known = int(df.get_column("kind").is_in([*_START_KINDS, "noise"]).sum())
+        specific = int(
+            df.get_column("message")
+            .str.contains(
+                r"^(?:Received|Added|Finished|Aborted) request|Avg prompt throughput|vLLM API server|LLM engine"
+            )
+            .sum()
+        )
+        if vllm == 0 and specific == 0:
+            return 0.0
+        score = 0.55 + 0.35 * (known / n) + (0.1 if specific else 0.0)
+        return min(score, 1.0)
+
+    def parse(self, source: Source) -> ParseResult:
+        """Group lines into records, then map each record's message onto canonical events."""
+        settings = source.settings
+        df = _lines_frame(source.lines)
+        skipped = marks(df.filter(pl.col("kind") == "noise"), "progress bar")
+        work = _records(df)
+        orphan = work.filter(pl.col("rec") == 0)
+        rejects = marks(orphan, "not a vLLM log line")
+        cont = _continuations(work)
+        merged = int(cont.get_column("cont_count").sum()) if cont.height else 0
+        starts = work.filter(pl.col("start")).join(cont, on="rec", how="left")
+        if starts.height == 0:
+            return ParseResult(
+                events=pl.DataFrame(schema={"source_line": pl.Int64}),
+                rejects=rejects,
+                skipped=skipped,
+                merged_lines=merged,
+            )
+        short = parse_pattern(pl.col("ts"), "%m-%d %H:%M:%S", settings.timezone, settings.year)
+        full = parse_iso8601(pl.col("kts").str.replace(",", "."), settings.timezone)
+        tb_error = last_exception_type(
+            pl.concat_list(pl.col("message"), pl.col("cont_lines").fill_null([]))
+        )
+        starts = starts.with_columns(
+            pl.coalesce(short.ts, full.ts).alias("ts_source"),
+            pl.coalesce("ts", "kts").alias("ts_raw"),
+            pl.coalesce(short.assumed_tz, full.assumed_tz).alias("ts_assumed_tz"),
+            pl.when(pl.col("kind") == "traceback")
+            .then(pl.lit("ERROR"))
+            .otherwise(pl.col("severity"))
+            .alias("severity"),
+            tb_error.alias("tb_error"),
+        )
+        events = request_columns(starts)
+        events = semantic_columns(events)
+        return ParseResult(
+            events=events,
+            rejects=rejects.select(MARK_SCHEMA.names()),
+            skipped=skipped.select(MARK_SCHEMA.names()),
+            merged_lines=merged,
+        )

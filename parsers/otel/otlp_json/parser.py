@@ -1,0 +1,186 @@
+"""OpenTelemetry OTLP/JSON: the Collector file exporter's JSON lines and pretty-printed ``.json``.
+
+Each document is a ``TracesData`` (``{"resourceSpans": [...]}``) or ``LogsData``
+(``{"resourceLogs": [...]}``); ``MetricsData`` documents are skipped. All events of a document
+take the line where the document starts; the other lines of a pretty-printed document are
+merged into it.
+
+Why per-document Python rather than polars expressions: a document is a tree (resources ->
+scopes -> spans -> attributes and span events) whose attribute values are a recursive union
+(``arrayValue`` / ``kvlistValue``), and a pretty-printed document spans lines. Each document is
+decoded once by the C JSON decoder and walked once; the events are built into one frame.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import polars as pl
+
+from parsers.otel.otlp_json.documents import split_documents
+from parsers.otel.otlp_json.logs import log_row
+from parsers.otel.otlp_json.spans import Row, resource_context, span_rows
+from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source
+from timeline.schema import ID_STRUCT, KV_STRUCT
+
+_EVENT_SCHEMA: Final = pl.Schema(
+    {
+        "source_line": pl.Int64(),
+        "_ns": pl.Int64(),
+        "ts_raw": pl.String(),
+        "layer": pl.String(),
+        "event_type": pl.String(),
+        "severity": pl.String(),
+        "status": pl.String(),
+        "status_code": pl.Int64(),
+        "error_type": pl.String(),
+        "message": pl.String(),
+        "request_id": pl.String(),
+        "trace_id": pl.String(),
+        "span_id": pl.String(),
+        "parent_span_id": pl.String(),
+        "session_id": pl.String(),
+        "user_id": pl.String(),
+        "host": pl.String(),
+        "duration_ms": pl.Float64(),
+        "http_method": pl.String(),
+        "http_route": pl.String(),
+        "client_address": pl.String(),
+        "model": pl.String(),
+        "provider": pl.String(),
+        "prompt_template": pl.String(),
+        "prompt_template_version": pl.String(),
+        "input_tokens": pl.Int64(),
+        "output_tokens": pl.Int64(),
+        "ttft_ms": pl.Float64(),
+        "finish_reason": pl.String(),
+        "index_name": pl.String(),
+        "index_version": pl.String(),
+        "embedding_model": pl.String(),
+        "top_k": pl.Int64(),
+        "doc_ids": pl.List(pl.String),
+        "doc_scores": pl.List(pl.Float64),
+        "policy_name": pl.String(),
+        "policy_version": pl.String(),
+        "policy_stage": pl.String(),
+        "verdict": pl.String(),
+        "categories": pl.List(pl.String),
+        "score": pl.Float64(),
+        "prompt_text": pl.String(),
+        "completion_text": pl.String(),
+        "ids": pl.List(ID_STRUCT),
+        "attributes": pl.List(KV_STRUCT),
+    }
+)
+_JSONL_HEAD: Final = re.compile(r'^\[?\{\s*"resource(?:Spans|Logs|Metrics)"\s*:')
+_PRETTY_KEY: Final = re.compile(r'^\{?\s*"resource(?:Spans|Logs|Metrics)"\s*:')
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, list) else []
+
+
+def document_rows(value: Any, source_line: int) -> list[Row]:
+    """Every event of one decoded OTLP/JSON document."""
+    rows: list[Row] = []
+    for resource_spans in _list(value, "resourceSpans"):
+        resource = resource_spans.get("resource") if isinstance(resource_spans, dict) else None
+        for scope_spans in _list(resource_spans, "scopeSpans") + _list(
+            resource_spans, "instrumentationLibrarySpans"
+        ):
+            scope = (
+                scope_spans.get("scope") or scope_spans.get("instrumentationLibrary")
+                if isinstance(scope_spans, dict)
+                else None
+            )
+            ctx = resource_context(source_line, resource or {}, scope)
+            for span in _list(scope_spans, "spans"):
+                rows.extend(span_rows(ctx, span))
+    for resource_logs in _list(value, "resourceLogs"):
+        resource = resource_logs.get("resource") if isinstance(resource_logs, dict) else None
+        for scope_logs in _list(resource_logs, "scopeLogs"):
+            scope = scope_logs.get("scope") if isinstance(scope_logs, dict) else None
+            ctx = resource_context(source_line, resource or {}, scope)
+            for record in _list(scope_logs, "logRecords"):
+                row = log_row(ctx, record)
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+class OtlpJsonParser:
+    """OTLP/JSON traces and logs; each span's layer comes from its GenAI / OpenInference / HTTP attributes."""
+
+    name = "otlp_json"
+    layer = "other"
+    description = "OpenTelemetry OTLP/JSON traces and logs (Collector file exporter, pretty .json)"
+    multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
+
+    def sniff(self, sample: Sample) -> float:
+        """High when lines open OTLP/JSON documents (JSON lines, or a pretty-printed head)."""
+        lines = [line.strip() for line in sample.lines if line.strip()]
+        if not lines:
+            return 0.0
+        marked = sum(1 for line in lines if _JSONL_HEAD.match(line))
+        if marked == len(lines):
+            return 0.98
+        if marked and marked * 2 >= len(lines):
+            return 0.9
+        if lines[0] in ("{", "[") and any(_PRETTY_KEY.match(line) for line in lines[1:4]):
+            return 0.95
+        return 0.0
+
+    def parse(self, source: Source) -> ParseResult:
+        """Parse the whole file (multi-line documents)."""
+        numbers = source.lines.get_column("source_line").to_list()
+        texts = source.lines.get_column("line").to_list()
+        rows: list[Row] = []
+        rejects: list[tuple[int, str]] = []
+        skipped: list[tuple[int, str]] = []
+        merged = 0
+        for doc in split_documents(numbers, texts):
+            if doc.error is not None:
+                rejects.extend((n, doc.error) for n in doc.lines)
+                continue
+            value = doc.value
+            if not isinstance(value, dict) or not any(
+                key in value for key in ("resourceSpans", "resourceLogs", "resourceMetrics")
+            ):
+                rejects.extend((n, "not an OTLP JSON document") for n in doc.lines)
+                continue
+            found = document_rows(value, doc.lines[0])
+            if found:
+                rows.extend(found)
+                merged += len(doc.lines) - 1
+                continue
+            reason = (
+                "OTLP metrics are not parsed"
+                if "resourceMetrics" in value
+                else "OTLP document without spans or log records"
+            )
+            skipped.extend((n, reason) for n in doc.lines)
+        return ParseResult(
+            events=self._frame(rows),
+            rejects=pl.DataFrame(rejects, schema=MARK_SCHEMA, orient="row"),
+            skipped=pl.DataFrame(skipped, schema=MARK_SCHEMA, orient="row"),
+            merged_lines=merged,
+        )
+
+    @staticmethod
+    def _frame(rows: list[Row]) -> pl.DataFrame:
+        frame = pl.DataFrame(
+            [{k: row.get(k) for k in _EVENT_SCHEMA.names()} for row in rows],
+            schema=_EVENT_SCHEMA,
+        )
+        return frame.with_columns(
+            (pl.col("_ns") // 1_000)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+            .alias("ts_source"),
+            pl.when(pl.col("_ns").is_not_null()).then(pl.lit(False)).alias("ts_assumed_tz"),
+            pl.col("duration_ms").round(6),
+        ).drop("_ns")

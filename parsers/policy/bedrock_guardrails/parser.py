@@ -1,0 +1,205 @@
+"""Amazon Bedrock Guardrails assessments: ApplyGuardrail responses and InvokeModel/Converse traces."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from parsers.policy._common import (
+    EMPTY_STRINGS,
+    Records,
+    attrs,
+    json_records,
+    json_sniff,
+    jstr,
+    regex_keys,
+    stage,
+    verdict_severity,
+    verdict_status,
+    verdict_word,
+    wrapped_object,
+    wrapper_columns,
+)
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.frame import id_list
+
+RESPONSE_KEYS: Final = ("response", "output", "body", "result")
+# Content-filter confidence as a score (documented in README.md beside this file).
+CONFIDENCE: Final = {"NONE": 0.0, "LOW": 1 / 3, "MEDIUM": 2 / 3, "HIGH": 1.0}
+_LEAF: Final = r"\{[^{}]*\}"
+
+
+def _list_of(key: str) -> str:
+    """Regex for the JSON array held by ``key`` (arrays of flat objects only)."""
+    return rf'"{key}":\[[^\[\]]*\]'
+
+
+def _response(text: pl.Expr) -> pl.Expr:
+    return wrapped_object(text, RESPONSE_KEYS, '"assessments"|amazon-bedrock-trace|"guardrail"')
+
+
+def _leaves(resp: pl.Expr, pattern: str) -> pl.Expr:
+    """Every flat object inside the arrays that ``pattern`` matches."""
+    return resp.str.extract_all(pattern).list.join(",").str.extract_all(_LEAF)
+
+
+def _field(name: str) -> pl.Expr:
+    return pl.element().str.json_path_match(f"$.{name}")
+
+
+def _hit() -> pl.Expr:
+    """A leaf that acted (any action but NONE) or says it detected something."""
+    action = _field("action").fill_null("NONE")
+    return (action != "NONE") | (_field("detected") == "true")
+
+
+def _named(leaves: pl.Expr, prefix: str, field: str) -> pl.Expr:
+    return leaves.list.filter(_hit()).list.eval(pl.lit(prefix) + _field(field))
+
+
+class BedrockGuardrailsParser:
+    """Bedrock Guardrails assessments, one event per logged response or trace.
+
+    Verdict: ``block`` when the guardrail intervened with a BLOCKED action, ``redact`` when it
+    intervened only by anonymizing, ``flag`` when it did not intervene but a policy reports a
+    detection (detect mode), else ``allow``. ``score`` is the highest content-filter
+    confidence (NONE 0, LOW 1/3, MEDIUM 2/3, HIGH 1).
+    """
+
+    name = "bedrock_guardrails"
+    layer = "policy"
+    description = "Amazon Bedrock Guardrails ApplyGuardrail responses and InvokeModel/Converse guardrail traces (JSON)"
+    multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
+
+    def sniff(self, sample: Sample) -> float:
+        """Needs a guardrail action or assessment key, written as JSON."""
+        return json_sniff(
+            sample,
+            [
+                '"GUARDRAIL_INTERVENED"',
+                '"amazon-bedrock-guardrailAction"',
+                '"guardrailProcessingLatency"',
+                '"contentPolicy"',
+                '"inputAssessment"',
+                '"guardrailIdentifier"',
+            ],
+        )
+
+    def parse(self, source: Source) -> ParseResult:
+        """One event per record holding a guardrail action or assessments."""
+        records = json_records(source.lines)
+        text = pl.col("text")
+        resp = pl.col("_resp")
+        frame = records.frame.with_columns(_response(text).alias("_resp"))
+        action_raw = pl.coalesce(
+            resp.str.json_path_match("$.action"),
+            resp.str.json_path_match("$['amazon-bedrock-guardrailAction']"),
+            resp.str.json_path_match("$.stopReason"),
+        )
+        assessed = resp.str.contains(
+            r'"(?:assessments|inputAssessment|outputAssessments|contentPolicy|topicPolicy|wordPolicy|sensitiveInformationPolicy)"'
+        )
+        usable = assessed | action_raw.is_not_null()
+        kept, rejects, merged = Records(frame, records.rejects).keep(
+            usable, "not a Bedrock Guardrails response"
+        )
+        filters = _leaves(resp, r'"contentPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]')
+        topics = _leaves(resp, _list_of("topics"))
+        custom = _leaves(resp, _list_of("customWords"))
+        managed = _leaves(resp, _list_of("managedWordLists"))
+        pii = _leaves(resp, _list_of("piiEntities"))
+        regexes = _leaves(resp, _list_of("regexes"))
+        grounding = _leaves(resp, r'"contextualGroundingPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]')
+        categories = pl.concat_list(
+            filters.list.filter(_hit()).list.eval(_field("type")),
+            _named(topics, "topic:", "name"),
+            custom.list.filter(_hit()).list.eval(pl.lit("word:custom")),
+            _named(managed, "word:", "type"),
+            _named(pii, "pii:", "type"),
+            _named(regexes, "regex:", "name"),
+            _named(grounding, "grounding:", "type"),
+        ).list.unique(maintain_order=True)
+        score = filters.list.eval(
+            _field("confidence").replace_strict(CONFIDENCE, default=None, return_dtype=pl.Float64)
+        ).list.max()
+        latency = regex_keys(resp, r'"guardrailProcessingLatency":(\d+(?:\.\d+)?)').list.eval(
+            pl.element().cast(pl.Float64, strict=False)
+        )
+        action_up = action_raw.str.to_uppercase()
+        intervened = action_up.str.contains("INTERVENED")
+        blocked = resp.str.contains('"action":"BLOCKED"')
+        anonymized = resp.str.contains('"action":"ANONYMIZED"')
+        detected = resp.str.contains('"detected":true')
+        computed = (
+            pl.when(intervened.fill_null(blocked | anonymized))
+            .then(pl.when(anonymized & ~blocked).then(pl.lit("redact")).otherwise(pl.lit("block")))
+            .when(detected)
+            .then(pl.lit("flag"))
+            .otherwise(pl.lit("allow"))
+        )
+        verdict = pl.coalesce(verdict_word(jstr(text, ["$.verdict", "$.decision"])), computed)
+        guardrail_in_trace = resp.str.extract(
+            r'"(?:input|inputAssessment|outputAssessments)":\{"([^"]+)":', 1
+        )
+        has_in = resp.str.contains(r'"(?:input|inputAssessment)":\{')
+        has_out = resp.str.contains(r'"outputAssessments":\{|"outputs":\[\{"[^"]+":\{')
+        trace_stage = (
+            pl.when(has_in & ~has_out)
+            .then(pl.lit("input"))
+            .when(has_out & ~has_in)
+            .then(pl.lit("output"))
+        )
+        wrapper = wrapper_columns(text, source.settings.timezone)
+        wrapper["policy_stage"] = pl.coalesce(
+            wrapper["policy_stage"], stage(jstr(resp, ["$.source"])), trace_stage
+        )
+        stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
+        content = jstr(text, ["$.content[0].text.text", "$.input", "$.text"])
+        events = kept.select(
+            "source_line",
+            *[expr.alias(name) for name, expr in wrapper.items()],
+            pl.lit("policy.check").alias("event_type"),
+            pl.coalesce(
+                jstr(text, ["$.guardrailIdentifier", "$.guardrailId", "$.guardrail_id"]),
+                guardrail_in_trace,
+                pl.lit("bedrock_guardrails"),
+            ).alias("policy_name"),
+            jstr(text, ["$.guardrailVersion", "$.guardrail_version"]).alias("policy_version"),
+            verdict.alias("verdict"),
+            categories.fill_null(pl.lit([], dtype=EMPTY_STRINGS)).alias("categories"),
+            score.alias("score"),
+            pl.when(latency.list.len() > 0).then(latency.list.sum()).alias("duration_ms"),
+            pl.when(stage_out).then(None).otherwise(content).alias("prompt_text"),
+            pl.when(stage_out).then(content).alias("completion_text"),
+            id_list(
+                {
+                    "aws_request_id": jstr(
+                        text, ["$['x-amzn-RequestId']", "$.aws_request_id", "$.amzn_request_id"]
+                    )
+                }
+            ).alias("ids"),
+            attrs(
+                {
+                    "action": action_raw,
+                    "action_reason": resp.str.json_path_match("$.actionReason"),
+                    "content_filters": filters.list.eval(
+                        _field("type")
+                        + pl.lit(":")
+                        + _field("confidence")
+                        + pl.lit(":")
+                        + _field("action")
+                    ).list.join(","),
+                    "grounding_scores": grounding.list.eval(
+                        _field("type") + pl.lit(":") + _field("score")
+                    ).list.join(","),
+                    "assessments": latency.list.len(),
+                }
+            ).alias("attributes"),
+        ).with_columns(
+            verdict_status(pl.col("verdict")).alias("status"),
+            verdict_severity(pl.col("verdict")).alias("severity"),
+        )
+        return ParseResult(events=events, rejects=rejects, merged_lines=merged)

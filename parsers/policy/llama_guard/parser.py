@@ -1,0 +1,191 @@
+"""Llama Guard verdicts (``safe`` / ``unsafe\\nS1,S10``) as a service logs them, in JSON records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import polars as pl
+
+from parsers.policy._common import (
+    EMPTY_STRINGS,
+    Records,
+    attrs,
+    json_records,
+    keys,
+    stage,
+    timestamp,
+    verdict_severity,
+    verdict_status,
+    verdict_word,
+)
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.frame import nullify
+from timeline.parserkit.jsonpaths import decode_paths
+from timeline.parserkit.jsonpaths import jp as json_column
+
+# Llama Guard 3 hazard taxonomy (MLCommons), from the Llama Guard 3 model card.
+CATEGORY_NAMES: Final = {
+    "S1": "Violent Crimes",
+    "S2": "Non-Violent Crimes",
+    "S3": "Sex-Related Crimes",
+    "S4": "Child Sexual Exploitation",
+    "S5": "Defamation",
+    "S6": "Specialized Advice",
+    "S7": "Privacy",
+    "S8": "Intellectual Property",
+    "S9": "Indiscriminate Weapons",
+    "S10": "Hate",
+    "S11": "Suicide & Self-Harm",
+    "S12": "Sexual Content",
+    "S13": "Elections",
+    "S14": "Code Interpreter Abuse",
+}
+
+# Field aliases: canonical role -> JSON keys tried in order (dotted paths allowed).
+DEFAULT_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "output": ("output", "response", "generated_text", "completion", "guard_output", "result"),
+    "ts": ("ts", "timestamp", "time", "@timestamp", "created_at"),
+    "request_id": ("request_id", "requestId", "x_request_id", "req_id", "id"),
+    "session_id": ("session_id", "conversation_id", "thread_id"),
+    "trace_id": ("trace_id", "traceId"),
+    "user_id": ("user_id", "user"),
+    "model": ("model", "model_id", "guard_model"),
+    "stage": ("stage", "direction", "role", "phase"),
+    "verdict": ("verdict", "action", "decision"),
+    "score": ("score", "unsafe_score", "unsafe_prob", "probability"),
+    "latency": ("latency_ms", "duration_ms", "elapsed_ms"),
+    "input": ("input", "prompt", "text", "content"),
+    "policy_version": ("policy_version", "guard_version", "categories_version"),
+}
+
+_VERDICT: Final = r"^\s*(safe|unsafe)\s*(?:\n\s*([A-Za-z]\d+(?:\s*,\s*[A-Za-z]\d+)*))?\s*$"
+
+
+def _paths(names: Sequence[str]) -> list[str]:
+    dotted = [n for n in names if "." in n]
+    plain = [n for n in names if "." not in n]
+    return [*keys("$", plain), *(f"$.{n}" for n in dotted)]
+
+
+class LlamaGuardParser:
+    """Llama Guard outputs logged as JSON with a request id; field names through aliases.
+
+    Pass ``aliases`` (role -> keys) to read a service whose field names differ; unnamed roles
+    keep :data:`DEFAULT_ALIASES`.
+    """
+
+    name = "llama_guard"
+    layer = "policy"
+    description = (
+        "Llama Guard safe/unsafe verdicts (S1..S14) logged as JSON records with a request id"
+    )
+    multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
+
+    def __init__(self, aliases: Mapping[str, Sequence[str]] | None = None) -> None:
+        merged = dict(DEFAULT_ALIASES)
+        merged.update({k: tuple(v) for k, v in (aliases or {}).items()})
+        self.aliases: dict[str, tuple[str, ...]] = merged
+
+    def _get(self, text: pl.Expr, role: str) -> pl.Expr:
+        """The first present alias of ``role`` (columns decoded by :meth:`_decoded`)."""
+        del text  # the record text is decoded once in _decoded
+        return pl.coalesce([nullify(json_column(p)) for p in _paths(self.aliases[role])])
+
+    def _decoded(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with every alias path of every role decoded from ``text`` in one pass."""
+        paths = [p for names in self.aliases.values() for p in _paths(names)]
+        return pl.concat([frame, decode_paths(frame.get_column("text"), paths)], how="horizontal")
+
+    def sniff(self, sample: Sample) -> float:
+        """A Llama Guard model name, or an output field holding ``safe`` / ``unsafe``."""
+        if not sample.lines or not sample.lines[0].lstrip().startswith("{"):
+            return 0.0
+        outputs = "|".join(re.escape(k.rsplit(".", 1)[-1]) for k in self.aliases["output"])
+        text = "\n".join(sample.lines)
+        guard = re.search(r"(?i)llama[-_ ]?guard", text) is not None
+        said = re.search(rf'"(?:{outputs})"\s*:\s*"\s*(?:safe|unsafe)\b', text) is not None
+        if guard and said:
+            return 0.95
+        return 0.85 if said else 0.0
+
+    def parse(self, source: Source) -> ParseResult:
+        """One event per record that holds a Llama Guard output."""
+        records = json_records(source.lines)
+        text = pl.col("text")
+        frame = self._decoded(records.frame).with_columns(
+            self._get(text, "output").str.replace_all("\\n", "\n", literal=True).alias("_out")
+        )
+        kept, rejects, merged = Records(frame, records.rejects).keep(
+            pl.col("_out").is_not_null(), "not a Llama Guard verdict record"
+        )
+        parts = pl.col("_out").str.extract_groups(_VERDICT)
+        said = parts.struct.field("1")
+        codes = (
+            parts.struct.field("2")
+            .str.replace_all(r"\s", "")
+            .str.to_uppercase()
+            .str.split(",")
+            .fill_null(pl.lit([], dtype=EMPTY_STRINGS))
+        )
+        caller = verdict_word(self._get(text, "verdict"))
+        verdict = pl.coalesce(
+            caller,
+            pl.when(said == "unsafe")
+            .then(pl.lit("block"))
+            .when(said == "safe")
+            .then(pl.lit("allow")),
+        )
+        invalid = said.is_null()
+        ts_raw = self._get(text, "ts")
+        ts, assumed = timestamp(ts_raw, source.settings.timezone)
+        stage_value = stage(self._get(text, "stage").str.replace(r"(?i)^agent$", "output"))
+        stage_out = (stage_value == "output").fill_null(False)
+        content = self._get(text, "input")
+        names = codes.list.eval(
+            pl.element().replace_strict(CATEGORY_NAMES, default=None, return_dtype=pl.String)
+        ).list.drop_nulls()
+        events = kept.select(
+            "source_line",
+            ts_raw.alias("ts_raw"),
+            ts.alias("ts_source"),
+            assumed.alias("ts_assumed_tz"),
+            self._get(text, "request_id").alias("request_id"),
+            self._get(text, "session_id").alias("session_id"),
+            self._get(text, "trace_id").alias("trace_id"),
+            self._get(text, "user_id").alias("user_id"),
+            pl.lit("policy.check").alias("event_type"),
+            pl.coalesce(self._get(text, "model"), pl.lit("llama_guard")).alias("policy_name"),
+            self._get(text, "policy_version").alias("policy_version"),
+            stage_value.alias("policy_stage"),
+            verdict.alias("verdict"),
+            codes.alias("categories"),
+            self._get(text, "score").cast(pl.Float64, strict=False).alias("score"),
+            self._get(text, "latency").cast(pl.Float64, strict=False).alias("duration_ms"),
+            pl.when(invalid).then(pl.lit("invalid_guard_output")).alias("error_type"),
+            pl.when(invalid).then(pl.col("_out").str.slice(0, 200)).alias("message"),
+            pl.when(stage_out).then(None).otherwise(content).alias("prompt_text"),
+            pl.when(stage_out).then(content).alias("completion_text"),
+            attrs(
+                {
+                    "guard_output": said,
+                    "category_names": names.list.join(","),
+                    "escaped_newline": pl.when(
+                        self._get(text, "output").str.contains("\\n", literal=True)
+                    ).then(pl.lit("true")),
+                }
+            ).alias("attributes"),
+        ).with_columns(
+            pl.when(pl.col("error_type").is_not_null())
+            .then(pl.lit("error"))
+            .otherwise(verdict_status(pl.col("verdict")))
+            .alias("status"),
+            pl.when(pl.col("error_type").is_not_null())
+            .then(pl.lit("ERROR"))
+            .otherwise(verdict_severity(pl.col("verdict")))
+            .alias("severity"),
+        )
+        return ParseResult(events=events, rejects=rejects, merged_lines=merged)

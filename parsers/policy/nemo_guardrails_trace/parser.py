@@ -1,0 +1,192 @@
+"""NeMo Guardrails tracing output from its FileSystem adapter (``trace.jsonl``): one event per span."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from parsers.policy._common import (
+    Records,
+    attrs,
+    json_records,
+    json_sniff,
+    verdict_severity,
+    verdict_status,
+)
+from timeline.parserkit.api import ParseResult, Sample, Source, marks
+from timeline.parserkit.frame import nullify
+from timeline.parserkit.timestamps import parse_epoch
+
+# Span times are seconds relative to the first rail; values above this are epoch seconds.
+EPOCH_FLOOR: Final = 1e9
+
+
+def _get(span: pl.Expr, path: str) -> pl.Expr:
+    return nullify(span.str.json_path_match(path))
+
+
+def _attr(span: pl.Expr, key: str) -> pl.Expr:
+    return _get(span, f"$.attributes['{key}']")
+
+
+class NemoGuardrailsTraceParser:
+    """``trace.jsonl`` of NeMo Guardrails' FileSystem tracing adapter.
+
+    Layouts: the original adapter (pretty-printed with ``indent=2``, legacy spans with
+    ``metrics``), and the later one (one line per interaction, ``schema_version`` 1.0 legacy
+    spans or 2.0 OpenTelemetry-style spans with ``span_kind`` and ``attributes``). One event per
+    span with ``duration_ms``; rail spans become ``policy.check``, LLM spans inference events.
+    """
+
+    name = "nemo_guardrails_trace"
+    layer = "policy"
+    description = (
+        "NeMo Guardrails FileSystem tracing adapter output (trace.jsonl): one event per span"
+    )
+    multiline = True
+    # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
+    record_start = r"^\{"
+
+    def sniff(self, sample: Sample) -> float:
+        """Needs ``"spans"`` and the span keys of the adapter."""
+        if json_sniff(sample, ['"spans"']) == 0.0:
+            return 0.0
+        return json_sniff(
+            sample,
+            ['"span_id"', '"parent_id"', '"duration"', '"trace_id"', '"start_time"'],
+            needed=4,
+        )
+
+    def parse(self, source: Source) -> ParseResult:
+        """Split each interaction into its spans (by index, vectorized per index)."""
+        records = json_records(source.lines)
+        text = pl.col("text")
+        frame = records.frame.with_columns(text.str.json_path_match("$.spans").alias("_spans"))
+        kept, rejects, merged = Records(frame, records.rejects).keep(
+            pl.col("_spans").str.starts_with("["), "not a NeMo Guardrails trace record"
+        )
+        empty = kept.filter(~pl.col("_spans").str.contains(r"\{"))
+        skipped = marks(
+            empty.select(pl.col("lines").alias("source_line")).explode("source_line"),
+            "trace without spans",
+        )
+        merged -= int(empty.get_column("lines").list.len().sum()) - empty.height
+        kept = kept.filter(pl.col("_spans").str.contains(r"\{"))
+        counts = kept.select(pl.col("_spans").str.count_matches(r'"span_id":').max()).item()
+        parts = []
+        for index in range(max(int(counts or 0), 1)):
+            part = kept.select(
+                "source_line",
+                text.str.json_path_match("$.trace_id").alias("trace_id"),
+                text.str.json_path_match("$.schema_version").alias("_schema"),
+                pl.col("_spans").str.json_path_match(f"$[{index}]").alias("_span"),
+                pl.lit(index, dtype=pl.Int64).alias("_index"),
+            ).filter(pl.col("_span").str.starts_with("{"))
+            parts.append(part)
+        spans = pl.concat(parts).sort("source_line", "_index", maintain_order=True)
+        events = self._events(spans)
+        return ParseResult(events=events, rejects=rejects, skipped=skipped, merged_lines=merged)
+
+    def _events(self, spans: pl.DataFrame) -> pl.DataFrame:
+        span = pl.col("_span")
+        name = _get(span, "$.name")
+        start = _get(span, "$.start_time").cast(pl.Float64, strict=False)
+        duration_s = _get(span, "$.duration").cast(pl.Float64, strict=False)
+        rail_name = pl.coalesce(_attr(span, "rail.name"), name.str.extract(r"^rail: (.+)$", 1))
+        rail_type = _attr(span, "rail.type")
+        is_rail = (name == "guardrails.rail") | name.str.starts_with("rail: ")
+        is_action = (name == "guardrails.action") | name.str.starts_with("action: ")
+        is_request = name.is_in(["guardrails.request", "interaction"])
+        model = pl.coalesce(
+            _attr(span, "gen_ai.request.model"),
+            _attr(span, "gen_ai.response.model"),
+            name.str.extract(r"^LLM: (.+)$", 1),
+        )
+        is_llm = model.is_not_null() & ~is_rail & ~is_action & ~is_request
+        stop = _attr(span, "rail.stop")
+        verdict = (
+            pl.when(~is_rail)
+            .then(None)
+            .when(stop == "true")
+            .then(pl.lit("block"))
+            .when(stop == "false")
+            .then(pl.lit("allow"))
+        )
+        stage_text = pl.coalesce(rail_type, rail_name)
+        stage = (
+            pl.when(stage_text.str.contains(r"(?i)\binput\b|jailbreak"))
+            .then(pl.lit("input"))
+            .when(stage_text.str.contains(r"(?i)\boutput\b|fact|hallucination"))
+            .then(pl.lit("output"))
+        )
+        error = _get(span, "$.error.occurred") == "true"
+        legacy_tokens = _get(span, "$.metrics").str.extract(r'_prompt_tokens_total":(\d+)', 1)
+        legacy_out = _get(span, "$.metrics").str.extract(r'_completion_tokens_total":(\d+)', 1)
+        epoch = parse_epoch(start.cast(pl.String), "epoch_s").ts
+        event_type = (
+            pl.when(is_rail)
+            .then(pl.lit("policy.check"))
+            .when(is_llm)
+            .then(pl.lit("inference.response"))
+            .otherwise(pl.lit("server.log"))
+        )
+        events = spans.select(
+            "source_line",
+            pl.when(start > EPOCH_FLOOR).then(start.cast(pl.String)).alias("ts_raw"),
+            pl.when(start > EPOCH_FLOOR).then(epoch).alias("ts_source"),
+            pl.when(start > EPOCH_FLOOR).then(pl.lit(False)).alias("ts_assumed_tz"),
+            pl.when(is_llm).then(pl.lit("inference")).otherwise(pl.lit("policy")).alias("layer"),
+            event_type.alias("event_type"),
+            nullify(pl.col("trace_id")).alias("trace_id"),
+            _get(span, "$.span_id").alias("span_id"),
+            _get(span, "$.parent_id").alias("parent_span_id"),
+            (duration_s * 1000.0).alias("duration_ms"),
+            name.alias("message"),
+            pl.when(is_rail).then(rail_name).alias("policy_name"),
+            pl.when(is_rail).then(stage).alias("policy_stage"),
+            verdict.alias("verdict"),
+            pl.when(is_llm).then(model).alias("model"),
+            pl.when(is_llm).then(_attr(span, "gen_ai.provider.name")).alias("provider"),
+            pl.when(is_llm)
+            .then(pl.coalesce(_attr(span, "gen_ai.usage.input_tokens"), legacy_tokens))
+            .cast(pl.Int64, strict=False)
+            .alias("input_tokens"),
+            pl.when(is_llm)
+            .then(pl.coalesce(_attr(span, "gen_ai.usage.output_tokens"), legacy_out))
+            .cast(pl.Int64, strict=False)
+            .alias("output_tokens"),
+            pl.when(is_llm)
+            .then(_attr(span, "gen_ai.response.finish_reasons").str.extract(r'"([^"]+)"', 1))
+            .alias("finish_reason"),
+            pl.when(is_llm).then(_attr(span, "gen_ai.response.id")).alias("request_id"),
+            pl.when(error).then(pl.lit("error")).alias("_error"),
+            pl.when(error)
+            .then(pl.coalesce(_get(span, "$.error.type"), pl.lit("error")))
+            .alias("error_type"),
+            attrs(
+                {
+                    "schema_version": pl.col("_schema"),
+                    "span_type": _get(span, "$.span_type"),
+                    "span_kind": _get(span, "$.span_kind"),
+                    "span_index": pl.col("_index"),
+                    "start_offset_s": pl.when(start <= EPOCH_FLOOR).then(start),
+                    "end_offset_s": pl.when(start <= EPOCH_FLOOR).then(_get(span, "$.end_time")),
+                    "rail_type": rail_type,
+                    "rail_decisions": _attr(span, "rail.decisions"),
+                    "action_name": pl.coalesce(
+                        _attr(span, "action.name"), name.str.extract(r"^action: (.+)$", 1)
+                    ),
+                    "operation": _attr(span, "gen_ai.operation.name"),
+                    "error_message": _get(span, "$.error.message"),
+                    "metrics": nullify(_get(span, "$.metrics"), ["{}"]),
+                }
+            ).alias("attributes"),
+        )
+        return events.with_columns(
+            pl.coalesce(pl.col("_error"), verdict_status(pl.col("verdict"))).alias("status"),
+            pl.when(pl.col("_error").is_not_null())
+            .then(pl.lit("ERROR"))
+            .otherwise(verdict_severity(pl.col("verdict")))
+            .alias("severity"),
+        ).drop("_error")

@@ -1,0 +1,231 @@
+"""Parse one input file into part files (events and rejects) plus its line accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from timeline.ingest.documents import explode
+from timeline.ingest.envelopes import unwrap
+from timeline.ingest.reader import EXCERPT_CHARS, InputReader
+from timeline.normalize.events import normalize, with_envelope
+from timeline.parse import chunks
+from timeline.parse.contract import check_contract, safe_parse
+from timeline.parserkit.api import (
+    MARK_SCHEMA,
+    Parser,
+    ParseResult,
+    Source,
+    SourceSettings,
+    is_multiline,
+    keeps_blank,
+    marks,
+)
+from timeline.pipeline.accounting import FileAccount
+
+
+@dataclass
+class FileJob:
+    """One file to read: where it is, what parses it, and the settings."""
+
+    index: int
+    reader: InputReader
+    parser: Parser | None
+    settings: SourceSettings
+    skip_reason: str | None = None  # every line is skipped (unknown format)
+    reject_reason: str | None = None  # every line is rejected (binary file)
+    detection: str = ""  # how the parser was chosen, for the accounting
+    envelopes: tuple[str, ...] = ()  # envelope kinds found in the file's sample
+    document: str | None = None  # a whole-document export (CloudWatch, ES response, JSON array)
+    keep_content: bool = True  # False: ``raw`` is dropped before the parts are written
+
+
+@dataclass
+class FileOutcome:
+    """The parts a file produced and its accounting."""
+
+    account: FileAccount
+    event_parts: list[Path] = field(default_factory=list)
+    reject_parts: list[Path] = field(default_factory=list)
+    min_ts_year: int | None = None
+    max_ts_year: int | None = None
+
+
+def _rejects_with_excerpt(rejects: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    joined = rejects.join(lines, on="source_line", how="left", maintain_order="left")
+    return joined.select(
+        "source_line",
+        "reason",
+        pl.col("line").str.slice(0, EXCERPT_CHARS).alias("excerpt"),
+        pl.col("line").str.len_bytes().cast(pl.Int64).alias("line_length"),
+    )
+
+
+def _chain_merges(first: pl.DataFrame, second: pl.DataFrame) -> pl.DataFrame:
+    """Merges of two stages in one: lines merged into a line that was itself merged follow it."""
+    both = pl.concat([first, second])
+    into = both.join(second.rename({"source_line": "into", "into": "final"}), on="into", how="left")
+    return into.select("source_line", pl.coalesce("final", "into").alias("into"))
+
+
+def _follow(merged: pl.DataFrame, marked: pl.DataFrame) -> pl.DataFrame:
+    """Marks for the merged lines whose record line was marked (same reason)."""
+    if marked.height == 0:
+        return pl.DataFrame(schema=MARK_SCHEMA)
+    joined = merged.join(marked, left_on="into", right_on="source_line", how="inner")
+    return joined.select("source_line", "reason")
+
+
+class _PartWriter:
+    def __init__(self, parts_dir: Path, index: int) -> None:
+        self.parts_dir = parts_dir
+        self.index = index
+        self.count = 0
+
+    def write(self, frame: pl.DataFrame, kind: str) -> Path:
+        path = self.parts_dir / f"{self.index:06d}-{self.count:06d}.{kind}.arrow"
+        self.count += 1
+        frame.write_ipc(path, compression="lz4")
+        return path
+
+
+def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
+    """Read, parse and normalize one file; write its parts; return its outcome."""
+    reader = job.reader
+    parser = job.parser
+    account = FileAccount(source_file=reader.name, parser=parser.name if parser else None)
+    outcome = FileOutcome(account)
+    writer = _PartWriter(parts_dir, job.index)
+    multiline = parser is not None and is_multiline(parser)
+    pending: list[pl.DataFrame] = []
+    pending_bytes = 0
+
+    def emit_rejects(frame: pl.DataFrame) -> None:
+        if frame.height:
+            account.lines_rejected += frame.height
+            account.rejects_by_reason.update(frame.get_column("reason").to_list())
+            outcome.reject_parts.append(writer.write(frame, "rejects"))
+
+    def emit_skipped(frame: pl.DataFrame) -> None:
+        if frame.height:
+            account.lines_skipped += frame.height
+            account.skipped_by_reason.update(frame.get_column("reason").to_list())
+
+    def handle(physical: pl.DataFrame, pre_merged: pl.DataFrame | None = None) -> None:
+        assert parser is not None
+        lines, merged, envelope = physical, pre_merged, None
+        if job.envelopes:
+            unwrapped = unwrap(physical, job.envelopes)
+            lines, envelope = unwrapped.lines, unwrapped.envelope
+            if unwrapped.merged.height:
+                merged = (
+                    unwrapped.merged if merged is None else _chain_merges(merged, unwrapped.merged)
+                )
+        skipped = [pl.DataFrame(schema=MARK_SCHEMA)]
+        if not keeps_blank(parser):
+            blank = lines.get_column("line").str.strip_chars() == ""
+            skipped.append(marks(lines.filter(blank), "blank line"))
+            lines = lines.filter(~blank)
+        result = ParseResult(events=pl.DataFrame(schema={"source_line": pl.Int64}))
+        if lines.height:
+            result = safe_parse(parser, Source(reader.name, lines, job.settings))
+            broken = check_contract(parser, result, lines, reader.name)
+            if broken is not None:
+                account.notes.append(f"{broken}; its {lines.height} lines were rejected")
+                result = ParseResult(
+                    events=pl.DataFrame(schema={"source_line": pl.Int64}),
+                    rejects=marks(
+                        lines, f"parser {parser.name} broke the line contract (a parser bug)"
+                    ),
+                )
+        rejects = result.rejects.select(MARK_SCHEMA.names())
+        skipped.append(result.skipped.select(MARK_SCHEMA.names()))
+        skip_frame = pl.concat(skipped)
+        if merged is not None and merged.height:
+            # Lines joined into a record share its fate: rejected, skipped or parsed with it.
+            follow_rej = _follow(merged, rejects)
+            follow_skip = _follow(merged, skip_frame)
+            rejects = pl.concat([rejects, follow_rej])
+            skip_frame = pl.concat([skip_frame, follow_skip])
+            account.lines_parsed += merged.height - follow_rej.height - follow_skip.height
+        emit_rejects(_rejects_with_excerpt(rejects, physical))
+        emit_skipped(skip_frame)
+        events = result.events
+        account.events += events.height
+        account.lines_parsed += result.merged_lines + (
+            events.get_column("source_line").n_unique() if events.height else 0
+        )
+        if events.height:
+            frame = normalize(
+                events, lines, reader.name, parser.name, parser.layer, job.keep_content
+            )
+            if envelope is not None:
+                frame = with_envelope(frame, envelope)
+            _track_years(outcome, frame)
+            outcome.event_parts.append(writer.write(frame, "events"))
+
+    record_start = getattr(parser, "record_start", None) if multiline else None
+    cutter = getattr(parser, "cut", None) if multiline else None
+    chunkable = (
+        (record_start is not None or cutter is not None) and not job.envelopes and not job.document
+    )
+    for block in reader.blocks():
+        emit_rejects(block.bad)
+        lines = block.lines
+        if job.skip_reason is not None:
+            emit_skipped(marks(lines, job.skip_reason))
+        elif job.reject_reason is not None:
+            emit_rejects(_rejects_with_excerpt(marks(lines, job.reject_reason), lines))
+        elif multiline or job.document:
+            pending.append(lines)
+            pending_bytes += chunks.text_bytes(lines) if chunkable else 0
+            if chunkable and (
+                sum(f.height for f in pending) >= chunks.CHUNK_LINES
+                or pending_bytes >= chunks.CHUNK_BYTES
+            ):
+                whole = pl.concat(pending)
+                if cutter is not None:
+                    done, carry = chunks.cut_by(whole, cutter)
+                else:
+                    assert record_start is not None
+                    done, carry = chunks.cut_at_record(whole, record_start)
+                if done.height:
+                    handle(done)
+                pending = [carry]
+                pending_bytes = chunks.text_bytes(carry)
+        else:
+            handle(lines)
+    if pending and job.document:
+        whole = pl.concat(pending)
+        doc = explode(whole, job.document)
+        emit_skipped(doc.skipped)
+        emit_rejects(_rejects_with_excerpt(doc.rejected, whole))
+        handle(doc.lines, doc.merged)
+    elif pending:
+        handle(pl.concat(pending))
+    stats = reader.stats
+    account.lines_read = stats.lines
+    account.size = stats.size
+    account.sha256 = stats.sha256
+    account.compression = stats.compression
+    account.notes.extend(stats.problems)
+    if job.settings.year_origin and parser is not None and getattr(parser, "needs_year", False):
+        account.notes.append(
+            f"timestamps carry no year; assumed {job.settings.year} (from {job.settings.year_origin})"
+        )
+    account.check()
+    return outcome
+
+
+def _track_years(outcome: FileOutcome, frame: pl.DataFrame) -> None:
+    years = frame.select(
+        pl.col("ts_source").dt.year().min().alias("lo"),
+        pl.col("ts_source").dt.year().max().alias("hi"),
+    ).row(0)
+    lo, hi = years
+    if lo is not None:
+        outcome.min_ts_year = lo if outcome.min_ts_year is None else min(outcome.min_ts_year, lo)
+    if hi is not None:
+        outcome.max_ts_year = hi if outcome.max_ts_year is None else max(outcome.max_ts_year, hi)
