@@ -39,18 +39,18 @@ event_id = "id"
         parse_spec(text, "app.toml")
     problems = info.value.problems
     assert problems == [
-        "spec: unknown key 'descripton'; did you mean 'description'? (allowed: name, layer, description, reader, pattern, columns, header, delimiter, null_values, timestamp, constants, fields, ids, status, severity, attributes, sniff)",
-        "name 'My App' must be snake_case (lowercase letters, digits, underscores), e.g. 'my_app_log'",
-        "layer 'gatway' is not one of gateway, policy, retrieval, inference, other; did you mean 'gateway'?",
-        "spec: 'description' is required",
-        "reader 'regexp' is not one of jsonl, regex, logfmt, csv; did you mean 'regex'?",
-        "[timestamp]: 'field' is required (the source field holding the time); set required = false if the format has no time",
-        "[timestamp]: timestamp format 'rfc3339' is neither a named format (iso8601, epoch_s, epoch_ms, epoch_us, epoch_ns) nor a strptime pattern; named formats are iso8601, epoch_s, epoch_ms, epoch_us, epoch_ns",
-        "[timestamp]: unknown time zone 'Mars/Base'; use an IANA name such as 'UTC' or 'Europe/Berlin'",
-        "[fields]: 'stauts_code' is not a canonical field; did you mean 'status_code'? (see docs/schema.md)",
-        "[fields]: 'event_id' is filled by the pipeline and cannot be mapped; put the value under [attributes] instead",
+        "[descripton] unknown key; did you mean 'description'? (allowed: name, layer, description, reader, pattern, columns, header, delimiter, null_values, timestamp, constants, fields, ids, status, severity, attributes, sniff)",
+        "[name] 'My App' is not snake_case; use lowercase letters, digits and underscores, such as 'my_app_log'",
+        "[layer] unknown value 'gatway'; did you mean 'gateway'? (allowed: gateway, policy, retrieval, inference, other)",
+        "[description] is required; add a one-line description of the format",
+        "[reader] unknown value 'regexp'; did you mean 'regex'? (allowed: jsonl, regex, logfmt, csv)",
+        "[timestamp.formats[1]] timestamp format 'rfc3339' is neither a named format (iso8601, epoch_s, epoch_ms, epoch_us, epoch_ns) nor a strptime pattern; use a named format or a strptime pattern such as '%Y-%m-%d %H:%M:%S'",
+        "[timestamp.timezone] unknown time zone 'Mars/Base'; use an IANA name such as 'UTC' or 'Europe/Berlin'",
+        "[timestamp.field] is required; add the source field holding the time, or set required = false if the format has no time",
+        "[fields.stauts_code] is not a canonical field; did you mean 'status_code'? (see docs/schema.md)",
+        "[fields.event_id] is filled by the pipeline and cannot be mapped; put the value under [attributes] instead",
     ]
-    assert str(info.value).startswith("app.toml: 10 problems:\n  - spec: unknown key")
+    assert str(info.value).startswith("app.toml: 10 problems:\n  - [descripton] unknown key")
 
 
 def test_regex_spec_needs_named_groups_and_known_fields() -> None:
@@ -66,12 +66,12 @@ field = "time"
     with pytest.raises(SpecError) as info:
         parse_spec(text)
     assert info.value.problems == [
-        "[timestamp]: source field 'time' is not produced by the reader (available: msg)"
+        "[timestamp.field] source field 'time' is not produced by the reader; available: msg"
     ]
     with pytest.raises(SpecError) as info:
         parse_spec(text.replace("(?P<msg>.*)", "(.*)"))
     assert (
-        "'pattern' has no named capture groups; use named groups like '^(?P<my_key>.*)$'"
+        "[pattern] has no named capture groups; use named groups like '^(?P<my_key>.*)$'"
         in info.value.problems
     )
 

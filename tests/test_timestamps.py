@@ -85,3 +85,47 @@ def test_format_and_zone_checks_explain_the_problem() -> None:
         check_timezone("Mars/Olympus")
         == "unknown time zone 'Mars/Olympus'; use an IANA name such as 'UTC' or 'Europe/Berlin'"
     )
+
+
+# --- Python strptime directives whose chrono meaning differs ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-02 10:15:04.648712", utc(2025, 3, 2, 10, 15, 4, 648712)),  # not 648 µs
+        ("2025-03-02 10:15:04.6", utc(2025, 3, 2, 10, 15, 4, 600000)),  # right-padded, as Python
+        ("2025-03-02 10:15:04.000123", utc(2025, 3, 2, 10, 15, 4, 123)),
+    ],
+)
+def test_percent_f_after_a_dot_is_read_as_python_reads_it(text: str, expected: datetime) -> None:
+    assert _parse([text], ["%Y-%m-%d %H:%M:%S.%f"]) == [(expected, True)]
+    assert datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC) == expected
+
+
+def test_percent_f_without_a_dot_or_in_chrono_syntax_is_rejected() -> None:
+    assert check_format("%H:%M:%S,%f") == (
+        "timestamp format '%H:%M:%S,%f' has '%f' without a dot before it; write the fraction as"
+        " '%S.%f' (microseconds, as Python reads them), or use the named format 'iso8601' for"
+        " ',123' fractions"
+    )
+    assert check_format("%H:%M:%S%.f") == (
+        "timestamp format '%H:%M:%S%.f' uses chrono's fraction syntax; write it the Python way,"
+        " '%S.%f' (read exactly, any number of digits)"
+    )
+    assert check_format("%Y-%m-%d %H:%M:%S.%f") is None
+
+
+def test_percent_z_accepts_what_python_accepts() -> None:
+    fmt = "%Y-%m-%d %H:%M:%S %z"
+    got = _parse(
+        ["2025-03-02 11:15:04 +0100", "2025-03-02 11:15:04 +01:00", "2025-03-02 10:15:04 Z"], [fmt]
+    )
+    assert got == [(utc(2025, 3, 2, 10, 15, 4), False)] * 3
+
+
+def test_percent_j_day_of_year_and_percent_p_match_python() -> None:
+    assert _parse(["2025 061 10:00:00"], ["%Y %j %H:%M:%S"]) == [(utc(2025, 3, 2, 10), True)]
+    assert _parse(["2025-03-02 01:02:03 PM"], ["%Y-%m-%d %I:%M:%S %p"]) == [
+        (utc(2025, 3, 2, 13, 2, 3), True)
+    ]

@@ -11,8 +11,10 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference._common import duration_ms
-from timeline.parserkit.frame import kv_list, nullify, severity
+from timeline.parserkit.durations import go_duration_ms
+from timeline.parserkit.frame import severity
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import nullify
 from timeline.parserkit.timestamps import parse_iso8601
 
 # InferError's Display texts (router/src/infer/mod.rs) -> the `err` label of tgi_request_failure.
@@ -104,10 +106,10 @@ def tgi_events(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
             "target": pl.col("target"),
             "code": pl.col("code"),
             "span": pl.col("span_name"),
-            "validation_time_ms": duration_ms(pl.col("validation_time")),
-            "queue_time_ms": duration_ms(pl.col("queue_time")),
-            "inference_time_ms": duration_ms(pl.col("inference_time")),
-            "time_per_token_ms": duration_ms(pl.col("time_per_token")),
+            "validation_time_ms": go_duration_ms(pl.col("validation_time")),
+            "queue_time_ms": go_duration_ms(pl.col("queue_time")),
+            "inference_time_ms": go_duration_ms(pl.col("inference_time")),
+            "time_per_token_ms": go_duration_ms(pl.col("time_per_token")),
             "seed": _rust_option(pl.col("seed")),
             "max_new_tokens": _rust_option(params.str.extract(r"max_new_tokens: ([^,}]+)", 1)),
             "temperature": _rust_option(params.str.extract(r"\btemperature: ([^,}]+)", 1)),
@@ -149,7 +151,7 @@ def tgi_events(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         .alias("status"),
         pl.when(kind == "error").then(_error_type(msg)).alias("error_type"),
         short_message.alias("message"),
-        duration_ms(pl.col("total_time")).alias("duration_ms"),
+        go_duration_ms(pl.col("total_time")).alias("duration_ms"),
         model.alias("model"),
         revision.alias("model_revision"),
         pl.lit("tgi").alias("provider"),

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.inference._common import duration_ms, keyword_pairs, python_string, split_top_level
 from parsers.inference.ollama.parser import OllamaParser
 from parsers.inference.openai_http.parser import OpenAIHttpParser
 from parsers.inference.tgi_json.parser import TgiJsonParser
@@ -34,42 +33,6 @@ def _source(lines: list[str], year: int | None = 2025, tz: str = "UTC") -> Sourc
 def _covered(result: ParseResult) -> int:
     starts = result.events.get_column("source_line").n_unique() if result.events.height else 0
     return starts + result.merged_lines + result.rejects.height + result.skipped.height
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("35.684791792s", 35684.791792),
-        ("6.2826ms", 6.2826),
-        ("456µs", 0.456),
-        ("812us", 0.812),
-        ("120ns", 0.00012),
-        ("0s", 0.0),
-        ("29m59s", 1_799_000.0),
-        ("1m2.5s", 62_500.0),
-        ("1h0m1.25s", 3_601_250.0),
-        ('"1.5s"', 1500.0),
-        ("3q", None),
-        ("", None),
-    ],
-)
-def test_duration_units(text: str, expected: float | None) -> None:
-    out = pl.DataFrame({"d": [text]}).select(duration_ms(pl.col("d"))).item()
-    assert out == expected
-
-
-def test_python_string_never_evaluates_code() -> None:
-    assert python_string("'a\\nb'") == "a\nb"
-    assert python_string("__import__('os').system('true')") is None
-    assert python_string("'unterminated") is None
-    assert python_string("None") is None
-
-
-def test_sampling_params_split_respects_nesting() -> None:
-    text = "n=1, stop=['a, b', ')'], seed=None, guided=G(x=1, y=[2, 3]), top_k=-1"
-    assert split_top_level(text)[1] == "stop=['a, b', ')']"
-    pairs = dict(keyword_pairs(text))
-    assert pairs == {"n": "1", "stop": "['a, b', ')']", "guided": "G(x=1, y=[2, 3])", "top_k": "-1"}
 
 
 def test_vllm_request_id_suffixes_and_forwarded_ids() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from parsers.otel.otlp_json.documents import split_documents
 from parsers.otel.otlp_json.parser import OtlpJsonParser
 from parsers.otel.otlp_json.values import any_value, hex_id, nanos, status_code
 from tests.helpers import assert_real_log, parsed_fraction
 from timeline.parserkit.api import LINE_SCHEMA, Sample, Source
+from timeline.parserkit.records import read_records
 
 
 def _source(*lines: str) -> Source:
@@ -113,8 +113,8 @@ def test_guardrail_verdicts() -> None:
 def test_pretty_printed_and_broken_documents() -> None:
     pretty = json.dumps(json.loads(_span_doc({})), indent=2).splitlines()
     lines = [*pretty, "{broken", "  tail of nothing", *pretty]
-    docs = split_documents(list(range(1, len(lines) + 1)), lines)
-    assert [d.error for d in docs].count(None) == 2
+    documents = read_records(_source(*lines).lines, documents=True, max_lines=None)
+    assert documents.frame.height == 2
     result = OtlpJsonParser().parse(_source(*lines))
     assert result.events["source_line"].to_list() == [1, len(pretty) + 3]
     assert result.merged_lines == 2 * (len(pretty) - 1)

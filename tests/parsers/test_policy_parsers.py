@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers import builtin_parsers
-from parsers.policy._common import json_records
 from parsers.policy.llama_guard.parser import LlamaGuardParser
 from parsers.policy.nemo_guardrails.parser import NemoGuardrailsParser
 from parsers.policy.nemo_guardrails.payload import decode
@@ -115,18 +114,6 @@ def test_llama_guard_aliases_are_configurable() -> None:
     assert {"key": "category_names", "value": "Suicide & Self-Harm"} in row["attributes"]
     # the default parser does not know these names
     assert LlamaGuardParser().parse(_source('{"rid": "r-9", "raw": "safe"}')).events.height == 0
-
-
-def test_json_records_split_pretty_and_single_line() -> None:
-    records = json_records(
-        _source("noise", '{"a": 1}', "{", '  "b": 2', "}", "trailing", '{"c": ').lines
-    )
-    assert records.frame.get_column("source_line").to_list() == [2, 3]
-    assert records.rejects.rows() == [
-        (1, "not a JSON object"),
-        (6, "not a JSON object"),
-        (7, "invalid JSON record"),
-    ]
 
 
 def test_moderation_prefers_the_callers_verdict() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from parsers.retrieval._common import es_took_ms, go_duration_ms
 from parsers.retrieval.elasticsearch_slowlog.parser import ElasticsearchSlowlogParser
 from parsers.retrieval.milvus_log.parser import MilvusParser
 from parsers.retrieval.qdrant_log.parser import QdrantParser
@@ -47,31 +46,6 @@ def test_qdrant_real_sample(real_logs: Path) -> None:
     attrs = first["attributes"]  # a map in events.parquet
     assert attrs["docker_time"] == "2024-04-10 15:01:09"
     assert first["duration_ms"] == pytest.approx(4.214)
-
-
-@pytest.mark.parametrize(
-    ("text", "ms"),
-    [
-        ("70.4micros", 0.0704),
-        ("9.9ms", 9.9),
-        ("1.3s", 1300.0),
-        ("2m", 120_000.0),
-        ("450nanos", 0.00045),
-        ("12 apples", None),
-    ],
-)
-def test_es_took_units(text: str, ms: float | None) -> None:
-    got = pl.select(es_took_ms(pl.lit(text))).item()
-    assert got == (pytest.approx(ms) if ms is not None else None)
-
-
-@pytest.mark.parametrize(
-    ("text", "ms"),
-    [("997.257µs", 0.997257), ("1m2.5s", 62_500.0), ("150ms", 150.0), ("3ns", 3e-6), ("x", None)],
-)
-def test_go_durations(text: str, ms: float | None) -> None:
-    got = pl.select(go_duration_ms(pl.lit(text))).item()
-    assert got == (pytest.approx(ms) if ms is not None else None)
 
 
 def test_es_opaque_id_only_on_search_lines() -> None:

@@ -72,10 +72,21 @@ def detect(registry: Registry, sample: Sample, forced: tuple[str, str] | None = 
             f"Force a parser with --parser '{sample.name}=NAME', or skip such files with --skip-unknown."
         )
     tied = [c for c in candidates if best.score - c.score <= TIE_MARGIN]
+    # Tie rule: a spec without [sniff] requirements never makes a file ambiguous; it yields to
+    # any other parser in the tie (a built-in, a plugin or a spec with [sniff]).
+    sure = [c for c in tied if not _unsniffed_spec(registry.get(c.name))]
+    if sure and len(sure) < len(tied):
+        tied = sure
     if len(tied) > 1:
         names = ", ".join(f"{c.name} {c.score:.2f}" for c in tied)
         raise AmbiguousFormatError(
             f"the format of {sample.name!r} is ambiguous: {names} fit equally well. "
             f"Force one with --parser '{sample.name}=NAME' or a [[sources]] rule in timeline.toml."
         )
-    return Detection(registry.get(best.name), "sniffed", best.score, candidates)
+    return Detection(registry.get(tied[0].name), "sniffed", tied[0].score, candidates)
+
+
+def _unsniffed_spec(parser: Parser) -> bool:
+    """Whether ``parser`` is a declarative spec without ``[sniff]`` requirements."""
+    spec = getattr(parser, "spec", None)
+    return spec is not None and not getattr(spec, "sniff_require", True)

@@ -1,15 +1,29 @@
-"""Expression helpers shared by parsers: nulls, key/value lists, id lists, severities."""
+"""Expression helpers for canonical columns: severities, HTTP statuses, reject reasons.
+
+``NULL_TOKENS`` / ``nullify`` (:mod:`timeline.parserkit.text`), ``kv_list``
+(:mod:`timeline.parserkit.kv`) and ``id_list`` (:mod:`timeline.parserkit.ids`) are re-exported
+here for the callers that import them from this module.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Final
 
 import polars as pl
 
-from timeline.schema import ID_STRUCT, KV_STRUCT
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import NULL_TOKENS, nullify
 
-NULL_TOKENS: Final = ("-", "", "null", "None", "none", "NULL", "nil")
+__all__ = [
+    "NULL_TOKENS",
+    "first_reason",
+    "http_status",
+    "id_list",
+    "kv_list",
+    "nullify",
+    "severity",
+]
 
 _SEVERITY: Final = {
     "trace": "TRACE",
@@ -31,32 +45,6 @@ _SEVERITY: Final = {
     "emerg": "FATAL",
     "alert": "FATAL",
 }
-
-
-def nullify(expr: pl.Expr, tokens: Iterable[str] = NULL_TOKENS) -> pl.Expr:
-    """Null where the text is one of ``tokens`` (``-``, empty, ``null`` ...)."""
-    return pl.when(expr.is_in(list(tokens))).then(None).otherwise(expr)
-
-
-def kv_list(pairs: Mapping[str, pl.Expr]) -> pl.Expr:
-    """A ``list[struct{key, value}]`` of the non-null values, in the given key order."""
-    if not pairs:
-        return pl.lit([], dtype=pl.List(KV_STRUCT))
-    items = [
-        pl.struct(key=pl.lit(k, dtype=pl.String), value=v.cast(pl.String)) for k, v in pairs.items()
-    ]
-    return pl.concat_list(items).list.filter(pl.element().struct.field("value").is_not_null())
-
-
-def id_list(pairs: Mapping[str, pl.Expr]) -> pl.Expr:
-    """A ``list[struct{kind, value}]`` of the non-null ids."""
-    if not pairs:
-        return pl.lit([], dtype=pl.List(ID_STRUCT))
-    items = [
-        pl.struct(kind=pl.lit(k, dtype=pl.String), value=v.cast(pl.String))
-        for k, v in pairs.items()
-    ]
-    return pl.concat_list(items).list.filter(pl.element().struct.field("value").is_not_null())
 
 
 def severity(expr: pl.Expr) -> pl.Expr:

@@ -12,6 +12,9 @@ When a parser only tests what kind of value a path holds (present, an object, an
 for the path's *head* (:func:`jh`) instead: the first character of the text ``json_path_match``
 gives. A head of a path that is also a parent of other paths comes from the decoded struct or list
 (``{`` / ``[``), so it needs no second parse of the line.
+
+A parser that builds its expressions first and decodes after collects its paths in a
+:class:`PathSet` (one per parse call, so nothing is shared between calls).
 """
 
 from __future__ import annotations
@@ -47,6 +50,69 @@ def head_column_name(path: str) -> str:
 def jh(path: str) -> pl.Expr:
     """The first character of the text at ``path`` (null where ``json_path_match`` gives null)."""
     return pl.col(head_column_name(path))
+
+
+def key_path(key: str) -> str:
+    """The JSONPath of top-level ``key`` (``$['key']``, quotes and backslashes escaped; polars'
+    ``json_path_match`` cannot name a key that holds a backslash, :func:`decode_paths` can)."""
+    segment = key.replace("\\", "\\\\").replace("'", "\\'")
+    return f"$['{segment}']"
+
+
+def dotted_path(source: str) -> str:
+    """A dotted source path (``a.b.0.c``) as a JSONPath (``$['a']['b'][0]['c']``)."""
+    parts = []
+    for seg in source.split("."):
+        if seg.isdigit():
+            parts.append(f"[{seg}]")
+        else:
+            escaped = seg.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"['{escaped}']")
+    return ROOT + "".join(parts)
+
+
+def is_json_object(line: pl.Expr) -> pl.Expr:
+    """True where the line is one complete JSON object (leading blanks allowed)."""
+    return object_from(line, line.str.json_path_match(ROOT))
+
+
+def object_from(line: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """:func:`is_json_object` given the line's decoded ``$`` (``jp("$")`` after :func:`decode_paths`)."""
+    return (line.str.strip_chars_start().str.starts_with("{") & whole.is_not_null()).fill_null(
+        False
+    )
+
+
+class PathSet:
+    """The JSON paths a parser reads, collected while its expressions are built, then decoded
+    from every line in one pass by :meth:`decode`. ``$`` is always decoded."""
+
+    def __init__(self) -> None:
+        self._paths: dict[str, None] = {ROOT: None}
+        self._heads: dict[str, None] = {}
+
+    def value(self, path: str) -> pl.Expr:
+        """The text at ``path`` (its column once :meth:`decode` ran)."""
+        self._paths[path] = None
+        return jp(path)
+
+    def key(self, key: str) -> pl.Expr:
+        """The text of top-level ``key`` (:func:`key_path`)."""
+        return self.value(key_path(key))
+
+    def head(self, path: str) -> pl.Expr:
+        """The first character of the text at ``path`` (see :func:`jh`)."""
+        self._heads[path] = None
+        return jh(path)
+
+    def first(self, *paths: str) -> pl.Expr:
+        """The text at the first of ``paths`` that is present."""
+        return pl.coalesce([self.value(p) for p in paths])
+
+    def decode(self, lines: pl.DataFrame, column: str = "line") -> pl.DataFrame:
+        """``lines`` plus the columns of every path and head asked for so far."""
+        decoded = decode_paths(lines.get_column(column), sorted(self._paths), sorted(self._heads))
+        return pl.concat([lines, decoded], how="horizontal")
 
 
 def _node(tree: dict[str, Any], segments: list[Segment]) -> Any:

@@ -9,11 +9,15 @@ Formats, by name:
 * anything else is a strptime pattern (``%d/%b/%Y:%H:%M:%S %z``). A pattern without a year
   (``%m-%d %H:%M:%S``) takes the source's configured or inferred year.
 
+:func:`parse_guess` reads a field that services fill either way: ISO 8601 text or an epoch number
+whose unit its number of digits tells.
+
 A timestamp without an offset is read in the source's zone (default UTC) and flagged as assumed.
 """
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from dataclasses import dataclass
 from typing import Final
@@ -52,6 +56,24 @@ def check_timezone(name: str) -> str | None:
     return None
 
 
+def has_date(pattern: str) -> bool:
+    """Whether a strptime pattern carries a day (a pattern without one is time-only)."""
+    return any(
+        tok in pattern for tok in ("%d", "%e", "%j", "%s", "%+", "%c", "%D", "%F", "%x", "%U", "%W")
+    )
+
+
+def to_chrono(pattern: str) -> str:
+    """A Python strptime pattern in chrono's dialect (what polars reads).
+
+    Python's ``%f`` after a dot is a fraction of up to 6 digits zero-padded on the right
+    (``.6`` = 600 ms, ``.648712`` = 648712 µs); chrono's ``%f`` counts nanoseconds instead, so
+    ``.%f`` becomes chrono's ``%.f`` (a fraction of any precision, read exactly). Python's
+    ``%z`` also accepts ``Z`` (see :func:`parse_pattern`). ``%j``, ``%b``, ``%p``, ``%y``,
+    ``%I`` mean the same in both."""
+    return pattern.replace(".%f", "%.f")
+
+
 def check_format(fmt: str) -> str | None:
     """Return an error text when ``fmt`` is neither a named format nor a usable strptime pattern."""
     if fmt in NAMED_FORMATS:
@@ -61,8 +83,19 @@ def check_format(fmt: str) -> str | None:
         return (
             f"timestamp format {fmt!r} is neither a named format ({named}) nor a strptime pattern"
         )
+    if "%f" in fmt.replace(".%f", ""):
+        return (
+            f"timestamp format {fmt!r} has '%f' without a dot before it; write the fraction as"
+            " '%S.%f' (microseconds, as Python reads them), or use the named format 'iso8601'"
+            " for ',123' fractions"
+        )
+    if "%.f" in fmt or re.search(r"%[0-9]f", fmt):
+        return (
+            f"timestamp format {fmt!r} uses chrono's fraction syntax; write it the Python way,"
+            " '%S.%f' (read exactly, any number of digits)"
+        )
     try:
-        pl.DataFrame({"t": ["x"]}).select(pl.col("t").str.to_datetime(fmt, strict=False))
+        pl.DataFrame({"t": ["x"]}).select(pl.col("t").str.to_datetime(to_chrono(fmt), strict=False))
     except pl.exceptions.PolarsError as exc:
         return f"timestamp format {fmt!r} is not a valid strptime pattern: {exc}"
     return None
@@ -124,12 +157,14 @@ def parse_pattern(
 ) -> Parsed:
     """A strptime pattern. Without a year in the pattern, ``year`` is prepended (null if unknown)."""
     value = text.str.strip_chars()
-    fmt = pattern
+    fmt = to_chrono(pattern)
+    if fmt.endswith("%z"):  # Python's %z reads Z as +00:00; chrono does not
+        value = value.str.replace(r"[Zz]$", "+00:00")
     if not has_year(pattern):
         if year is None:
             return Parsed(pl.lit(None, dtype=_UTC), pl.lit(None, dtype=pl.Boolean))
         value = pl.lit(f"{year:04d} ") + value
-        fmt = "%Y " + pattern
+        fmt = "%Y " + fmt
     if has_offset(pattern):
         ts = value.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
         return Parsed(ts, pl.when(ts.is_not_null()).then(False))
@@ -154,3 +189,19 @@ def parse_any(
     ts = pl.coalesce([p.ts for p in parsed])
     assumed = pl.coalesce([pl.when(p.ts.is_not_null()).then(p.assumed_tz) for p in parsed])
     return Parsed(ts, assumed)
+
+
+# Digits of an epoch number's integral part -> its unit (seconds until 2286 have 10 digits).
+_EPOCH_BY_DIGITS: Final = ((11, "epoch_s"), (14, "epoch_ms"), (17, "epoch_us"), (20, "epoch_ns"))
+
+
+def parse_guess(text: pl.Expr, timezone: str = "UTC") -> Parsed:
+    """ISO 8601 text, or an epoch number whose unit its number of integral digits tells:
+    up to 11 seconds, 14 milliseconds, 17 microseconds, 20 nanoseconds (fractions allowed)."""
+    iso = parse_iso8601(text, timezone)
+    digits = text.str.extract(r"^(\d+)(?:\.\d+)?$", 1).str.len_chars()
+    epoch: pl.Expr = pl.lit(None, dtype=_UTC)
+    for most, unit in reversed(_EPOCH_BY_DIGITS):
+        epoch = pl.when(digits <= most).then(parse_epoch(text, unit).ts).otherwise(epoch)
+    assumed = pl.when(iso.ts.is_not_null()).then(iso.assumed_tz).when(epoch.is_not_null())
+    return Parsed(pl.coalesce(iso.ts, epoch), assumed.then(False))

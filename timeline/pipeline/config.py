@@ -17,19 +17,48 @@ specs = ["specs/my_app.toml"]   # user parser specs, relative to this file
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
-from timeline.correlate.config import CorrelationConfig, parse_correlation
+from timeline.correlation.config import CORRELATION, CorrelationConfig, correlation_from_values
 from timeline.errors import ConfigError
 from timeline.parserkit.api import SourceSettings
 from timeline.parserkit.timestamps import check_timezone
+from timeline.tomlmodel import (
+    Checked,
+    Int,
+    Key,
+    List,
+    Model,
+    PathKind,
+    Problems,
+    Str,
+    Table,
+    Tables,
+    fail,
+    load_toml,
+)
 
 CONFIG_NAME = "timeline.toml"
-_TOP = ("defaults", "sources", "specs", "correlation")
-_DEFAULT_KEYS = ("timezone", "year")
-_SOURCE_KEYS = ("match", "parser", "timezone", "year")
+_TIMEZONE: Final = Key(
+    "timezone", Checked(Str(), check_timezone), expected="an IANA time zone such as 'Europe/Berlin'"
+)
+_YEAR: Final = Key("year", Int(1970, 2200))
+DEFAULTS: Final = Model(_TIMEZONE, _YEAR)
+SOURCE: Final = Model(
+    Key("match", Str(nonempty=True), required=True, expected="a glob such as 'gateway/*.log'"),
+    Key("parser", Str(), expected="a parser name (see `timeline parsers`)"),
+    _TIMEZONE,
+    _YEAR,
+)
+CONFIG: Final = Model(
+    Key("defaults", Table(DEFAULTS)),
+    Key("sources", Tables(SOURCE), default=()),
+    Key("specs", List(PathKind("a parser spec file")), default=()),
+    Key("correlation", Table(CORRELATION)),
+)
+"""The keys of ``timeline.toml`` (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -84,94 +113,32 @@ class BuildConfig:
         )
 
 
-def _year(value: object, where: str, problems: list[str]) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1970 <= value <= 2200:
-        problems.append(f"{where}: 'year' must be a whole number such as 2025")
-        return None
-    return value
-
-
-def _tz(value: object, where: str, problems: list[str]) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        problems.append(f"{where}: 'timezone' must be a string such as 'Europe/Berlin'")
-        return None
-    problem = check_timezone(value)
-    if problem:
-        problems.append(f"{where}: {problem}")
-        return None
-    return value
-
-
 def load_config(path: Path) -> BuildConfig:
-    """Read ``timeline.toml``; every problem is reported at once."""
-    try:
-        root = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config {str(path)!r}: {exc}") from None
-    problems: list[str] = []
-    for key in root:
-        if key not in _TOP:
-            problems.append(f"unknown key {key!r} (allowed: {', '.join(_TOP)})")
-    defaults = root.get("defaults", {})
-    if not isinstance(defaults, dict):
-        problems.append("'defaults' must be a table ([defaults])")
-        defaults = {}
-    for key in defaults:
-        if key not in _DEFAULT_KEYS:
-            problems.append(
-                f"[defaults]: unknown key {key!r} (allowed: {', '.join(_DEFAULT_KEYS)})"
-            )
-    timezone = _tz(defaults.get("timezone"), "[defaults]", problems) or "UTC"
-    year = _year(defaults.get("year"), "[defaults]", problems)
-    rules: list[SourceRule] = []
-    sources = root.get("sources", [])
-    if not isinstance(sources, list):
-        problems.append("'sources' must be an array of tables ([[sources]])")
-        sources = []
-    for i, src in enumerate(sources, 1):
-        where = f"[[sources]] #{i}"
-        if not isinstance(src, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        for key in src:
-            if key not in _SOURCE_KEYS:
-                problems.append(
-                    f"{where}: unknown key {key!r} (allowed: {', '.join(_SOURCE_KEYS)})"
-                )
-        match = src.get("match")
-        if not isinstance(match, str) or not match:
-            problems.append(f"{where}: 'match' (a glob such as 'gateway/*.log') is required")
-            continue
-        parser = src.get("parser")
-        if parser is not None and not isinstance(parser, str):
-            problems.append(f"{where}: 'parser' must be a parser name (see `timeline parsers`)")
-            parser = None
-        rules.append(
-            SourceRule(
-                match=match,
-                parser=parser,
-                timezone=_tz(src.get("timezone"), where, problems),
-                year=_year(src.get("year"), where, problems),
-            )
-        )
-    specs = root.get("specs", [])
-    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
-        problems.append("'specs' must be a list of paths to parser spec files")
-        specs = []
-    correlation = parse_correlation(root.get("correlation", {}), problems)
-    if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems))
+    """Read ``timeline.toml``; raise ``ConfigError`` listing every problem at once."""
+    problems = Problems()
+    root = load_toml(path, problems)
+    if root is None:
+        fail(str(path), problems, ConfigError)
+    return config_from_table(root, path)
+
+
+def config_from_table(root: Any, path: Path) -> BuildConfig:
+    """Validate the parsed ``timeline.toml`` at ``path``; raise ``ConfigError`` listing every problem."""
+    problems = Problems()
+    values = CONFIG.validate(root, problems)
+    defaults = values["defaults"]
+    rules = tuple(
+        SourceRule(src["match"], src["parser"], src["timezone"], src["year"])
+        for src in values["sources"]
+        if src["match"] is not None
+    )
+    correlation = correlation_from_values(values["correlation"])
+    problems.raise_if_any(str(path), ConfigError)
     return BuildConfig(
-        timezone=timezone,
-        year=year,
-        rules=tuple(rules),
-        specs=tuple(path.parent / s for s in specs),
+        timezone=defaults["timezone"] or "UTC",
+        year=defaults["year"],
+        rules=rules,
+        specs=tuple(path.parent / s for s in values["specs"]),
         path=str(path),
         correlation=correlation,
     )

@@ -13,11 +13,13 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._envoy import FIELDS, envoy_events
-from parsers.gateway._jsonbase import finish, read_records
-from parsers.gateway._jsonrec import sniff_objects
+from parsers.gateway._envoy import FIELDS, envoy_events, kept_keys, key_names, key_paths
 from timeline.parserkit.api import ParseResult, Sample, Source
 from timeline.parserkit.frame import first_reason
+from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import read_records, sample_objects
+from timeline.parserkit.text import clean, integer, number
 from timeline.parserkit.timestamps import parse_iso8601
 
 # Keys that, besides start_time, mark an Envoy access-log record.
@@ -32,6 +34,86 @@ MARKERS: Final = (
 )
 
 
+# AI gateways' keys, first present wins. Envoy AI Gateway (examples/access-log: its dynamic
+# metadata `io.envoy.ai_gateway:*` under OpenTelemetry GenAI names, or under the metadata names);
+# Higress ai-statistics (older releases: `model` / `input_token` / `output_token` at the top level).
+SERVED_MODEL: Final = ("gen_ai.response.model", "response_model", "model_name_override")
+REQUESTED_MODEL: Final = ("gen_ai.request.model", "request_model", "model")
+PROVIDER: Final = ("gen_ai.provider.name", "backend_name", "backend", "provider")
+INPUT_TOKENS: Final = (
+    "gen_ai.usage.input_tokens",
+    "input_tokens",
+    "llm_input_token",
+    "input_token",
+    "prompt_tokens",
+)
+OUTPUT_TOKENS: Final = (
+    "gen_ai.usage.output_tokens",
+    "output_tokens",
+    "llm_output_token",
+    "output_token",
+    "completion_tokens",
+)
+FIRST_TOKEN: Final = ("llm_first_token_duration",)
+SESSION: Final = ("gen_ai.conversation.id", "session.id", "session_id")
+AI_KEYS: Final = (
+    *SERVED_MODEL,
+    *REQUESTED_MODEL,
+    *PROVIDER,
+    *INPUT_TOKENS,
+    *OUTPUT_TOKENS,
+    *FIRST_TOKEN,
+    *SESSION,
+)
+# Higress ai-statistics writes its statistics as a JSON string in `ai_log`
+# (`%FILTER_STATE(wasm.ai_log:PLAIN)%`): model, input_token, output_token, llm_first_token_duration,
+# llm_service_duration, response_type, cache_status ... Its other keys go to `ai_log.<key>`.
+AI_LOG: Final = "ai_log"
+AI_LOG_MAPPED: Final = ("model", "input_token", "output_token", "llm_first_token_duration")
+MAPPED: Final = (*FIELDS, *AI_KEYS, AI_LOG)
+
+
+def _first(keys: tuple[str, ...]) -> pl.Expr:
+    return pl.coalesce([clean(pl.col(k)) for k in keys])
+
+
+def _ai_log(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame plus Higress's ``ai_log`` statistics, decoded once per line: ``_ai.<key>``
+    columns and ``_ai_rest`` (its other keys as ``ai_log.<key>`` attributes)."""
+    text = frame.get_column(AI_LOG)
+    names = sorted({*AI_LOG_MAPPED, *key_names(text)})
+    decoded = decode_paths(text, [key_path(k) for k in names])
+    values = decoded.select([jp(key_path(k)).alias(f"_ai.{k}") for k in names])
+    rest = attributes({f"ai_log.{k}": pl.col(f"_ai.{k}") for k in names if k not in AI_LOG_MAPPED})
+    return pl.concat([frame, values], how="horizontal").with_columns(rest.alias("_ai_rest"))
+
+
+def _ai_fields() -> list[pl.Expr]:
+    """Model, provider, tokens, first-token time and session of AI gateways' access logs."""
+    requested = pl.coalesce(_first(REQUESTED_MODEL), clean(pl.col("_ai.model")))
+    return [
+        pl.coalesce(_first(SERVED_MODEL), requested).alias("model"),
+        _first(PROVIDER).alias("provider"),
+        integer(pl.coalesce(_first(INPUT_TOKENS), clean(pl.col("_ai.input_token")))).alias(
+            "input_tokens"
+        ),
+        integer(pl.coalesce(_first(OUTPUT_TOKENS), clean(pl.col("_ai.output_token")))).alias(
+            "output_tokens"
+        ),
+        number(
+            pl.coalesce(_first(FIRST_TOKEN), clean(pl.col("_ai.llm_first_token_duration")))
+        ).alias("ttft_ms"),
+        _first(SESSION).alias("session_id"),
+    ]
+
+
+def _requested_model() -> pl.Expr:
+    """The requested model, as an attribute when the served one differs from it."""
+    served = _first(SERVED_MODEL)
+    requested = pl.coalesce(_first(REQUESTED_MODEL), clean(pl.col("_ai.model")))
+    return attributes({"request_model": pl.when(served.is_not_null()).then(requested)})
+
+
 class EnvoyJsonParser:
     """Envoy / Istio JSON access logs (Istio's default keys), one line or several per record."""
 
@@ -44,7 +126,7 @@ class EnvoyJsonParser:
 
     def sniff(self, sample: Sample) -> float:
         """Share of the sample's JSON records that carry start_time and Envoy keys."""
-        objects = sniff_objects(sample.lines)
+        objects = sample_objects(sample.lines)
         if not objects:
             return 0.0
         fits = sum(
@@ -54,14 +136,29 @@ class EnvoyJsonParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Parse a whole file of Envoy JSON records."""
-        records = read_records(source.lines, FIELDS, repair_dashes=True)
+        names = key_names(source.lines.get_column("line"))
+        mapped = [k for k in MAPPED if k not in FIELDS]
+        paths = [key_path(k) for k in (*FIELDS, *mapped)]
+        records = read_records(
+            source.lines, paths + key_paths(names, MAPPED), repair_dashes=True
+        ).with_columns(*[jp(key_path(key)).alias(key) for key in (*FIELDS, *mapped)])
         ts = parse_iso8601(pl.col("start_time").str.strip_chars()).ts
-        frame = records.frame.with_columns(
+        records = records.reject(
             first_reason(
                 [
                     (pl.col("start_time").is_null(), "no start_time"),
                     (ts.is_null(), "start_time is not ISO 8601"),
                 ]
-            ).alias("_reason")
+            )
         )
-        return finish(records, frame, envoy_events(source.settings.timezone))
+        # The kept keys as one list column first: one wide select is slower than two.
+        frame = _ai_log(records.frame).with_columns(
+            kept_keys(names, MAPPED).alias("_kept"), _requested_model().alias("_request_model")
+        )
+        events = envoy_events(
+            source.settings.timezone,
+            pl.col("_request_model"),
+            pl.col("_ai_rest"),
+            pl.col("_kept"),
+        )
+        return records.result(frame.select(*events, *_ai_fields()))

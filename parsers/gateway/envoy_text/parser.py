@@ -19,10 +19,11 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._common import text
 from parsers.gateway._envoy import FIELDS, envoy_events
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import first_reason, kv_list
+from timeline.parserkit.frame import first_reason
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import clean
 from timeline.parserkit.timestamps import parse_iso8601
 
 _Q: Final = r'"(?P<{}>[^"]*)"'
@@ -89,8 +90,8 @@ class EnvoyTextParser:
                 kv_list(
                     {
                         "log_prefix": pl.col("prefix"),
-                        "mixer_status": text(pl.col("mixer_status")),
-                        "extra": text(pl.col("tail")),
+                        "mixer_status": clean(pl.col("mixer_status")),
+                        "extra": clean(pl.col("tail")),
                     }
                 ),
             ).alias("attributes")

@@ -13,11 +13,15 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._common import attributes, integer, number, route, text
-from parsers.gateway._jsonbase import finish, read_records
-from parsers.gateway._jsonrec import sniff_objects
+from parsers.gateway._envoy import kept_keys, key_names, key_paths
 from timeline.parserkit.api import ParseResult, Sample, Source
-from timeline.parserkit.frame import first_reason, http_status, id_list
+from timeline.parserkit.frame import first_reason, http_status
+from timeline.parserkit.http import route
+from timeline.parserkit.ids import id_list, is_openai_id
+from timeline.parserkit.jsonpaths import jp, key_path
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import read_records, sample_objects
+from timeline.parserkit.text import clean, integer, number
 from timeline.parserkit.timestamps import parse_iso8601
 
 # SpendLogsPayload (litellm/proxy/_types.py) and the LiteLLM_SpendLogs table (schema.prisma).
@@ -65,7 +69,7 @@ def _json_text(name: str) -> pl.Expr:
 
 
 def _meta(path: str) -> pl.Expr:
-    return text(pl.col("metadata").str.json_path_match(path))
+    return clean(pl.col("metadata").str.json_path_match(path))
 
 
 def _ms_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
@@ -86,7 +90,7 @@ class LiteLLMSpendLogParser:
 
     def sniff(self, sample: Sample) -> float:
         """Share of the sample's JSON records that look like SpendLogs rows."""
-        objects = sniff_objects(sample.lines)
+        objects = sample_objects(sample.lines)
         if objects:
             fits = sum(1 for o in objects if sum(1 for k in MARKERS if k in o) >= 4)
             return 0.95 * fits / len(objects)
@@ -97,29 +101,33 @@ class LiteLLMSpendLogParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Parse a whole file of SpendLogs rows."""
-        records = read_records(source.lines, FIELDS)
+        names = key_names(source.lines.get_column("line"))
+        paths = [key_path(k) for k in FIELDS]
+        records = read_records(source.lines, paths + key_paths(names, FIELDS)).with_columns(
+            *[jp(path).alias(key) for key, path in zip(FIELDS, paths, strict=True)]
+        )
         tz = source.settings.timezone
-        start = parse_iso8601(text(pl.col("startTime")), tz)
-        frame = records.frame.with_columns(
+        start = parse_iso8601(clean(pl.col("startTime")), tz)
+        records = records.with_columns(
             start.ts.alias("_start"),
             start.assumed_tz.alias("_assumed"),
-            parse_iso8601(text(pl.col("endTime")), tz).ts.alias("_end"),
-            parse_iso8601(text(pl.col("completionStartTime")), tz).ts.alias("_first"),
-        ).with_columns(
+            parse_iso8601(clean(pl.col("endTime")), tz).ts.alias("_end"),
+            parse_iso8601(clean(pl.col("completionStartTime")), tz).ts.alias("_first"),
+        ).reject(
             first_reason(
                 [
                     (pl.col("request_id").is_null(), "no request_id (not a SpendLogs row)"),
-                    (text(pl.col("startTime")).is_null(), "no startTime"),
+                    (clean(pl.col("startTime")).is_null(), "no startTime"),
                     (pl.col("_start").is_null(), "startTime is not a timestamp"),
                 ]
-            ).alias("_reason")
+            )
         )
-        return finish(records, frame, _events())
+        return records.result(records.frame.select(_events(kept_keys(names, FIELDS))))
 
 
-def _events() -> list[pl.Expr]:
-    request_id = text(pl.col("request_id"))
-    status_text = pl.coalesce(text(pl.col("status")), _meta("$.status")).str.to_lowercase()
+def _events(kept: pl.Expr) -> list[pl.Expr]:
+    request_id = clean(pl.col("request_id"))
+    status_text = pl.coalesce(clean(pl.col("status")), _meta("$.status")).str.to_lowercase()
     error_code = integer(_meta("$.error_information.error_code"))
     failed = status_text.is_in(["failure", "failed", "error"])
     status = (
@@ -131,13 +139,13 @@ def _events() -> list[pl.Expr]:
         .then(pl.lit("ok"))
     )
     psr = _json_text("proxy_server_request")
-    url = text(psr.str.json_path_match("$.url"))
+    url = clean(psr.str.json_path_match("$.url"))
     response = _json_text("response")
-    cache_hit = text(pl.col("cache_hit")).str.to_lowercase()
+    cache_hit = clean(pl.col("cache_hit")).str.to_lowercase()
     return [
         pl.col("source_line"),
         pl.col("_start").alias("ts_source"),
-        text(pl.col("startTime")).alias("ts_raw"),
+        clean(pl.col("startTime")).alias("ts_raw"),
         pl.col("_assumed").alias("ts_assumed_tz"),
         pl.lit("http.request").alias("event_type"),  # ts is startTime
         pl.when(failed)
@@ -150,34 +158,32 @@ def _events() -> list[pl.Expr]:
         _meta("$.error_information.error_class").alias("error_type"),
         _meta("$.error_information.error_message").alias("message"),
         request_id.alias("request_id"),
-        text(pl.col("session_id")).alias("session_id"),
+        clean(pl.col("session_id")).alias("session_id"),
         pl.coalesce(
-            text(pl.col("end_user")), text(pl.col("user")), _meta("$.user_api_key_user_id")
+            clean(pl.col("end_user")), clean(pl.col("user")), _meta("$.user_api_key_user_id")
         ).alias("user_id"),
-        text(psr.str.json_path_match("$.method")).alias("http_method"),
-        route(url.str.replace(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "")).alias("http_route"),
-        pl.coalesce(text(pl.col("requester_ip_address")), _meta("$.requester_ip_address")).alias(
+        clean(psr.str.json_path_match("$.method")).alias("http_method"),
+        route(url).alias("http_route"),
+        pl.coalesce(clean(pl.col("requester_ip_address")), _meta("$.requester_ip_address")).alias(
             "client_address"
         ),
-        text(pl.col("api_base")).alias("upstream"),
+        clean(pl.col("api_base")).alias("upstream"),
         _ms_between(pl.col("_start"), pl.col("_end")).alias("duration_ms"),
-        text(pl.col("model")).alias("model"),
-        text(pl.col("custom_llm_provider")).alias("provider"),
+        clean(pl.col("model")).alias("model"),
+        clean(pl.col("custom_llm_provider")).alias("provider"),
         integer(pl.col("prompt_tokens")).alias("input_tokens"),
         integer(pl.col("completion_tokens")).alias("output_tokens"),
         _ms_between(pl.col("_start"), pl.col("_first")).alias("ttft_ms"),
-        text(response.str.json_path_match("$.choices[0].finish_reason")).alias("finish_reason"),
+        clean(response.str.json_path_match("$.choices[0].finish_reason")).alias("finish_reason"),
         _json_text("messages").alias("prompt_text"),
         pl.coalesce(
-            text(response.str.json_path_match("$.choices[0].message.content")), response
+            clean(response.str.json_path_match("$.choices[0].message.content")), response
         ).alias("completion_text"),
         id_list(
             {
-                "chatcmpl_id": pl.when(request_id.str.starts_with("chatcmpl-")).then(request_id),
-                "litellm_call_id": pl.when(~request_id.str.starts_with("chatcmpl-")).then(
-                    request_id
-                ),
-                "x_request_id": text(psr.str.json_path_match("$.headers['x-request-id']")),
+                "chatcmpl_id": pl.when(is_openai_id(request_id)).then(request_id),
+                "litellm_call_id": pl.when(~is_openai_id(request_id)).then(request_id),
+                "x_request_id": clean(psr.str.json_path_match("$.headers['x-request-id']")),
             }
         ).alias("ids"),
         attributes(
@@ -189,13 +195,13 @@ def _events() -> list[pl.Expr]:
                 "model_group": pl.col("model_group"),
                 "api_key": pl.col("api_key"),
                 "key_alias": _meta("$.user_api_key_alias"),
-                "team_id": pl.coalesce(text(pl.col("team_id")), _meta("$.user_api_key_team_id")),
+                "team_id": pl.coalesce(clean(pl.col("team_id")), _meta("$.user_api_key_team_id")),
                 "team_alias": _meta("$.user_api_key_team_alias"),
                 "organization_id": pl.coalesce(
-                    text(pl.col("organization_id")), _meta("$.user_api_key_org_id")
+                    clean(pl.col("organization_id")), _meta("$.user_api_key_org_id")
                 ),
                 "cache_hit": pl.when(cache_hit.is_in(["true", "false"])).then(cache_hit),
-                "cache_key": pl.when(text(pl.col("cache_key")) != "Cache OFF").then(
+                "cache_key": pl.when(clean(pl.col("cache_key")) != "Cache OFF").then(
                     pl.col("cache_key")
                 ),
                 "request_tags": _json_text("request_tags"),
@@ -206,6 +212,7 @@ def _events() -> list[pl.Expr]:
                 "mcp_tool": pl.col("mcp_namespaced_tool_name"),
                 "agent_id": pl.col("agent_id"),
                 "llm_provider_error": _meta("$.error_information.llm_provider"),
-            }
+            },
+            kept,
         ).alias("attributes"),
     ]

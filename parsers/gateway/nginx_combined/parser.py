@@ -24,22 +24,14 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._common import (
-    IP_LIST_RE,
-    IP_RE,
-    QUOTED_RE,
-    attributes,
-    first_hop,
-    number,
-    query,
-    route,
-    text,
-    unquote,
-)
+from timeline.parserkit import logfmt
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import first_reason, http_status, id_list
+from timeline.parserkit.frame import first_reason, http_status
+from timeline.parserkit.http import IP_LIST_RE, IP_RE, first_hop, query, route
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.text import QUOTED_RE, clean, number, unquote
 from timeline.parserkit.timestamps import parse_pattern
-from timeline.schema import KV_STRUCT
 
 TIME_FORMAT: Final = "%d/%b/%Y:%H:%M:%S %z"
 _Q: Final = r'(?:[^"\\]|\\.)*'
@@ -52,7 +44,6 @@ LINE_RE: Final = (
 REQUEST_RE: Final = (
     r"^(?P<method>[A-Z][A-Z0-9_-]*) (?P<target>\S+)(?: (?P<protocol>[A-Z]+/[\d.]+))?$"
 )
-_PAIR: Final = rf"(?:^|\s)([A-Za-z_][\w.-]*)=({QUOTED_RE}|\S*)"
 _HEX32: Final = r"[0-9a-fA-F]{32}"
 # Short keys of popular appended formats (nginx docs' `upstream_time`, Amplify's `main_ext`).
 KEY_NAMES: Final = {
@@ -73,27 +64,14 @@ KEY_NAMES: Final = {
 _CANONICAL_KEYS: Final = ("request_time", "upstream_addr", "request_id")
 
 
-def _tail_pairs(tail: pl.Expr) -> pl.Expr:
-    """Every ``key=value`` of the tail as key/value structs, keys expanded to nginx names."""
-    return tail.str.extract_all(_PAIR).list.eval(
-        pl.struct(
-            key=pl.element()
-            .str.strip_chars_start()
-            .str.extract(r"^([^=]+)=", 1)
-            .replace(KEY_NAMES),
-            value=unquote(pl.element().str.strip_chars_start().str.replace(r"^[^=]+=", "")),
-        )
-    )
-
-
 def _pair_value(pairs: pl.Expr, key: str) -> pl.Expr:
     found = pairs.list.filter(pl.element().struct.field("key") == key)
-    return text(found.list.first().struct.field("value"))
+    return clean(found.list.first().struct.field("value"))
 
 
 def _extras(tail: pl.Expr) -> pl.Expr:
     """Positional tail fields (quoted or bare), without key=value pairs and the request id."""
-    rest = tail.str.replace_all(_PAIR, " ")
+    rest = logfmt.without_pairs(tail)
     return rest.str.extract_all(rf"{QUOTED_RE}|\S+").list.filter(
         ~pl.element().str.contains(rf'^"?{_HEX32}"?$')
     )
@@ -159,7 +137,7 @@ class NginxCombinedParser:
         tail = pl.col("tail").fill_null("")
         return [
             pl.col("prefix").str.extract_all(r'[^\s,"]+').alias("_tokens"),
-            _tail_pairs(tail).alias("_pairs"),
+            logfmt.pairs(tail, KEY_NAMES).alias("_pairs"),
             _extras(tail).alias("_extras"),
             pl.col("request").str.extract_groups(REQUEST_RE).alias("_request"),
         ]
@@ -179,7 +157,7 @@ class NginxCombinedParser:
         tail = pl.col("tail").fill_null("")
         pairs = pl.col("_pairs")
         extras = pl.col("_extras")
-        extra = [text(unquote(extras.list.get(i, null_on_oob=True))) for i in range(3)]
+        extra = [clean(unquote(extras.list.get(i, null_on_oob=True))) for i in range(3)]
         # The `main` format appends "$http_x_forwarded_for": a quoted address list.
         xff_tail = pl.when(extra[0].str.contains(rf"^{IP_LIST_RE}$")).then(extra[0])
         chain = pl.when(addresses.list.len() > 1).then(addresses.list.join(", "))
@@ -194,7 +172,7 @@ class NginxCombinedParser:
             ~pl.element().struct.field("key").is_in(list(_CANONICAL_KEYS))
             & pl.element().struct.field("value").is_not_null()
             & ~pl.element().struct.field("value").is_in(["-", ""])
-        ).cast(pl.List(KV_STRUCT))
+        )
         return [
             pl.col("source_line"),
             pl.col("ts_source"),
@@ -205,9 +183,9 @@ class NginxCombinedParser:
             http_status(code).alias("status"),
             request.struct.field("method").alias("http_method"),
             route(target).alias("http_route"),
-            pl.coalesce(first_hop(xff_tail), text(addresses.list.first())).alias("client_address"),
-            text(pl.col("remote_user")).alias("user_id"),
-            text(_pair_value(pairs, "upstream_addr")).alias("upstream"),
+            pl.coalesce(first_hop(xff_tail), clean(addresses.list.first())).alias("client_address"),
+            clean(pl.col("remote_user")).alias("user_id"),
+            clean(_pair_value(pairs, "upstream_addr")).alias("upstream"),
             (number(_pair_value(pairs, "request_time")) * 1000.0).alias("duration_ms"),
             request_id.alias("request_id"),
             id_list({"x_request_id": request_id}).alias("ids"),

@@ -14,35 +14,38 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._common import (
-    attributes,
-    decoded_fields,
-    decoded_object,
-    field,
-    first_hop,
-    integer,
-    is_json_object,
-    json_field,
-    number,
-    query,
-    route,
-    text,
-)
+from parsers.gateway._envoy import kept_keys, key_names
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import first_reason, http_status, id_list, severity
+from timeline.parserkit.frame import first_reason, http_status, severity
+from timeline.parserkit.http import first_hop, query, route
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.jsonpaths import ROOT, PathSet, is_json_object, jp, key_path, object_from
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.text import clean, integer, number
 from timeline.parserkit.timestamps import parse_iso8601
 
 MARKERS: Final = ("StartUTC", "DownstreamStatus", "RequestMethod", "RouterName", "Duration")
 
 
-# Every top-level key the parser reads; decoded once per chunk (timeline.parserkit.jsonpaths).
-_KEYS: set[str] = set()
+class _Keys:
+    """The top-level keys the parser reads, decoded once per chunk (a new set per parse)."""
 
+    def __init__(self) -> None:
+        self.paths = PathSet()
+        self.mapped: list[str] = []
 
-def _field(*keys: str) -> pl.Expr:
-    """The first non-null of several spellings of a key (header names vary in case)."""
-    _KEYS.update(keys)
-    return pl.coalesce([text(field(k)) for k in keys])
+    def __call__(self, *keys: str) -> pl.Expr:
+        """The first non-null of several spellings of a key (header names vary in case)."""
+        self.mapped += keys
+        return pl.coalesce([clean(self.paths.key(k)) for k in keys])
+
+    def rest(self, names: list[str]) -> pl.Expr:
+        """Attributes of the keys in ``names`` not read so far, under their own names."""
+        mapped = [*self.mapped, "ServiceURL"]
+        for name in names:
+            if name not in mapped:
+                self.paths.key(name)
+        return kept_keys(names, mapped)
 
 
 def _ns_to_ms(expr: pl.Expr) -> pl.Expr:
@@ -50,10 +53,9 @@ def _ns_to_ms(expr: pl.Expr) -> pl.Expr:
     return (number(expr) / 1e6).round(6)
 
 
-def _service_url() -> pl.Expr:
+def _service_url(field: _Keys) -> pl.Expr:
     """ServiceURL as text: a string, or ``Scheme://Host/Path`` built from a url.URL object."""
-    _KEYS.add("ServiceURL")
-    raw = field("ServiceURL")
+    raw = field.paths.key("ServiceURL")
     as_object = raw.str.starts_with("{")
     built = pl.concat_str(
         [
@@ -63,7 +65,7 @@ def _service_url() -> pl.Expr:
             raw.str.json_path_match("$.Path").fill_null(""),
         ]
     )
-    return text(pl.when(as_object).then(built).otherwise(raw))
+    return clean(pl.when(as_object).then(built).otherwise(raw))
 
 
 class TraefikJsonParser:
@@ -79,18 +81,19 @@ class TraefikJsonParser:
             return 0.0
         line = pl.col("line")
         found = pl.sum_horizontal(
-            [json_field(line, k).is_not_null().cast(pl.Int32) for k in MARKERS]
+            [line.str.json_path_match(key_path(k)).is_not_null().cast(pl.Int32) for k in MARKERS]
         )
         ok = is_json_object(line) & (found >= 3)
         return float(sample.frame().select(ok.fill_null(False).mean()).item() or 0.0)
 
     def parse(self, source: Source) -> ParseResult:
         """Parse one chunk of JSON lines."""
-        stamp = _field("StartUTC", "StartLocal", "time")
+        field = _Keys()
+        stamp = field("StartUTC", "StartLocal", "time")
         parsed = parse_iso8601(stamp, source.settings.timezone)
-        events = _events()
+        events = _events(field, key_names(source.lines.get_column("line")))
         frame = (
-            decoded_fields(source.lines, _KEYS)
+            field.paths.decode(source.lines)
             .with_columns(
                 stamp.alias("_stamp"),
                 parsed.ts.alias("ts_source"),
@@ -99,7 +102,7 @@ class TraefikJsonParser:
             .with_columns(
                 first_reason(
                     [
-                        (~decoded_object(pl.col("line")), "not a JSON object"),
+                        (~object_from(pl.col("line"), jp(ROOT)), "not a JSON object"),
                         (pl.col("_stamp").is_null(), "no StartUTC"),
                         (pl.col("ts_source").is_null(), "StartUTC is not ISO 8601"),
                     ]
@@ -111,66 +114,67 @@ class TraefikJsonParser:
         return ParseResult(events=good.select(events), rejects=marks(bad, pl.col("_reason")))
 
 
-def _events() -> list[pl.Expr]:
-    code = integer(_field("DownstreamStatus"))
-    path = _field("RequestPath")
-    request_id = _field("request_X-Request-Id", "request_X-Request-ID", "request_x-request-id")
-    xff = _field("request_X-Forwarded-For", "request_x-forwarded-for")
-    service_url = _service_url()
-    msg = _field("msg")
+def _events(field: _Keys, names: list[str]) -> list[pl.Expr]:
+    code = integer(field("DownstreamStatus"))
+    path = field("RequestPath")
+    request_id = field("request_X-Request-Id", "request_X-Request-ID", "request_x-request-id")
+    xff = field("request_X-Forwarded-For", "request_x-forwarded-for")
+    service_url = _service_url(field)
+    msg = field("msg")
     return [
         pl.col("source_line"),
         pl.col("ts_source"),
         pl.col("_stamp").alias("ts_raw"),
         pl.col("ts_assumed_tz"),
         # StartUTC / StartLocal is when the request began; `time` (the fallback) is when it was logged.
-        pl.when(_field("StartUTC", "StartLocal").is_not_null())
+        pl.when(field("StartUTC", "StartLocal").is_not_null())
         .then(pl.lit("http.request"))
         .otherwise(pl.lit("http.response"))
         .alias("event_type"),
-        severity(_field("level")).alias("severity"),
+        severity(field("level")).alias("severity"),
         code.alias("status_code"),
         http_status(code).alias("status"),
         msg.alias("message"),
-        _field("RequestMethod").alias("http_method"),
+        field("RequestMethod").alias("http_method"),
         route(path).alias("http_route"),
-        pl.coalesce(first_hop(xff), _field("ClientHost")).alias("client_address"),
-        pl.coalesce(_field("ServiceAddr"), service_url).alias("upstream"),
-        _ns_to_ms(_field("Duration")).alias("duration_ms"),
+        pl.coalesce(first_hop(xff), field("ClientHost")).alias("client_address"),
+        pl.coalesce(field("ServiceAddr"), service_url).alias("upstream"),
+        _ns_to_ms(field("Duration")).alias("duration_ms"),
         request_id.alias("request_id"),
-        _field("TraceId", "trace_id").alias("trace_id"),
-        _field("SpanId", "span_id").alias("span_id"),
-        _field("ClientUsername").alias("user_id"),
+        field("TraceId", "trace_id").alias("trace_id"),
+        field("SpanId", "span_id").alias("span_id"),
+        field("ClientUsername").alias("user_id"),
         id_list(
             {
                 "x_request_id": request_id,
-                "traceparent": _field("request_Traceparent", "request_traceparent"),
+                "traceparent": field("request_Traceparent", "request_traceparent"),
             }
         ).alias("ids"),
         attributes(
             {
-                "router_name": _field("RouterName"),
-                "service_name": _field("ServiceName"),
+                "router_name": field("RouterName"),
+                "service_name": field("ServiceName"),
                 "service_url": service_url,
-                "entry_point": _field("entryPointName"),
-                "origin_status": _field("OriginStatus"),
-                "origin_duration_ms": _ns_to_ms(_field("OriginDuration")),
-                "overhead_ms": _ns_to_ms(_field("Overhead")),
-                "retry_attempts": _field("RetryAttempts"),
-                "request_count": _field("RequestCount"),
-                "bytes_received": _field("RequestContentSize"),
-                "bytes_sent": _field("DownstreamContentSize"),
-                "origin_content_size": _field("OriginContentSize"),
-                "request_host": _field("RequestHost"),
-                "protocol": _field("RequestProtocol"),
-                "scheme": _field("RequestScheme"),
+                "entry_point": field("entryPointName"),
+                "origin_status": field("OriginStatus"),
+                "origin_duration_ms": _ns_to_ms(field("OriginDuration")),
+                "overhead_ms": _ns_to_ms(field("Overhead")),
+                "retry_attempts": field("RetryAttempts"),
+                "request_count": field("RequestCount"),
+                "bytes_received": field("RequestContentSize"),
+                "bytes_sent": field("DownstreamContentSize"),
+                "origin_content_size": field("OriginContentSize"),
+                "request_host": field("RequestHost"),
+                "protocol": field("RequestProtocol"),
+                "scheme": field("RequestScheme"),
                 "query": query(path),
-                "client_addr": _field("ClientAddr"),
-                "tls_version": _field("TLSVersion"),
-                "user_agent": _field("request_User-Agent"),
-                "referer": _field("request_Referer"),
+                "client_addr": field("ClientAddr"),
+                "tls_version": field("TLSVersion"),
+                "user_agent": field("request_User-Agent"),
+                "referer": field("request_Referer"),
                 "x_forwarded_for": xff,
-                "start_local": _field("StartLocal"),
-            }
+                "start_local": field("StartLocal"),
+            },
+            field.rest(names),
         ).alias("attributes"),
     ]

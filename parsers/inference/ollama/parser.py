@@ -6,11 +6,13 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference._common import duration_ms, empty_kv, strip_ansi
+from timeline.parserkit import logfmt
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import first_reason, http_status, kv_list, severity
+from timeline.parserkit.durations import go_duration_ms
+from timeline.parserkit.frame import first_reason, http_status, severity
+from timeline.parserkit.kv import empty_kv, kv_list
+from timeline.parserkit.text import strip_ansi, unquote
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
-from timeline.schema import KV_STRUCT
 
 SLOG: Final = (
     r"^time=(?P<slog_ts>\S+) level=(?P<slog_level>[A-Za-z]+(?:[+-]\d+)?) "
@@ -34,31 +36,8 @@ LLAMA_SERVER: Final = (
     r"(?: \| (?P<ls_kv>.*))?$"
 )
 BANNER: Final = r"^\[GIN-debug\]|^ - using (?:env|code):"
-_PAIR: Final = r'[\w.\-]+=(?:"(?:[^"\\]|\\.)*"|\S*)'
 _BLOB: Final = r"blobs/(sha256[-:][0-9a-f]{64})"
 _EMPTY: Final = pl.Schema({"source_line": pl.Int64()})
-
-
-def _unquote(expr: pl.Expr) -> pl.Expr:
-    quoted = (
-        expr.str.extract(r'^"(.*)"$', 1).str.replace_all(r'\\"', '"').str.replace_all(r"\\\\", "\\")
-    )
-    return pl.coalesce(quoted, expr)
-
-
-def _logfmt(expr: pl.Expr) -> pl.Expr:
-    """``k=v k2="v 2"`` pairs as attributes (quotes removed)."""
-    element = pl.element()
-    return (
-        expr.str.extract_all(_PAIR)
-        .list.eval(
-            pl.struct(
-                key=element.str.extract(r"^([^=]+)=", 1),
-                value=_unquote(element.str.extract(r"^[^=]+=(.*)$", 1)),
-            )
-        )
-        .cast(pl.List(KV_STRUCT))
-    )
 
 
 def _frame(lines: pl.DataFrame) -> pl.DataFrame:
@@ -133,7 +112,7 @@ class OllamaParser:
         kind = pl.col("kind")
         msg = (
             pl.when(kind == "slog")
-            .then(_unquote(pl.col("slog_msg")))
+            .then(unquote(pl.col("slog_msg")))
             .when(kind == "gin")
             .then(pl.concat_str([pl.col("method"), pl.col("path")], separator=" "))
             .when(kind == "golog")
@@ -176,7 +155,7 @@ class OllamaParser:
                 "ollama_version": m.str.extract(r"\(version ([^)]+)\)", 1),
             }
         )
-        pairs = pl.when(kind.is_in(["slog", "llama_server"])).then(_logfmt(kv_text))
+        pairs = pl.when(kind.is_in(["slog", "llama_server"])).then(logfmt.pairs(kv_text))
         general_name = m.str.extract(r"general\.name\s+str\s+=\s+(.+)$", 1)
         events = ev.select(
             "source_line",
@@ -200,7 +179,7 @@ class OllamaParser:
             .alias("status"),
             pl.when(kind == "gin").then(code).alias("status_code"),
             m.alias("message"),
-            pl.coalesce(duration_ms(pl.col("dur")), runner_s * 1000.0).alias("duration_ms"),
+            pl.coalesce(go_duration_ms(pl.col("dur")), runner_s * 1000.0).alias("duration_ms"),
             pl.col("method").alias("http_method"),
             pl.col("path").alias("http_route"),
             pl.col("client").alias("client_address"),

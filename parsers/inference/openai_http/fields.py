@@ -7,8 +7,8 @@ from typing import Any, Final
 
 import polars as pl
 
-from timeline.parserkit.jsonpaths import decode_paths, jh
-from timeline.parserkit.jsonpaths import jp as json_column
+from timeline.parserkit.jsonpaths import PathSet
+from timeline.parserkit.values import dig, json_text
 
 # The normalized columns every record is reduced to before the canonical mapping.
 NORMAL: Final = pl.Schema(
@@ -45,36 +45,16 @@ NORMAL: Final = pl.Schema(
 )
 
 
-# Every JSONPath the extraction reads; decoded once per chunk (timeline.parserkit.jsonpaths).
-_PATHS: set[str] = {"$"}
-# Paths whose value is only tested for presence or kind: their first character is enough.
-_HEADS: set[str] = set()
-
-
-def jp(path: str) -> pl.Expr:
-    """The value at ``path`` of the line (a column that :func:`extract` decodes once for all paths)."""
-    _PATHS.add(path)
-    return json_column(path)
-
-
-def head(path: str) -> pl.Expr:
-    """The first character of the value at ``path`` (null where absent), without its whole text."""
-    _HEADS.add(path)
-    return jh(path)
-
-
-def first(*paths: str) -> pl.Expr:
-    """The first of several JSON paths that is present."""
-    return pl.coalesce([jp(p) for p in paths])
-
-
-def resp(field: str) -> pl.Expr:
-    """A field of the response: enveloped (``$.response.x``) or bare (``$.x``)."""
-    return first(f"$.response.{field}", f"$.{field}")
-
-
 def extract(lines: pl.DataFrame) -> pl.DataFrame:
-    """The normalized columns of every line (null where absent) plus ``shape``."""
+    """The normalized columns of every line (null where absent) plus ``shape``; the decoded
+    ``$`` column (:func:`timeline.parserkit.jsonpaths.jp`) tells JSON lines from the rest."""
+    paths = PathSet()  # every path read below, decoded once for all of them
+    jp, head, first = paths.value, paths.head, paths.first
+
+    def resp(field: str) -> pl.Expr:
+        """A field of the response: enveloped (``$.response.x``) or bare (``$.x``)."""
+        return first(f"$.response.{field}", f"$.{field}")
+
     whole = jp("$")
     is_object = whole.str.starts_with("{")
     obj = resp("object")
@@ -142,33 +122,7 @@ def extract(lines: pl.DataFrame) -> pl.DataFrame:
         jp("$.provider").alias("provider"),
         jp("$.request.model").alias("req_model"),
     ]
-    decoded = decode_paths(lines.get_column("line"), sorted(_PATHS), sorted(_HEADS))
-    return pl.concat([lines, decoded], how="horizontal").with_columns(columns)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _get(obj: Any, *keys: str | int) -> Any:
-    for key in keys:
-        if isinstance(key, int):
-            if not isinstance(obj, list) or len(obj) <= key:
-                return None
-            obj = obj[key]
-        else:
-            if not isinstance(obj, dict):
-                return None
-            obj = obj.get(key)
-    return obj
+    return paths.decode(lines).with_columns(columns)
 
 
 def chunk_list_rows(base: dict[str, Any], line: str) -> list[dict[str, Any]]:
@@ -191,18 +145,18 @@ def chunk_list_rows(base: dict[str, Any], line: str) -> list[dict[str, Any]]:
     finish: str | None = None
     usage: Any = None
     for chunk in chunks:
-        content = _get(chunk, "choices", 0, "delta", "content")
+        content = dig(chunk, "choices", 0, "delta", "content")
         if isinstance(content, str):
             parts.append(content)
-        finish = _text(_get(chunk, "choices", 0, "finish_reason")) or finish
-        usage = _get(chunk, "usage") or usage
+        finish = json_text(dig(chunk, "choices", 0, "finish_reason")) or finish
+        usage = dig(chunk, "usage") or usage
     common = {
         **base,
-        "resp_id": _text(head.get("id")),
-        "object": _text(head.get("object")),
-        "model": _text(head.get("model")) or base.get("model"),
-        "fingerprint": _text(head.get("system_fingerprint")),
-        "created": _text(head.get("created")),
+        "resp_id": json_text(head.get("id")),
+        "object": json_text(head.get("object")),
+        "model": json_text(head.get("model")) or base.get("model"),
+        "fingerprint": json_text(head.get("system_fingerprint")),
+        "created": json_text(head.get("created")),
         "completion": None,
         "finish_reason": None,
         "prompt_tokens": None,
@@ -217,9 +171,9 @@ def chunk_list_rows(base: dict[str, Any], line: str) -> list[dict[str, Any]]:
                 "etype": "inference.response",
                 "completion": "".join(parts),
                 "finish_reason": finish,
-                "prompt_tokens": _text(_get(usage, "prompt_tokens")),
-                "completion_tokens": _text(_get(usage, "completion_tokens")),
-                "total_tokens": _text(_get(usage, "total_tokens")),
+                "prompt_tokens": json_text(dig(usage, "prompt_tokens")),
+                "completion_tokens": json_text(dig(usage, "completion_tokens")),
+                "total_tokens": json_text(dig(usage, "total_tokens")),
             }
         )
     return rows

@@ -15,10 +15,15 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference.openai_http.fields import NORMAL, chunk_list_rows, extract, jp
+from parsers.inference.openai_http.fields import NORMAL, chunk_list_rows, extract
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import http_status, id_list, kv_list, nullify
-from timeline.parserkit.timestamps import parse_epoch, parse_iso8601
+from timeline.parserkit.frame import http_status
+from timeline.parserkit.http import route
+from timeline.parserkit.ids import id_list, is_openai_id
+from timeline.parserkit.jsonpaths import ROOT, jp
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import nullify
+from timeline.parserkit.timestamps import parse_epoch, parse_guess
 
 _SINGLE: Final = {
     "response": "inference.response",
@@ -81,28 +86,18 @@ def _chunk_list_events(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _timestamp(timezone: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The record's time (ISO 8601 or an epoch number), else the response's ``created``."""
     text = pl.col("ts_text")
-    numeric = text.str.contains(r"^\d+(?:\.\d+)?$")
-    digits = text.str.extract(r"^(\d+)", 1).str.len_chars()
-    iso = parse_iso8601(text, timezone)
-    ep_s = parse_epoch(text, "epoch_s")
-    ep_ms = parse_epoch(text, "epoch_ms")
+    logged = parse_guess(text, timezone)
     created = parse_epoch(pl.col("created"), "epoch_s")
-    from_text = (
-        pl.when(numeric & (digits >= 13))
-        .then(ep_ms.ts)
-        .when(numeric)
-        .then(ep_s.ts)
-        .otherwise(iso.ts)
-    )
-    ts = pl.coalesce(from_text, created.ts)
+    ts = pl.coalesce(logged.ts, created.ts)
     assumed = (
-        pl.when(from_text.is_not_null())
-        .then(pl.when(numeric).then(False).otherwise(iso.assumed_tz))
+        pl.when(logged.ts.is_not_null())
+        .then(logged.assumed_tz)
         .when(created.ts.is_not_null())
         .then(False)
     )
-    raw = pl.when(from_text.is_not_null()).then(text).otherwise(pl.col("created"))
+    raw = pl.when(logged.ts.is_not_null()).then(text).otherwise(pl.col("created"))
     return ts, raw, assumed
 
 
@@ -127,7 +122,7 @@ def _canonical(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         .then(pl.coalesce(http_status(code), pl.lit("ok")))
     )
     resp_id = pl.col("resp_id")
-    is_openai_id = resp_id.str.contains(r"^(?:chatcmpl|cmpl)-")
+    openai_id = is_openai_id(resp_id)
     not_first = etype != "inference.first_token"
     attrs = kv_list(
         {
@@ -161,8 +156,8 @@ def _canonical(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         pl.coalesce("caller_id", resp_id).alias("request_id"),
         id_list(
             {
-                "chatcmpl_id": pl.when(is_openai_id).then(resp_id),
-                "response_id": pl.when(~is_openai_id).then(resp_id),
+                "chatcmpl_id": pl.when(openai_id).then(resp_id),
+                "response_id": pl.when(~openai_id).then(resp_id),
                 "x_request_id": pl.col("caller_id"),
             }
         ).alias("ids"),
@@ -170,10 +165,7 @@ def _canonical(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         pl.when(not_first)
         .then(pl.col("latency_ms").cast(pl.Float64, strict=False))
         .alias("duration_ms"),
-        pl.col("endpoint")
-        .str.replace(r"^https?://[^/]+", "")
-        .str.replace(r"\?.*$", "")
-        .alias("http_route"),
+        route(pl.col("endpoint")).alias("http_route"),
         pl.col("model"),
         pl.col("fingerprint").alias("model_revision"),
         pl.col("provider"),
@@ -244,7 +236,7 @@ class OpenAIHttpParser:
         bad = df.filter(pl.col("shape").is_null())
         rejects = marks(
             bad,
-            pl.when(jp("$").is_null())
+            pl.when(jp(ROOT).is_null())
             .then(pl.lit("not JSON"))
             .otherwise(pl.lit("not an OpenAI request/response record")),
         )

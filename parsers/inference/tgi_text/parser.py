@@ -6,9 +6,10 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference._common import strip_ansi
 from parsers.inference._tgi import EMPTY, HANDLERS, TGI_TARGET, TIMING, tgi_events
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
+from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.tracebacks import is_continuation
 
 START: Final = (
     r"^(?P<ts_text>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))\s+"
@@ -27,6 +28,11 @@ RECORD_START: Final = (
     rf"^{_A}\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d+)?(?:Z|[+-]\d{{2}}:?\d{{2}})"
     rf"{_A}[ \t](?:{_A}[ \t]*)*(?:TRACE|DEBUG|INFO|WARN|ERROR){_A}[ \t]"
 )
+
+# Messages whose text carries real newlines (prompts, completions, chat templates): any line after
+# them up to the next record is theirs. After other messages only indented or traceback-shaped
+# lines continue the record; any other line is a reject.
+FREE_TEXT: Final = r"^(?:Input|Output|Loading template|Template error)\b"
 
 
 def _span_field(name: str) -> pl.Expr:
@@ -78,16 +84,23 @@ class TgiTextParser:
         return min(0.7 + 0.28 * tgi / starts.height, 1.0)
 
     def parse(self, source: Source) -> ParseResult:
-        """Group continuation lines (real newlines in prompts) into the record before them."""
+        """Group continuation lines (real newlines in prompts, tracebacks) into the record before them."""
         df = _text_frame(source.lines).with_columns(
-            pl.col("start").cast(pl.Int64).cum_sum().alias("rec")
+            pl.col("start").cast(pl.Int64).cum_sum().alias("rec"),
+            pl.when(pl.col("start"))
+            .then(pl.col("msg").str.contains(FREE_TEXT).fill_null(False))
+            .forward_fill()
+            .fill_null(False)
+            .alias("free_text"),
         )
-        before = df.filter(pl.col("rec") == 0)
         blank = pl.col("line").str.strip_chars() == ""
-        skipped = marks(before.filter(blank), "blank line")
-        rejects = marks(before.filter(~blank), "not a TGI log line")
+        inside = ~pl.col("start") & (pl.col("rec") > 0)
+        merge = inside & (pl.col("free_text") | is_continuation(pl.col("clean")))
+        loose = df.filter(~pl.col("start") & ~merge)
+        skipped = marks(loose.filter(blank), "blank line")
+        rejects = marks(loose.filter(~blank), "not a TGI log line")
         cont = (
-            df.filter(~pl.col("start") & (pl.col("rec") > 0))
+            df.filter(merge)
             .group_by("rec")
             .agg(pl.col("clean").str.join("\n").alias("cont_text"), pl.len().alias("n"))
         )

@@ -6,15 +6,12 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference._common import (
-    dynamic_kv,
-    empty_kv,
-    keyword_pairs,
-    pairs_series,
-    python_string,
-)
 from parsers.inference.vllm import lines as shapes
-from timeline.parserkit.frame import http_status, id_list, kv_list, nullify
+from timeline.parserkit.frame import http_status
+from timeline.parserkit.ids import id_list, is_openai_id
+from timeline.parserkit.kv import dynamic_kv, empty_kv, kv_list, pairs_series
+from timeline.parserkit.pyrepr import keyword_pairs, python_string
+from timeline.parserkit.text import nullify
 
 _ID_MESSAGE: Final = (
     r"^(?:Received request|Request|Added request|Finished request|Aborted request(?:\(s\))?|Generated response) "
@@ -50,7 +47,7 @@ def _message_kind() -> pl.Expr:
         (m.str.contains(shapes.RECEIVED), "received"),
         (m.str.contains(shapes.DETAILS), "details"),
         (m.str.contains(shapes.ADDED), "added"),
-        (m.str.contains(shapes.FINISHED), "finished"),
+        (m.str.contains(shapes.FINISHED) | m.str.contains(shapes.STATS), "finished"),
         (m.str.contains(shapes.ABORTED), "aborted"),
         (m.str.contains(shapes.GENERATED), "generated"),
         (m.str.contains(shapes.METRICS), "metrics"),
@@ -72,7 +69,10 @@ def _message_kind() -> pl.Expr:
 def request_columns(starts: pl.DataFrame) -> pl.DataFrame:
     """Classify each record and split `Aborted request(s) a,b` into one row per id."""
     df = starts.with_columns(_message_kind().alias("mkind"))
-    rid = pl.col("message").str.extract(_ID_MESSAGE, 1)
+    rid = pl.coalesce(
+        pl.col("message").str.extract(_ID_MESSAGE, 1),
+        pl.col("message").str.extract(r"\brequest_id=([^\s,]+)", 1),
+    )
     loose = pl.col("message").str.extract(r"\b((?:chatcmpl|cmpl)-[\w-]+)", 1)
     df = df.with_columns(
         pl.when(pl.col("mkind").is_in(["error", "log"]))
@@ -204,7 +204,9 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
     deploy = _deploy_columns()
     token_text = m.str.extract(r"prompt_token_ids: (\[[^\]]*\]|None)", 1)
     out_token_text = m.str.extract(r"output_token_ids: (\[[^\]]*\]|None)", 1)
-    num_prompt = m.str.extract(r"num_prompt_tokens: (\d+)", 1).cast(pl.Int64, strict=False)
+    num_prompt = m.str.extract(r"num_prompt_tokens: (\d+)|\bprompt_tokens=(\d+)", 0)
+    num_prompt = num_prompt.str.extract(r"(\d+)$", 1).cast(pl.Int64, strict=False)
+    num_generated = m.str.extract(r"\bgenerated_tokens=(\d+)", 1).cast(pl.Int64, strict=False)
     code = pl.when(pl.col("code_file").is_not_null()).then(
         pl.concat_str(["code_file", "code_line"], separator=":")
     )
@@ -259,9 +261,7 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_request).then(base).alias("request_id"),
         id_list(
             {
-                "chatcmpl_id": pl.when(base.str.contains(r"^(?:chatcmpl|cmpl)-")).then(
-                    pl.when(is_request).then(base)
-                ),
+                "chatcmpl_id": pl.when(is_openai_id(base)).then(pl.when(is_request).then(base)),
                 "x_request_id": pl.when(is_request).then(forwarded),
                 "vllm_request_id": rid,
             }
@@ -273,7 +273,7 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         deploy["model_revision"].alias("model_revision"),
         pl.lit("vllm").alias("provider"),
         pl.coalesce(_token_count(token_text), num_prompt).alias("input_tokens"),
-        _token_count(out_token_text).alias("output_tokens"),
+        pl.coalesce(_token_count(out_token_text), num_generated).alias("output_tokens"),
         pl.when(mkind == "generated")
         .then(nullify(m.str.extract(r"finish_reason: (\w+)", 1)))
         .alias("finish_reason"),

@@ -41,6 +41,13 @@ ACCESS: Final = (
     r'(?P<path>[^"?\s]*)(?:\?(?P<query>[^"\s]*))? (?P<proto>HTTP/[\d.]+)" (?P<status>\d{3})(?: (?P<reason>.*))?$'
 )
 
+# The stdlib default formatter (`logging.basicConfig()`): `INFO:root:msg`, `WARNING:vllm.foo:msg`.
+STDLIB: Final = (
+    r"^(?P<slevel>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<slogger>[A-Za-z_][\w.]*):(?P<smsg>.*)$"
+)
+# Bare request statistics lines (no logger header): `Request finished ... prompt_tokens=12 ...`.
+STATS: Final = r"^(?:Request finished|Finished request)\b"
+
 TRACEBACK_START: Final = r"^Traceback \(most recent call last\):\s*$"
 
 # Lines with no event: tqdm progress bars, shard-loading bars, bare separators.

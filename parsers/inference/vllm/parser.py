@@ -6,14 +6,15 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference._common import last_exception_type, strip_ansi
 from parsers.inference.vllm import lines as shapes
 from parsers.inference.vllm.events import request_columns, semantic_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import severity
+from timeline.parserkit.text import strip_ansi
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
+from timeline.parserkit.tracebacks import is_continuation, last_exception_type
 
-_START_KINDS: Final = ("vllm", "kserve", "uvicorn", "traceback")
+_START_KINDS: Final = ("vllm", "kserve", "uvicorn", "stdlib", "stats", "traceback")
 
 
 def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
@@ -38,6 +39,7 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     uv_source = pl.when(pl.col("klogger").is_not_null()).then(pl.col("krest")).otherwise("body")
     df = df.with_columns(shapes.groups(uv_source, shapes.UVICORN).alias("_u")).unnest("_u")
     df = df.with_columns(shapes.groups(pl.col("umsg"), shapes.ACCESS).alias("_a")).unnest("_a")
+    df = df.with_columns(shapes.groups(pl.col("body"), shapes.STDLIB).alias("_sl")).unnest("_sl")
     kind = (
         pl.when(pl.col("level").is_not_null())
         .then(pl.lit("vllm"))
@@ -45,13 +47,19 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("kserve"))
         .when(pl.col("ulevel").is_not_null())
         .then(pl.lit("uvicorn"))
+        .when(pl.col("slevel").is_not_null())
+        .then(pl.lit("stdlib"))
+        .when(pl.col("body").str.contains(shapes.STATS))
+        .then(pl.lit("stats"))
         .when(pl.col("body").str.contains(shapes.TRACEBACK_START))
         .then(pl.lit("traceback"))
         .when(pl.col("clean").str.contains(shapes.NOISE))
         .then(pl.lit("noise"))
+        .when(is_continuation(pl.col("clean")))
+        .then(pl.lit("continuation"))
         .otherwise(pl.lit("other"))
     )
-    level_text = pl.coalesce("level", "ulevel", "klevel")
+    level_text = pl.coalesce("level", "ulevel", "klevel", "slevel")
     msg = (
         pl.when(pl.col("level").is_not_null())
         .then(pl.col("msg").fill_null(""))
@@ -59,6 +67,8 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("umsg"))
         .when(pl.col("klogger").is_not_null())
         .then(pl.coalesce("kmsg", "krest"))
+        .when(pl.col("slevel").is_not_null())
+        .then(pl.col("smsg"))
         .otherwise(pl.col("body"))
     )
     header = pl.concat_str(
@@ -68,14 +78,21 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     )
     return df.with_columns(
         kind.alias("kind"),
-        severity(level_text).alias("severity"),
+        pl.when(kind == "stats")
+        .then(pl.lit("INFO"))
+        .otherwise(severity(level_text))
+        .alias("severity"),
         msg.alias("message"),
         pl.when(pl.col("level").is_not_null()).then(header).alias("header"),
     )
 
 
 def _records(df: pl.DataFrame) -> pl.DataFrame:
-    """Mark record starts; same-header ERROR lines and non-log lines continue the record before."""
+    """Mark record starts; same-header ERROR lines and continuation lines join the record before.
+
+    Only log lines and continuation-shaped lines (indented, traceback) are kept; noise and
+    unrecognised lines are left to the caller (skipped and rejected).
+    """
     is_log = pl.col("kind").is_in(_START_KINDS)
     prev_header = pl.col("header").shift(1)
     prev_error = pl.col("severity").shift(1).is_in(["ERROR", "FATAL"])
@@ -87,7 +104,7 @@ def _records(df: pl.DataFrame) -> pl.DataFrame:
     )
     # a raw traceback right after an ERROR record belongs to it; elsewhere it starts its own record
     tb_continues = (pl.col("kind") == "traceback") & (pl.col("_rec_sev") == "ERROR")
-    work = df.filter(pl.col("kind") != "noise")
+    work = df.filter(~pl.col("kind").is_in(["noise", "other"]))
     start0 = is_log & ~same_error.fill_null(False)
     work = work.with_columns(start0.alias("_s0"))
     work = work.with_columns(
@@ -133,7 +150,7 @@ class VllmParser:
         df = _lines_frame(sample.frame())
         n = df.height
         vllm = int((df.get_column("kind") == "vllm").sum())
-        known = int(df.get_column("kind").is_in([*_START_KINDS, "noise"]).sum())
+        known = int(df.get_column("kind").is_in([*_START_KINDS, "noise", "continuation"]).sum())
         specific = int(
             df.get_column("message")
             .str.contains(
@@ -153,7 +170,13 @@ class VllmParser:
         skipped = marks(df.filter(pl.col("kind") == "noise"), "progress bar")
         work = _records(df)
         orphan = work.filter(pl.col("rec") == 0)
-        rejects = marks(orphan, "not a vLLM log line")
+        foreign = df.filter(pl.col("kind") == "other")
+        rejects = marks(
+            pl.concat([orphan.select("source_line"), foreign.select("source_line")]).sort(
+                "source_line"
+            ),
+            "not a vLLM log line",
+        )
         cont = _continuations(work)
         merged = int(cont.get_column("cont_count").sum()) if cont.height else 0
         starts = work.filter(pl.col("start")).join(cont, on="rec", how="left")

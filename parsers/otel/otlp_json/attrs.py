@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from parsers.otel.otlp_json.values import text
+from timeline.parserkit.values import json_text
 
 # Attributes that carry prompts, completions, documents or tool payloads. They go to
 # prompt_text / completion_text (redacted by the pipeline) or nowhere, never to ``attributes``.
@@ -66,7 +66,7 @@ class Bag:
         for key, value in self.values.items():
             if key in self.used or CONTENT.match(key):
                 continue
-            shown = text(value)
+            shown = json_text(value)
             if shown is not None:
                 out.append({"key": prefix + key, "value": shown})
         return out

@@ -6,7 +6,8 @@ from typing import Any, Final
 
 from parsers.otel.otlp_json.attrs import Bag
 from parsers.otel.otlp_json.spans import Context, Row
-from parsers.otel.otlp_json.values import any_value, as_int, hex_id, key_values, nanos, text
+from parsers.otel.otlp_json.values import any_value, as_int, hex_id, key_values, nanos
+from timeline.parserkit.values import json_text
 
 _LEVELS: Final = {
     "trace": "TRACE",
@@ -52,8 +53,8 @@ def log_row(ctx: Context, record: Any) -> Row | None:
     at = nanos(record.get("timeUnixNano"))
     observed = nanos(record.get("observedTimeUnixNano"))
     raw = record.get("timeUnixNano") if at is not None else record.get("observedTimeUnixNano")
-    event_name = text(record.get("eventName")) or text(bag.get("event.name"))
-    body = text(any_value(record.get("body")))
+    event_name = json_text(record.get("eventName")) or json_text(bag.get("event.name"))
+    body = json_text(any_value(record.get("body")))
     prompt = body if event_name in PROMPT_EVENTS else None
     completion = body if event_name in COMPLETION_EVENTS else None
     extra = [
@@ -66,7 +67,7 @@ def log_row(ctx: Context, record: Any) -> Row | None:
     return {
         "source_line": ctx.source_line,
         "_ns": at if at is not None else observed,
-        "ts_raw": text(raw) if (at or observed) is not None else None,
+        "ts_raw": json_text(raw) if (at or observed) is not None else None,
         "layer": "inference" if event_name and event_name.startswith("gen_ai.") else "other",
         "event_type": "server.log",
         "severity": severity_of(record.get("severityText"), record.get("severityNumber")),
@@ -76,9 +77,9 @@ def log_row(ctx: Context, record: Any) -> Row | None:
         "trace_id": hex_id(record.get("traceId"), 16),
         "span_id": hex_id(record.get("spanId"), 8),
         "host": ctx.host,
-        "session_id": text(bag.get("session.id", "gen_ai.conversation.id")),
-        "user_id": text(bag.get("user.id", "enduser.id")),
-        "error_type": text(bag.get("exception.type", "error.type")),
+        "session_id": json_text(bag.get("session.id", "gen_ai.conversation.id")),
+        "user_id": json_text(bag.get("user.id", "enduser.id")),
+        "error_type": json_text(bag.get("exception.type", "error.type")),
         "ids": [],
         "attributes": [kv for kv in extra if kv] + bag.rest() + ctx.common,
     }

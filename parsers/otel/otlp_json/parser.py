@@ -5,23 +5,25 @@ Each document is a ``TracesData`` (``{"resourceSpans": [...]}``) or ``LogsData``
 take the line where the document starts; the other lines of a pretty-printed document are
 merged into it.
 
-Why per-document Python rather than polars expressions: a document is a tree (resources ->
-scopes -> spans -> attributes and span events) whose attribute values are a recursive union
-(``arrayValue`` / ``kvlistValue``), and a pretty-printed document spans lines. Each document is
-decoded once by the C JSON decoder and walked once; the events are built into one frame.
+Documents are found by :func:`timeline.parserkit.records.read_records` (``documents=True``).
+Why per-document Python rather than polars expressions after that: a document is a tree
+(resources -> scopes -> spans -> attributes and span events) whose attribute values are a
+recursive union (``arrayValue`` / ``kvlistValue``). Each document is decoded once by the C JSON
+decoder and walked once; the events are built into one frame.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
 import polars as pl
 
-from parsers.otel.otlp_json.documents import split_documents
 from parsers.otel.otlp_json.logs import log_row
 from parsers.otel.otlp_json.spans import Row, resource_context, span_rows
-from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.records import RecordReasons, read_records
 from timeline.schema import ID_STRUCT, KV_STRUCT
 
 _EVENT_SCHEMA: Final = pl.Schema(
@@ -73,6 +75,13 @@ _EVENT_SCHEMA: Final = pl.Schema(
         "attributes": pl.List(KV_STRUCT),
     }
 )
+_REASONS: Final = RecordReasons(
+    not_object="not a JSON document",
+    outside="not a JSON document",
+    invalid="not valid JSON",
+    unterminated="not valid JSON",
+)
+_KINDS: Final = ("resourceSpans", "resourceLogs", "resourceMetrics")
 _JSONL_HEAD: Final = re.compile(r'^\[?\{\s*"resource(?:Spans|Logs|Metrics)"\s*:')
 _PRETTY_KEY: Final = re.compile(r'^\{?\s*"resource(?:Spans|Logs|Metrics)"\s*:')
 
@@ -110,6 +119,16 @@ def document_rows(value: Any, source_line: int) -> list[Row]:
     return rows
 
 
+def _is_otlp(value: Any) -> bool:
+    return isinstance(value, dict) and any(key in value for key in _KINDS)
+
+
+def _empty_reason(value: dict[str, Any]) -> str:
+    if "resourceMetrics" in value:
+        return "OTLP metrics are not parsed"
+    return "OTLP document without spans or log records"
+
+
 class OtlpJsonParser:
     """OTLP/JSON traces and logs; each span's layer comes from its GenAI / OpenInference / HTTP attributes."""
 
@@ -136,39 +155,25 @@ class OtlpJsonParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Parse the whole file (multi-line documents)."""
-        numbers = source.lines.get_column("source_line").to_list()
-        texts = source.lines.get_column("line").to_list()
+        documents = read_records(source.lines, reasons=_REASONS, documents=True, max_lines=None)
         rows: list[Row] = []
-        rejects: list[tuple[int, str]] = []
-        skipped: list[tuple[int, str]] = []
-        merged = 0
-        for doc in split_documents(numbers, texts):
-            if doc.error is not None:
-                rejects.extend((n, doc.error) for n in doc.lines)
-                continue
-            value = doc.value
-            if not isinstance(value, dict) or not any(
-                key in value for key in ("resourceSpans", "resourceLogs", "resourceMetrics")
-            ):
-                rejects.extend((n, "not an OTLP JSON document") for n in doc.lines)
-                continue
-            found = document_rows(value, doc.lines[0])
-            if found:
-                rows.extend(found)
-                merged += len(doc.lines) - 1
-                continue
-            reason = (
-                "OTLP metrics are not parsed"
-                if "resourceMetrics" in value
-                else "OTLP document without spans or log records"
+        reject: list[str | None] = []
+        skip: list[str | None] = []
+        for first_line, text in documents.frame.select("source_line", "text").iter_rows():
+            value = json.loads(text)
+            found = document_rows(value, first_line) if _is_otlp(value) else []
+            rows.extend(found)
+            reject.append(None if _is_otlp(value) else "not an OTLP JSON document")
+            skip.append(_empty_reason(value) if _is_otlp(value) and not found else None)
+        documents = (
+            documents.with_columns(
+                pl.lit(pl.Series("_reject", reject, dtype=pl.String)),
+                pl.lit(pl.Series("_skip", skip, dtype=pl.String)),
             )
-            skipped.extend((n, reason) for n in doc.lines)
-        return ParseResult(
-            events=self._frame(rows),
-            rejects=pl.DataFrame(rejects, schema=MARK_SCHEMA, orient="row"),
-            skipped=pl.DataFrame(skipped, schema=MARK_SCHEMA, orient="row"),
-            merged_lines=merged,
+            .reject(pl.col("_reject"))
+            .skip(pl.col("_skip"))
         )
+        return documents.result(self._frame(rows))
 
     @staticmethod
     def _frame(rows: list[Row]) -> pl.DataFrame:

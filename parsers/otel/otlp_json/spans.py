@@ -23,8 +23,8 @@ from parsers.otel.otlp_json.values import (
     nanos,
     span_kind,
     status_code,
-    text,
 )
+from timeline.parserkit.values import json_text
 
 Row = dict[str, Any]
 
@@ -94,18 +94,18 @@ def resource_context(source_line: int, resource: Any, scope: Any) -> Context:
     common = [
         {"key": f"resource.{key}", "value": shown}
         for key in res
-        if (shown := text(res[key])) is not None
+        if (shown := json_text(res[key])) is not None
     ]
     if isinstance(scope, dict):
         for key in ("name", "version"):
             if isinstance(scope.get(key), str) and scope[key]:
                 common.append({"key": f"scope.{key}", "value": scope[key]})
         for k, value in key_values(scope.get("attributes")).items():
-            if (shown := text(value)) is not None:
+            if (shown := json_text(value)) is not None:
                 common.append({"key": f"scope.{k}", "value": shown})
     host = next(
         (
-            text(res[k])
+            json_text(res[k])
             for k in ("host.name", "k8s.pod.name", "container.name", "service.name")
             if res.get(k) not in (None, "")
         ),
@@ -173,7 +173,7 @@ def span_rows(ctx: Context, span: Any) -> list[Row]:
     row: Row = {
         "source_line": ctx.source_line,
         "_ns": start,
-        "ts_raw": text(span.get("startTimeUnixNano")) if start is not None else None,
+        "ts_raw": json_text(span.get("startTimeUnixNano")) if start is not None else None,
         "message": name or None,
         "trace_id": hex_id(span.get("traceId"), 16),
         "span_id": hex_id(span.get("spanId"), 8),
@@ -182,9 +182,9 @@ def span_rows(ctx: Context, span: Any) -> list[Row]:
         "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
         "status": "error" if code == "error" else "ok",
         "severity": "ERROR" if code == "error" else None,
-        "error_type": text(bag.get("error.type")),
-        "session_id": text(bag.get("session.id", "gen_ai.conversation.id")),
-        "user_id": text(bag.get("user.id", "enduser.id")),
+        "error_type": json_text(bag.get("error.type")),
+        "session_id": json_text(bag.get("session.id", "gen_ai.conversation.id")),
+        "user_id": json_text(bag.get("user.id", "enduser.id")),
     }
     ids: list[dict[str, str]] = []
     if group == "policy":
@@ -200,7 +200,7 @@ def span_rows(ctx: Context, span: Any) -> list[Row]:
     row["ids"] = ids
     if str(row.get("event_type", "")).endswith((".response", ".error")) and end is not None:
         row["_ns"] = end
-        row["ts_raw"] = text(span.get("endTimeUnixNano"))
+        row["ts_raw"] = json_text(span.get("endTimeUnixNano"))
     extra: list[dict[str, str]] = [
         {"key": "span.name", "value": name} if name else {},
         {"key": "span.kind", "value": kind} if kind else {},
@@ -228,7 +228,7 @@ _DROPPED: Final = ("droppedAttributesCount", "droppedEventsCount", "droppedLinks
 
 
 def _policy(row: Row, bag: Bag, name: str) -> None:
-    stage = text(bag.get("rail.type", "guardrail.stage", "gen_ai.guardrail.stage"))
+    stage = json_text(bag.get("rail.type", "guardrail.stage", "gen_ai.guardrail.stage"))
     if name in ("guardrails.input", "guardrails.output"):
         stage = stage or name.split(".", 1)[1]
     triggered = _triggered_key(bag)
@@ -238,8 +238,8 @@ def _policy(row: Row, bag: Bag, name: str) -> None:
         or (verdict_of(as_bool(bag.get(triggered))) if triggered else None)
         or verdict_of(bag.peek("output.value"))
     )
-    reason = text(bag.get("guardrails.rail.reason", "guardrail.reason"))
-    policy_name = text(
+    reason = json_text(bag.get("guardrails.rail.reason", "guardrail.reason"))
+    policy_name = json_text(
         bag.get("rail.name", "guardrail.name", "gen_ai.guardrail.name", "guardrails.rail.name")
     )
     categories = bag.get("guardrail.categories", "categories")
@@ -247,12 +247,12 @@ def _policy(row: Row, bag: Bag, name: str) -> None:
         layer="policy",
         event_type="policy.check",
         policy_name=policy_name or row["message"],
-        policy_version=text(bag.get("guardrail.version", "rail.version")),
+        policy_version=json_text(bag.get("guardrail.version", "rail.version")),
         policy_stage=stage if stage in ("input", "output") else None,
         verdict=verdict,
         score=as_float(bag.get("guardrail.score", "metadata.score", "score")),
         categories=[str(c) for c in categories] if isinstance(categories, list) else None,
-        prompt_text=text(bag.peek("input.value")),
+        prompt_text=json_text(bag.peek("input.value")),
     )
     if stage is not None and stage not in ("input", "output"):
         bag.used.discard("rail.type")
@@ -267,7 +267,7 @@ def _documents(bag: Bag, prefix: str) -> tuple[list[str] | None, list[float] | N
     scores = bag.indexed(prefix, "document.score")
     bag.indexed(prefix, "document.content")
     bag.indexed(prefix, "document.metadata")
-    doc_ids = [text(v) or "" for _, v in ids] or None
+    doc_ids = [json_text(v) or "" for _, v in ids] or None
     by_index = dict(scores)
     order = [i for i, _ in ids] or [i for i, _ in scores]
     doc_scores = [as_float(by_index.get(i)) for i in order] if scores else None
@@ -282,11 +282,11 @@ def _retrieval(row: Row, bag: Bag) -> None:
     row.update(
         layer="retrieval",
         event_type="retrieval.query",
-        index_name=text(
+        index_name=json_text(
             bag.get("db.collection.name", "db.vector.collection", "retrieval.index", "db.namespace")
         ),
-        index_version=text(bag.get("retrieval.index_version", "index.version")),
-        embedding_model=text(bag.get("embedding.model_name")),
+        index_version=json_text(bag.get("retrieval.index_version", "index.version")),
+        embedding_model=json_text(bag.get("embedding.model_name")),
         top_k=as_int(
             bag.get(
                 "reranker.top_k", "db.vector.query.top_k", "retrieval.top_k", "gen_ai.request.top_k"
@@ -300,10 +300,10 @@ def _retrieval(row: Row, bag: Bag) -> None:
 def _inference(row: Row, bag: Bag, ids: list[dict[str, str]], embedding: bool) -> None:
     request_model = bag.get("gen_ai.request.model")
     response_model = bag.get("gen_ai.response.model")
-    model = text(
+    model = json_text(
         response_model or request_model or bag.get("llm.model_name", "embedding.model_name")
     )
-    response_id = text(bag.get("gen_ai.response.id"))
+    response_id = json_text(bag.get("gen_ai.response.id"))
     if response_id:
         kind = "chatcmpl_id" if response_id.startswith("chatcmpl-") else "gen_ai_response_id"
         ids.append({"kind": kind, "value": response_id})
@@ -319,11 +319,11 @@ def _inference(row: Row, bag: Bag, ids: list[dict[str, str]], embedding: bool) -
         request_id=response_id,
         model=model,
         embedding_model=model if embedding else None,
-        provider=text(
+        provider=json_text(
             bag.get("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
         ),
         prompt_template=_fingerprint(template),
-        prompt_template_version=text(bag.get("llm.prompt_template.version")),
+        prompt_template_version=json_text(bag.get("llm.prompt_template.version")),
         input_tokens=as_int(
             bag.get(
                 "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"
@@ -336,10 +336,10 @@ def _inference(row: Row, bag: Bag, ids: list[dict[str, str]], embedding: bool) -
                 "llm.token_count.completion",
             )
         ),
-        finish_reason=text(finish),
+        finish_reason=json_text(finish),
         ttft_ms=ttft_s * 1000.0 if ttft_s is not None else None,
-        prompt_text=text(bag.peek("input.value", "gen_ai.prompt", "gen_ai.input.messages")),
-        completion_text=text(
+        prompt_text=json_text(bag.peek("input.value", "gen_ai.prompt", "gen_ai.input.messages")),
+        completion_text=json_text(
             bag.peek("output.value", "gen_ai.completion", "gen_ai.output.messages")
         ),
     )
@@ -358,11 +358,11 @@ def _fingerprint(template: Any) -> str | None:
 
 def _gateway(row: Row, bag: Bag, ids: list[dict[str, str]]) -> None:
     code = as_int(bag.get("http.response.status_code", "http.status_code"))
-    route = text(bag.get("http.route", "url.path", "http.target"))
+    route = json_text(bag.get("http.route", "url.path", "http.target"))
     request_id = bag.get("http.request.header.x-request-id", "http.request.header.x_request_id")
     if isinstance(request_id, list):
         request_id = request_id[0] if request_id else None
-    if text(request_id):
+    if json_text(request_id):
         ids.append({"kind": "x_request_id", "value": str(request_id)})
     status = row["status"]
     if code is not None:
@@ -370,14 +370,14 @@ def _gateway(row: Row, bag: Bag, ids: list[dict[str, str]]) -> None:
     row.update(
         layer="gateway",
         event_type="http.request",
-        http_method=text(bag.get("http.request.method", "http.method")),
+        http_method=json_text(bag.get("http.request.method", "http.method")),
         http_route=route.split("?", 1)[0] if route else None,
         status_code=code,
         status=status,
-        client_address=text(
+        client_address=json_text(
             bag.get("client.address", "http.client_ip", "net.sock.peer.addr", "net.peer.ip")
         ),
-        request_id=text(request_id),
+        request_id=json_text(request_id),
     )
 
 
@@ -393,7 +393,7 @@ def _span_event(ctx: Context, span_row: Row, event: Any, start: int | None) -> l
     base: Row = {
         "source_line": ctx.source_line,
         "_ns": at,
-        "ts_raw": text(event.get("timeUnixNano")) if at is not None else None,
+        "ts_raw": json_text(event.get("timeUnixNano")) if at is not None else None,
         "trace_id": span_row.get("trace_id"),
         "span_id": span_row.get("span_id"),
         "parent_span_id": span_row.get("parent_span_id"),
@@ -410,8 +410,8 @@ def _span_event(ctx: Context, span_row: Row, event: Any, start: int | None) -> l
             event_type="inference.error" if span_row.get("layer") == "inference" else "server.log",
             severity="ERROR",
             status="error",
-            error_type=text(bag.get("exception.type")),
-            message=text(bag.get("exception.message")) or name,
+            error_type=json_text(bag.get("exception.type")),
+            message=json_text(bag.get("exception.message")) or name,
         )
     elif "first token" in low:
         base.update(

@@ -1,10 +1,12 @@
-"""OTLP/JSON value decoding: AnyValue, key/value lists, ids, nanosecond times, status codes."""
+"""OTLP/JSON value decoding: AnyValue, key/value lists, ids, nanosecond times, status codes.
+
+Values become text with :func:`timeline.parserkit.values.json_text`.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from typing import Any, Final
@@ -47,21 +49,6 @@ def key_values(items: Any) -> dict[str, Any]:
         if isinstance(item, dict) and isinstance(item.get("key"), str):
             out[item["key"]] = any_value(item.get("value"))
     return out
-
-
-def text(value: Any) -> str | None:
-    """A value as attribute text: strings as they are, booleans lowercase, lists/maps as JSON."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=False)
 
 
 def as_int(value: Any) -> int | None:

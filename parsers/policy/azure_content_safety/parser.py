@@ -6,21 +6,13 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    EMPTY_STRINGS,
-    Records,
-    attrs,
-    json_records,
-    json_sniff,
-    jstr,
-    outcome_columns,
-    regex_keys,
-    verdict_word,
-    wrapped_object,
-    wrapper_columns,
-)
 from timeline.parserkit.api import ParseResult, Sample, Source
-from timeline.parserkit.frame import id_list
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
+from timeline.parserkit.text import captures
+from timeline.parserkit.verdicts import no_categories, outcome_columns, verdict_word
+from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
 
 RESPONSE_KEYS: Final = ("response", "result", "body", "analysis")
 _LEAF: Final = r'\{[^{}]*"category":"[^"]*"[^{}]*\}'
@@ -53,7 +45,7 @@ class AzureContentSafetyParser:
 
     def sniff(self, sample: Sample) -> float:
         """Needs a Content Safety response key."""
-        return json_sniff(
+        return signature_score(
             sample,
             [
                 '"categoriesAnalysis"',
@@ -66,23 +58,22 @@ class AzureContentSafetyParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per response; objects that are no Content Safety response are rejected."""
-        records = json_records(source.lines)
         text = pl.col("text")
         resp = pl.col("_resp")
-        frame = records.frame.with_columns(_response(text).alias("_resp"))
+        records = read_records(source.lines, reasons=TERSE_REASONS).with_columns(
+            _response(text).alias("_resp")
+        )
         analyze = resp.str.contains(r'"(?:categoriesAnalysis|blocklistsMatch|hateResult)"')
         shield = resp.str.contains('"userPromptAnalysis"|"documentsAnalysis"')
         material = resp.str.contains('"protectedMaterialAnalysis"')
         error = resp.str.json_path_match("$.error")
         usable = analyze | shield | material | error.str.starts_with("{")
-        kept, rejects, merged = Records(frame, records.rejects).keep(
-            usable, "not an Azure Content Safety response"
-        )
+        kept = records.keep(usable, "not an Azure Content Safety response")
         leaves = resp.str.extract_all(_LEAF)
         levels = leaves.list.eval(
             pl.element().str.json_path_match("$.severity").cast(pl.Int64, strict=False)
         )
-        blocklists = regex_keys(resp, _BLOCKLIST).list.unique(maintain_order=True)
+        blocklists = captures(resp, _BLOCKLIST).list.unique(maintain_order=True)
         top = levels.list.max()
         user_attack = resp.str.contains('"userPromptAnalysis":\\{"attackDetected":true')
         doc_attack = resp.str.contains('"documentsAnalysis":\\[[^\\]]*"attackDetected":true')
@@ -94,15 +85,9 @@ class AzureContentSafetyParser:
         categories = pl.concat_list(
             flagged_names,
             blocklists.list.eval(pl.lit("blocklist:") + pl.element()),
-            pl.when(user_attack)
-            .then(pl.lit(["user_prompt_attack"]))
-            .otherwise(pl.lit([], dtype=EMPTY_STRINGS)),
-            pl.when(doc_attack)
-            .then(pl.lit(["document_attack"]))
-            .otherwise(pl.lit([], dtype=EMPTY_STRINGS)),
-            pl.when(protected)
-            .then(pl.lit(["protected_material"]))
-            .otherwise(pl.lit([], dtype=EMPTY_STRINGS)),
+            pl.when(user_attack).then(pl.lit(["user_prompt_attack"])).otherwise(no_categories()),
+            pl.when(doc_attack).then(pl.lit(["document_attack"])).otherwise(no_categories()),
+            pl.when(protected).then(pl.lit(["protected_material"])).otherwise(no_categories()),
         )
         computed = (
             pl.when(error.is_not_null())
@@ -120,7 +105,7 @@ class AzureContentSafetyParser:
             .otherwise(pl.lit("allow"))
         )
         verdict = pl.coalesce(
-            verdict_word(jstr(text, ["$.verdict", "$.action", "$.decision"])), computed
+            verdict_word(first_path(text, ["$.verdict", "$.action", "$.decision"])), computed
         )
         policy = (
             pl.when(shield)
@@ -131,7 +116,7 @@ class AzureContentSafetyParser:
         )
         wrapper = wrapper_columns(text, source.settings.timezone)
         stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
-        input_text = jstr(text, ["$.input", "$.text", "$.content"])
+        input_text = first_path(text, ["$.input", "$.text", "$.content"])
         error_code = pl.coalesce(
             error.str.json_path_match("$.code"), error.str.json_path_match("$.innererror.code")
         )
@@ -140,12 +125,14 @@ class AzureContentSafetyParser:
             + pl.lit(":")
             + pl.element().str.json_path_match("$.severity")
         ).list.join(",")
-        events = kept.select(
+        events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
-            pl.coalesce(jstr(text, ["$.policy_name", "$.policy"]), policy).alias("policy_name"),
-            jstr(text, ["$.api_version", "$['api-version']", "$.policy_version"]).alias(
+            pl.coalesce(first_path(text, ["$.policy_name", "$.policy"]), policy).alias(
+                "policy_name"
+            ),
+            first_path(text, ["$.api_version", "$['api-version']", "$.policy_version"]).alias(
                 "policy_version"
             ),
             verdict.alias("verdict"),
@@ -155,26 +142,26 @@ class AzureContentSafetyParser:
             error.str.json_path_match("$.message").alias("message"),
             pl.when(stage_out).then(None).otherwise(input_text).alias("prompt_text"),
             pl.when(stage_out).then(input_text).alias("completion_text"),
-            jstr(text, ["$.duration_ms", "$.latency_ms"])
+            first_path(text, ["$.duration_ms", "$.latency_ms"])
             .cast(pl.Float64, strict=False)
             .alias("duration_ms"),
             id_list(
-                {"apim_request_id": jstr(text, ["$['apim-request-id']", "$.apim_request_id"])}
+                {"apim_request_id": first_path(text, ["$['apim-request-id']", "$.apim_request_id"])}
             ).alias("ids"),
-            attrs(
+            attributes(
                 {
                     "severities": severities,
                     "max_severity": top,
                     "blocklists": blocklists.list.join(","),
-                    "blocklist_items": regex_keys(resp, r'"blocklistItemId":"([^"]*)"').list.join(
+                    "blocklist_items": captures(resp, r'"blocklistItemId":"([^"]*)"').list.join(
                         ","
                     ),
                 }
             ).alias("attributes"),
-            jstr(text, ["$.status_code", "$.status"])
+            first_path(text, ["$.status_code", "$.status"])
             .cast(pl.Int64, strict=False)
             .alias("status_code"),
         ).with_columns(
             *outcome_columns(),
         )
-        return ParseResult(events=events, rejects=rejects, merged_lines=merged)
+        return kept.result(events)

@@ -6,27 +6,22 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    EMPTY_STRINGS,
-    Records,
-    attrs,
-    json_records,
-    json_sniff,
-    jstr,
-    regex_keys,
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
+from timeline.parserkit.text import captures
+from timeline.parserkit.verdicts import (
+    CONFIDENCE_SCORE,
+    no_categories,
     stage,
     verdict_severity,
     verdict_status,
     verdict_word,
-    wrapped_object,
-    wrapper_columns,
 )
-from timeline.parserkit.api import ParseResult, Sample, Source
-from timeline.parserkit.frame import id_list
+from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
 
 RESPONSE_KEYS: Final = ("response", "output", "body", "result")
-# Content-filter confidence as a score (documented in README.md beside this file).
-CONFIDENCE: Final = {"NONE": 0.0, "LOW": 1 / 3, "MEDIUM": 2 / 3, "HIGH": 1.0}
 _LEAF: Final = r"\{[^{}]*\}"
 
 
@@ -76,7 +71,7 @@ class BedrockGuardrailsParser:
 
     def sniff(self, sample: Sample) -> float:
         """Needs a guardrail action or assessment key, written as JSON."""
-        return json_sniff(
+        return signature_score(
             sample,
             [
                 '"GUARDRAIL_INTERVENED"',
@@ -90,10 +85,11 @@ class BedrockGuardrailsParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per record holding a guardrail action or assessments."""
-        records = json_records(source.lines)
         text = pl.col("text")
         resp = pl.col("_resp")
-        frame = records.frame.with_columns(_response(text).alias("_resp"))
+        records = read_records(source.lines, reasons=TERSE_REASONS).with_columns(
+            _response(text).alias("_resp")
+        )
         action_raw = pl.coalesce(
             resp.str.json_path_match("$.action"),
             resp.str.json_path_match("$['amazon-bedrock-guardrailAction']"),
@@ -103,9 +99,7 @@ class BedrockGuardrailsParser:
             r'"(?:assessments|inputAssessment|outputAssessments|contentPolicy|topicPolicy|wordPolicy|sensitiveInformationPolicy)"'
         )
         usable = assessed | action_raw.is_not_null()
-        kept, rejects, merged = Records(frame, records.rejects).keep(
-            usable, "not a Bedrock Guardrails response"
-        )
+        kept = records.keep(usable, "not a Bedrock Guardrails response")
         filters = _leaves(resp, r'"contentPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]')
         topics = _leaves(resp, _list_of("topics"))
         custom = _leaves(resp, _list_of("customWords"))
@@ -123,9 +117,11 @@ class BedrockGuardrailsParser:
             _named(grounding, "grounding:", "type"),
         ).list.unique(maintain_order=True)
         score = filters.list.eval(
-            _field("confidence").replace_strict(CONFIDENCE, default=None, return_dtype=pl.Float64)
+            _field("confidence").replace_strict(
+                CONFIDENCE_SCORE, default=None, return_dtype=pl.Float64
+            )
         ).list.max()
-        latency = regex_keys(resp, r'"guardrailProcessingLatency":(\d+(?:\.\d+)?)').list.eval(
+        latency = captures(resp, r'"guardrailProcessingLatency":(\d+(?:\.\d+)?)').list.eval(
             pl.element().cast(pl.Float64, strict=False)
         )
         action_up = action_raw.str.to_uppercase()
@@ -140,7 +136,7 @@ class BedrockGuardrailsParser:
             .then(pl.lit("flag"))
             .otherwise(pl.lit("allow"))
         )
-        verdict = pl.coalesce(verdict_word(jstr(text, ["$.verdict", "$.decision"])), computed)
+        verdict = pl.coalesce(verdict_word(first_path(text, ["$.verdict", "$.decision"])), computed)
         guardrail_in_trace = resp.str.extract(
             r'"(?:input|inputAssessment|outputAssessments)":\{"([^"]+)":', 1
         )
@@ -154,34 +150,34 @@ class BedrockGuardrailsParser:
         )
         wrapper = wrapper_columns(text, source.settings.timezone)
         wrapper["policy_stage"] = pl.coalesce(
-            wrapper["policy_stage"], stage(jstr(resp, ["$.source"])), trace_stage
+            wrapper["policy_stage"], stage(first_path(resp, ["$.source"])), trace_stage
         )
         stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
-        content = jstr(text, ["$.content[0].text.text", "$.input", "$.text"])
-        events = kept.select(
+        content = first_path(text, ["$.content[0].text.text", "$.input", "$.text"])
+        events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
             pl.coalesce(
-                jstr(text, ["$.guardrailIdentifier", "$.guardrailId", "$.guardrail_id"]),
+                first_path(text, ["$.guardrailIdentifier", "$.guardrailId", "$.guardrail_id"]),
                 guardrail_in_trace,
                 pl.lit("bedrock_guardrails"),
             ).alias("policy_name"),
-            jstr(text, ["$.guardrailVersion", "$.guardrail_version"]).alias("policy_version"),
+            first_path(text, ["$.guardrailVersion", "$.guardrail_version"]).alias("policy_version"),
             verdict.alias("verdict"),
-            categories.fill_null(pl.lit([], dtype=EMPTY_STRINGS)).alias("categories"),
+            categories.fill_null(no_categories()).alias("categories"),
             score.alias("score"),
             pl.when(latency.list.len() > 0).then(latency.list.sum()).alias("duration_ms"),
             pl.when(stage_out).then(None).otherwise(content).alias("prompt_text"),
             pl.when(stage_out).then(content).alias("completion_text"),
             id_list(
                 {
-                    "aws_request_id": jstr(
+                    "aws_request_id": first_path(
                         text, ["$['x-amzn-RequestId']", "$.aws_request_id", "$.amzn_request_id"]
                     )
                 }
             ).alias("ids"),
-            attrs(
+            attributes(
                 {
                     "action": action_raw,
                     "action_reason": resp.str.json_path_match("$.actionReason"),
@@ -202,4 +198,4 @@ class BedrockGuardrailsParser:
             verdict_status(pl.col("verdict")).alias("status"),
             verdict_severity(pl.col("verdict")).alias("severity"),
         )
-        return ParseResult(events=events, rejects=rejects, merged_lines=merged)
+        return kept.result(events)

@@ -8,22 +8,19 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    EMPTY_STRINGS,
-    Records,
-    attrs,
-    json_records,
-    keys,
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.jsonpaths import jp, key_path
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import TERSE_REASONS, read_records
+from timeline.parserkit.text import nullify
+from timeline.parserkit.timestamps import parse_guess
+from timeline.parserkit.verdicts import (
+    no_categories,
     stage,
-    timestamp,
     verdict_severity,
     verdict_status,
     verdict_word,
 )
-from timeline.parserkit.api import ParseResult, Sample, Source
-from timeline.parserkit.frame import nullify
-from timeline.parserkit.jsonpaths import decode_paths
-from timeline.parserkit.jsonpaths import jp as json_column
 
 # Llama Guard 3 hazard taxonomy (MLCommons), from the Llama Guard 3 model card.
 CATEGORY_NAMES: Final = {
@@ -66,7 +63,7 @@ _VERDICT: Final = r"^\s*(safe|unsafe)\s*(?:\n\s*([A-Za-z]\d+(?:\s*,\s*[A-Za-z]\d
 def _paths(names: Sequence[str]) -> list[str]:
     dotted = [n for n in names if "." in n]
     plain = [n for n in names if "." not in n]
-    return [*keys("$", plain), *(f"$.{n}" for n in dotted)]
+    return [*(key_path(n) for n in plain), *(f"$.{n}" for n in dotted)]
 
 
 class LlamaGuardParser:
@@ -90,15 +87,9 @@ class LlamaGuardParser:
         merged.update({k: tuple(v) for k, v in (aliases or {}).items()})
         self.aliases: dict[str, tuple[str, ...]] = merged
 
-    def _get(self, text: pl.Expr, role: str) -> pl.Expr:
-        """The first present alias of ``role`` (columns decoded by :meth:`_decoded`)."""
-        del text  # the record text is decoded once in _decoded
-        return pl.coalesce([nullify(json_column(p)) for p in _paths(self.aliases[role])])
-
-    def _decoded(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with every alias path of every role decoded from ``text`` in one pass."""
-        paths = [p for names in self.aliases.values() for p in _paths(names)]
-        return pl.concat([frame, decode_paths(frame.get_column("text"), paths)], how="horizontal")
+    def _get(self, role: str) -> pl.Expr:
+        """The first present alias of ``role`` (every alias is decoded with the records)."""
+        return pl.coalesce([nullify(jp(p)) for p in _paths(self.aliases[role])])
 
     def sniff(self, sample: Sample) -> float:
         """A Llama Guard model name, or an output field holding ``safe`` / ``unsafe``."""
@@ -114,14 +105,11 @@ class LlamaGuardParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per record that holds a Llama Guard output."""
-        records = json_records(source.lines)
-        text = pl.col("text")
-        frame = self._decoded(records.frame).with_columns(
-            self._get(text, "output").str.replace_all("\\n", "\n", literal=True).alias("_out")
+        paths = [p for names in self.aliases.values() for p in _paths(names)]
+        records = read_records(source.lines, paths, reasons=TERSE_REASONS).with_columns(
+            self._get("output").str.replace_all("\\n", "\n", literal=True).alias("_out")
         )
-        kept, rejects, merged = Records(frame, records.rejects).keep(
-            pl.col("_out").is_not_null(), "not a Llama Guard verdict record"
-        )
+        kept = records.keep(pl.col("_out").is_not_null(), "not a Llama Guard verdict record")
         parts = pl.col("_out").str.extract_groups(_VERDICT)
         said = parts.struct.field("1")
         codes = (
@@ -129,9 +117,9 @@ class LlamaGuardParser:
             .str.replace_all(r"\s", "")
             .str.to_uppercase()
             .str.split(",")
-            .fill_null(pl.lit([], dtype=EMPTY_STRINGS))
+            .fill_null(no_categories())
         )
-        caller = verdict_word(self._get(text, "verdict"))
+        caller = verdict_word(self._get("verdict"))
         verdict = pl.coalesce(
             caller,
             pl.when(said == "unsafe")
@@ -140,41 +128,41 @@ class LlamaGuardParser:
             .then(pl.lit("allow")),
         )
         invalid = said.is_null()
-        ts_raw = self._get(text, "ts")
-        ts, assumed = timestamp(ts_raw, source.settings.timezone)
-        stage_value = stage(self._get(text, "stage").str.replace(r"(?i)^agent$", "output"))
+        ts_raw = self._get("ts")
+        ts = parse_guess(ts_raw, source.settings.timezone)
+        stage_value = stage(self._get("stage").str.replace(r"(?i)^agent$", "output"))
         stage_out = (stage_value == "output").fill_null(False)
-        content = self._get(text, "input")
+        content = self._get("input")
         names = codes.list.eval(
             pl.element().replace_strict(CATEGORY_NAMES, default=None, return_dtype=pl.String)
         ).list.drop_nulls()
-        events = kept.select(
+        events = kept.frame.select(
             "source_line",
             ts_raw.alias("ts_raw"),
-            ts.alias("ts_source"),
-            assumed.alias("ts_assumed_tz"),
-            self._get(text, "request_id").alias("request_id"),
-            self._get(text, "session_id").alias("session_id"),
-            self._get(text, "trace_id").alias("trace_id"),
-            self._get(text, "user_id").alias("user_id"),
+            ts.ts.alias("ts_source"),
+            ts.assumed_tz.alias("ts_assumed_tz"),
+            self._get("request_id").alias("request_id"),
+            self._get("session_id").alias("session_id"),
+            self._get("trace_id").alias("trace_id"),
+            self._get("user_id").alias("user_id"),
             pl.lit("policy.check").alias("event_type"),
-            pl.coalesce(self._get(text, "model"), pl.lit("llama_guard")).alias("policy_name"),
-            self._get(text, "policy_version").alias("policy_version"),
+            pl.coalesce(self._get("model"), pl.lit("llama_guard")).alias("policy_name"),
+            self._get("policy_version").alias("policy_version"),
             stage_value.alias("policy_stage"),
             verdict.alias("verdict"),
             codes.alias("categories"),
-            self._get(text, "score").cast(pl.Float64, strict=False).alias("score"),
-            self._get(text, "latency").cast(pl.Float64, strict=False).alias("duration_ms"),
+            self._get("score").cast(pl.Float64, strict=False).alias("score"),
+            self._get("latency").cast(pl.Float64, strict=False).alias("duration_ms"),
             pl.when(invalid).then(pl.lit("invalid_guard_output")).alias("error_type"),
             pl.when(invalid).then(pl.col("_out").str.slice(0, 200)).alias("message"),
             pl.when(stage_out).then(None).otherwise(content).alias("prompt_text"),
             pl.when(stage_out).then(content).alias("completion_text"),
-            attrs(
+            attributes(
                 {
                     "guard_output": said,
                     "category_names": names.list.join(","),
                     "escaped_newline": pl.when(
-                        self._get(text, "output").str.contains("\\n", literal=True)
+                        self._get("output").str.contains("\\n", literal=True)
                     ).then(pl.lit("true")),
                 }
             ).alias("attributes"),
@@ -188,4 +176,4 @@ class LlamaGuardParser:
             .otherwise(verdict_severity(pl.col("verdict")))
             .alias("severity"),
         )
-        return ParseResult(events=events, rejects=rejects, merged_lines=merged)
+        return kept.result(events)

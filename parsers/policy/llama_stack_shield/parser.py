@@ -6,17 +6,18 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    EMPTY_STRINGS,
-    attrs,
-    empty_marks,
-    verdict_severity,
-    verdict_status,
-)
 from parsers.policy.llama_guard.parser import CATEGORY_NAMES
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.text import nullify, unquote
 from timeline.parserkit.timestamps import parse_iso8601
+from timeline.parserkit.verdicts import (
+    CONFIDENCE_SCORE,
+    no_categories,
+    verdict_severity,
+    verdict_status,
+)
 
 _STR: Final = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\""""
 _ARGS: Final = rf"""(?:[^()'"]|{_STR}|\((?:[^()'"]|{_STR})*\))*"""
@@ -30,13 +31,8 @@ _BEDROCK_LEAF: Final = r"\{[^{}]*'type': '[^']*'[^{}]*'action': '[^']*'[^{}]*\}"
 
 
 def _unquote(expr: pl.Expr) -> pl.Expr:
-    """The text of a Python string literal (quotes removed, ``\\'`` unescaped); None -> null."""
-    inner = expr.str.replace(r"""^['"]""", "").str.replace(r"""['"]$""", "")
-    return (
-        pl.when(expr.is_null() | (expr == "None"))
-        .then(None)
-        .otherwise(inner.str.replace_all(r"\\(['\"\\])", "$1"))
-    )
+    """The text of a Python string literal (``'it\\'s'``); ``None`` -> null."""
+    return unquote(nullify(expr, ("None",)), "'\"")
 
 
 def _codes(code: pl.Expr) -> pl.Expr:
@@ -45,7 +41,7 @@ def _codes(code: pl.Expr) -> pl.Expr:
         code.str.replace_all(r"\s", "")
         .str.split(",")
         .list.filter(pl.element() != "")
-        .fill_null(pl.lit([], dtype=EMPTY_STRINGS))
+        .fill_null(no_categories())
     )
 
 
@@ -63,6 +59,12 @@ def _names(code: pl.Expr) -> pl.Expr:
 
 def _arg(body: pl.Expr, name: str, value: str) -> pl.Expr:
     return body.str.extract(rf"\b{name}=({value})", 1)
+
+
+def _args(frame: pl.DataFrame, args: dict[str, pl.Expr], unquoted: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` plus the argument texts as columns (each extracted once), ``unquoted`` ones
+    read as Python string literals."""
+    return frame.with_columns(**args).with_columns(_unquote(pl.col(c)).alias(c) for c in unquoted)
 
 
 class LlamaStackShieldParser:
@@ -124,16 +126,25 @@ class LlamaStackShieldParser:
             verdict_status(pl.col("verdict")).alias("status"),
             verdict_severity(pl.col("verdict")).alias("severity"),
         )
-        return ParseResult(events=events, rejects=rejects, skipped=empty_marks())
+        return ParseResult(events=events, rejects=rejects)
 
     def _many(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``SafetyRunShieldsResponse(responses=[...])``: one event per shield response."""
         body = pl.col("_shield")
-        exploded = frame.with_columns(
-            pl.col("_body").str.extract_all(_SHIELD).alias("_shield")
-        ).explode("_shield")
-        is_violation = _arg(body, "is_violation", "True|False")
-        code = _unquote(_arg(body, "violation_type", _STR + "|None"))
+        exploded = _args(
+            frame.with_columns(pl.col("_body").str.extract_all(_SHIELD).alias("_shield")).explode(
+                "_shield"
+            ),
+            {
+                "_is_violation": _arg(body, "is_violation", "True|False"),
+                "_code": _arg(body, "violation_type", _STR + "|None"),
+                "_shield_type": _arg(body, "shield_type", _STR),
+                "_message": _arg(body, "violation_return_message", _STR + "|None"),
+            },
+            unquoted=("_code", "_shield_type", "_message"),
+        )
+        is_violation = pl.col("_is_violation")
+        code = pl.col("_code")
         verdict = (
             pl.when(is_violation == "True")
             .then(pl.lit("block"))
@@ -143,13 +154,11 @@ class LlamaStackShieldParser:
         return exploded.select(
             "source_line",
             "ts_raw",
-            pl.coalesce(
-                _unquote(_arg(body, "shield_type", _STR)), pl.lit("llama_stack_shield")
-            ).alias("policy_name"),
+            pl.coalesce("_shield_type", pl.lit("llama_stack_shield")).alias("policy_name"),
             verdict.alias("verdict"),
             _codes(code).alias("categories"),
-            _unquote(_arg(body, "violation_return_message", _STR + "|None")).alias("message"),
-            attrs(
+            pl.col("_message").alias("message"),
+            attributes(
                 {
                     "repr": pl.col("_kind"),
                     "category_names": _names(code),
@@ -161,9 +170,16 @@ class LlamaStackShieldParser:
     def _one(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``RunShieldResponse(violation=None | SafetyViolation(...))``."""
         body = pl.col("_body")
+        frame = _args(
+            frame,
+            {
+                "_level": _arg(body, "violation_level", _STR),
+                "_message": _arg(body, "user_message", _STR + "|None"),
+            },
+            unquoted=("_level", "_message"),
+        )
         level = pl.coalesce(
-            body.str.extract(r"violation_level=<ViolationLevel\.\w+: '(\w+)'>", 1),
-            _unquote(_arg(body, "violation_level", _STR)),
+            body.str.extract(r"violation_level=<ViolationLevel\.\w+: '(\w+)'>", 1), "_level"
         ).str.to_lowercase()
         violated = body.str.contains(r"violation=SafetyViolation\(")
         code = body.str.extract(r"""['"]violation_type['"]: ['"]([^'"]*)['"]""", 1)
@@ -174,11 +190,7 @@ class LlamaStackShieldParser:
         confidence = leaves.list.eval(
             pl.element()
             .str.extract(r"'confidence': '(\w+)'", 1)
-            .replace_strict(
-                {"NONE": 0.0, "LOW": 1 / 3, "MEDIUM": 2 / 3, "HIGH": 1.0},
-                default=None,
-                return_dtype=pl.Float64,
-            )
+            .replace_strict(CONFIDENCE_SCORE, default=None, return_dtype=pl.Float64)
         ).list.max()
         categories = pl.concat_list(
             _codes(code),
@@ -202,8 +214,8 @@ class LlamaStackShieldParser:
             body.str.extract(r"'guardrailProcessingLatency': (\d+(?:\.\d+)?)", 1)
             .cast(pl.Float64)
             .alias("duration_ms"),
-            _unquote(_arg(body, "user_message", _STR + "|None")).alias("message"),
-            attrs(
+            pl.col("_message").alias("message"),
+            attributes(
                 {
                     "repr": pl.col("_kind"),
                     "violation_level": level,

@@ -6,17 +6,25 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import EMPTY_STRINGS, attrs, verdict_severity, verdict_status
 from parsers.policy.nemo_guardrails.payload import decode_all
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import id_list, severity
+from timeline.parserkit.frame import severity
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
 from timeline.parserkit.timestamps import parse_iso8601
+from timeline.parserkit.tracebacks import is_continuation
+from timeline.parserkit.verdicts import no_categories, verdict_severity, verdict_status
 
 _HEADER: Final = (
     r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):(?P<logger>nemoguardrails[\w.]*):(?P<msg>.*)$"
 )
 _PROCESSING: Final = r"^Processing event: (\{.*)$"
 _EVENT: Final = r"^Event :: (\w+) (\{.*)$"
+# Plain messages that introduce multi-line text (``Prompt for generate_user_intent:``, ``Prompt
+# Messages :: ...``, ``LLM Completion :: ...``, an opened ``"""`` block): any line after them up to
+# the next header is theirs. After other plain messages only indented or traceback-shaped lines
+# continue the message; any other line is a reject.
+FREE_TEXT: Final = r'(?::\s*$| :: |"""|\b(?:[Pp]rompt|[Cc]ompletion)\b)'
 # Actions that are rails (checks): their results become policy.check events.
 RAIL_ACTIONS: Final = (
     r"check|moderation|guard|jailbreak|safety|sensitive|hallucination|protect|activefence"
@@ -73,9 +81,12 @@ class NemoGuardrailsParser:
         ).with_columns(pl.coalesce("_pp", "_ep").alias("_payload"))
         headers = lines.filter(is_header)
         rest = lines.filter(~is_header)
-        plain_groups = headers.filter(pl.col("_payload").is_null()).get_column("_grp")
-        merge_ok = rest.get_column("_grp").is_in(plain_groups.implode()) & (
-            rest.get_column("_grp") > 0
+        plain = headers.filter(pl.col("_payload").is_null())
+        free_groups = plain.filter(msg.str.contains(FREE_TEXT)).get_column("_grp")
+        grp = pl.col("_grp")
+        merge_ok = (grp > 0) & (
+            grp.is_in(free_groups.implode())
+            | (grp.is_in(plain.get_column("_grp").implode()) & is_continuation(pl.col("line")))
         )
         continuation = rest.filter(merge_ok)
         stray = marks(rest.filter(~merge_ok), "not a NeMo Guardrails log line")
@@ -121,7 +132,7 @@ class NemoGuardrailsParser:
             pl.concat_str([pl.col("msg"), pl.col("_tail")], separator="\n", ignore_nulls=True)
             .str.strip_chars()
             .alias("message"),
-            attrs({"logger": pl.col("logger")}).alias("attributes"),
+            attributes({"logger": pl.col("logger")}).alias("attributes"),
         )
 
     def _payload_events(self, frame: pl.DataFrame, source: Source) -> pl.DataFrame:
@@ -210,7 +221,7 @@ class NemoGuardrailsParser:
             verdict.alias("verdict"),
             pl.when(check)
             .then(pl.col("p_violations"))
-            .otherwise(pl.lit([], dtype=EMPTY_STRINGS))
+            .otherwise(no_categories())
             .alias("categories"),
             pl.when(check & (kind == "number")).then(number).alias("score"),
             pl.when(finished).then(duration).alias("duration_ms"),
@@ -224,7 +235,7 @@ class NemoGuardrailsParser:
             .then(pl.coalesce("p_text", "p_script"))
             .alias("completion_text"),
             id_list({"action_uid": pl.col("p_action_uid")}).alias("ids"),
-            attrs(
+            attributes(
                 {
                     "nemo_event": etype,
                     "uid": pl.col("p_uid"),

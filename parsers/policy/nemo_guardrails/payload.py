@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Any, Final
 
 import polars as pl
+
+from timeline.parserkit.pyrepr import literal
+from timeline.parserkit.values import json_text
 
 MAX_PAYLOAD_CHARS: Final = 1 << 20
 
@@ -40,18 +42,10 @@ PAYLOAD_SCHEMA: Final = pl.Schema(
 )
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _return(value: Any) -> tuple[str, str | None, str | None, list[str]]:
     """(kind, value text, allowed text, violations) of an action's return value."""
     if isinstance(value, bool):
-        return "bool", _text(value), None, []
+        return "bool", json_text(value), None, []
     if isinstance(value, str) and value in ("True", "False"):
         return "bool_text", value.lower(), None, []
     if isinstance(value, int | float):
@@ -60,7 +54,7 @@ def _return(value: Any) -> tuple[str, str | None, str | None, list[str]]:
         allowed = value.get("allowed")
         raw = value.get("policy_violations") or []
         violations = [str(v) for v in raw] if isinstance(raw, list | tuple) else [str(raw)]
-        return "dict", None, _text(allowed) if isinstance(allowed, bool) else None, violations
+        return "dict", None, json_text(allowed) if isinstance(allowed, bool) else None, violations
     if value is None:
         return "none", None, None, []
     return "text", str(value)[:500], None, []
@@ -68,17 +62,12 @@ def _return(value: Any) -> tuple[str, str | None, str | None, list[str]]:
 
 def decode(payload: str | None) -> dict[str, Any]:
     """One payload's fields, or ``{"ok": False}`` when it is not a valid dict literal."""
-    if payload is None or len(payload) > MAX_PAYLOAD_CHARS:
-        return {"ok": False}
-    try:
-        value = ast.literal_eval(payload)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return {"ok": False}
+    value = literal(payload, MAX_PAYLOAD_CHARS)
     if not isinstance(value, dict):
         return {"ok": False}
     row: dict[str, Any] = {"ok": True}
     for name in FIELDS:
-        row[f"p_{name}"] = _text(value.get(name))
+        row[f"p_{name}"] = json_text(value.get(name))
     kind, text, allowed, violations = _return(value.get("return_value"))
     row["p_return_kind"] = kind if "return_value" in value else None
     row["p_return_value"] = text

@@ -6,17 +6,12 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    Records,
-    attrs,
-    json_records,
-    json_sniff,
-    verdict_severity,
-    verdict_status,
-)
-from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import nullify
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
+from timeline.parserkit.text import nullify
 from timeline.parserkit.timestamps import parse_epoch
+from timeline.parserkit.verdicts import verdict_severity, verdict_status
 
 # Span times are seconds relative to the first rail; values above this are epoch seconds.
 EPOCH_FLOOR: Final = 1e9
@@ -50,9 +45,9 @@ class NemoGuardrailsTraceParser:
 
     def sniff(self, sample: Sample) -> float:
         """Needs ``"spans"`` and the span keys of the adapter."""
-        if json_sniff(sample, ['"spans"']) == 0.0:
+        if signature_score(sample, ['"spans"']) == 0.0:
             return 0.0
-        return json_sniff(
+        return signature_score(
             sample,
             ['"span_id"', '"parent_id"', '"duration"', '"trace_id"', '"start_time"'],
             needed=4,
@@ -60,33 +55,28 @@ class NemoGuardrailsTraceParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Split each interaction into its spans (by index, vectorized per index)."""
-        records = json_records(source.lines)
         text = pl.col("text")
-        frame = records.frame.with_columns(text.str.json_path_match("$.spans").alias("_spans"))
-        kept, rejects, merged = Records(frame, records.rejects).keep(
-            pl.col("_spans").str.starts_with("["), "not a NeMo Guardrails trace record"
+        spans = pl.col("_spans")
+        records = read_records(source.lines, reasons=TERSE_REASONS).with_columns(
+            text.str.json_path_match("$.spans").alias("_spans")
         )
-        empty = kept.filter(~pl.col("_spans").str.contains(r"\{"))
-        skipped = marks(
-            empty.select(pl.col("lines").alias("source_line")).explode("source_line"),
-            "trace without spans",
-        )
-        merged -= int(empty.get_column("lines").list.len().sum()) - empty.height
-        kept = kept.filter(pl.col("_spans").str.contains(r"\{"))
-        counts = kept.select(pl.col("_spans").str.count_matches(r'"span_id":').max()).item()
+        records = records.keep(
+            spans.str.starts_with("["), "not a NeMo Guardrails trace record"
+        ).skip(pl.when(~spans.str.contains(r"\{")).then(pl.lit("trace without spans")))
+        kept = records.frame
+        counts = kept.select(spans.str.count_matches(r'"span_id":').max()).item()
         parts = []
         for index in range(max(int(counts or 0), 1)):
             part = kept.select(
                 "source_line",
                 text.str.json_path_match("$.trace_id").alias("trace_id"),
                 text.str.json_path_match("$.schema_version").alias("_schema"),
-                pl.col("_spans").str.json_path_match(f"$[{index}]").alias("_span"),
+                spans.str.json_path_match(f"$[{index}]").alias("_span"),
                 pl.lit(index, dtype=pl.Int64).alias("_index"),
             ).filter(pl.col("_span").str.starts_with("{"))
             parts.append(part)
-        spans = pl.concat(parts).sort("source_line", "_index", maintain_order=True)
-        events = self._events(spans)
-        return ParseResult(events=events, rejects=rejects, skipped=skipped, merged_lines=merged)
+        spans_frame = pl.concat(parts).sort("source_line", "_index", maintain_order=True)
+        return records.result(self._events(spans_frame))
 
     def _events(self, spans: pl.DataFrame) -> pl.DataFrame:
         span = pl.col("_span")
@@ -164,7 +154,7 @@ class NemoGuardrailsTraceParser:
             pl.when(error)
             .then(pl.coalesce(_get(span, "$.error.type"), pl.lit("error")))
             .alias("error_type"),
-            attrs(
+            attributes(
                 {
                     "schema_version": pl.col("_schema"),
                     "span_type": _get(span, "$.span_type"),

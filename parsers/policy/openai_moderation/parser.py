@@ -6,23 +6,13 @@ from typing import Final
 
 import polars as pl
 
-from parsers.policy._common import (
-    EMPTY_STRINGS,
-    Records,
-    attrs,
-    json_records,
-    json_sniff,
-    jstr,
-    list_max,
-    outcome_columns,
-    regex_keys,
-    verdict_word,
-    wrapped_object,
-    wrapper_columns,
-)
-from timeline.parserkit.api import ParseResult as Result
-from timeline.parserkit.api import Sample, Source
-from timeline.parserkit.frame import id_list
+from timeline.parserkit.api import ParseResult, Sample, Source
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
+from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
+from timeline.parserkit.text import captures, list_max
+from timeline.parserkit.verdicts import no_categories, outcome_columns, verdict_word
+from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
 
 # The underscore aliases the API repeats beside the slash names; the slash form is kept.
 ALIASES: Final = {
@@ -57,26 +47,27 @@ class OpenAIModerationParser:
 
     def sniff(self, sample: Sample) -> float:
         """Needs ``"results"`` plus a ``modr-`` id or ``"category_scores"``."""
-        if json_sniff(sample, ['"results"']) == 0.0:
+        if signature_score(sample, ['"results"']) == 0.0:
             return 0.0
-        return json_sniff(sample, ['"modr-', '"category_scores"', '"flagged"'], needed=2)
+        return signature_score(sample, ['"modr-', '"category_scores"', '"flagged"'], needed=2)
 
-    def parse(self, source: Source) -> Result:
+    def parse(self, source: Source) -> ParseResult:
         """One event per top-level object; objects without ``results`` or ``error`` are rejected."""
-        records = json_records(source.lines)
         text = pl.col("text")
         resp = pl.col("_resp")
         results = pl.col("_results")
-        frame = records.frame.with_columns(_response(text).alias("_resp")).with_columns(
-            resp.str.json_path_match("$.results").alias("_results"),
-            resp.str.json_path_match("$.error").alias("_error"),
+        records = (
+            read_records(source.lines, reasons=TERSE_REASONS)
+            .with_columns(_response(text).alias("_resp"))
+            .with_columns(
+                resp.str.json_path_match("$.results").alias("_results"),
+                resp.str.json_path_match("$.error").alias("_error"),
+            )
         )
         usable = pl.col("_results").str.starts_with("[") | pl.col("_error").str.starts_with("{")
-        frame, rejects, merged = Records(frame, records.rejects).keep(
-            usable, "not an OpenAI moderation response"
-        )
+        kept = records.keep(usable, "not an OpenAI moderation response")
         flagged = results.str.contains('"flagged":true')
-        caller = verdict_word(jstr(text, ["$.verdict", "$.action", "$.decision"]))
+        caller = verdict_word(first_path(text, ["$.verdict", "$.action", "$.decision"]))
         verdict = (
             pl.when(pl.col("_error").is_not_null())
             .then(None)
@@ -87,7 +78,7 @@ class OpenAIModerationParser:
             )
         )
         cats = (
-            regex_keys(results, _CATEGORY_TRUE)
+            captures(results, _CATEGORY_TRUE)
             .list.filter(pl.element() != "flagged")
             .list.eval(pl.element().replace(ALIASES))
             .list.unique(maintain_order=True)
@@ -99,21 +90,21 @@ class OpenAIModerationParser:
             pl.col("_error").str.json_path_match("$.type"),
         )
         stage_out = wrapper["policy_stage"] == "output"
-        input_text = jstr(text, ["$.input", "$.text", "$.content"])
-        events = frame.select(
+        input_text = first_path(text, ["$.input", "$.text", "$.content"])
+        events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
             pl.coalesce(
-                jstr(text, ["$.policy_name", "$.policy"]), pl.lit("openai_moderation")
+                first_path(text, ["$.policy_name", "$.policy"]), pl.lit("openai_moderation")
             ).alias("policy_name"),
             resp.str.json_path_match("$.model").alias("policy_version"),
             verdict.alias("verdict"),
             pl.when(pl.col("_error").is_null())
             .then(cats)
-            .otherwise(pl.lit([], dtype=EMPTY_STRINGS))
+            .otherwise(no_categories())
             .alias("categories"),
-            list_max(regex_keys(results, _SCORE)).alias("score"),
+            list_max(captures(results, _SCORE)).alias("score"),
             error_type.alias("error_type"),
             pl.col("_error").str.json_path_match("$.message").alias("message"),
             pl.when(stage_out.fill_null(False))
@@ -122,22 +113,22 @@ class OpenAIModerationParser:
             .alias("prompt_text"),
             pl.when(stage_out.fill_null(False)).then(input_text).alias("completion_text"),
             id_list({"moderation_id": mod_id}).alias("ids"),
-            attrs(
+            attributes(
                 {
                     "results": results.str.count_matches('"flagged":').cast(pl.String),
                     "flagged": flagged.cast(pl.String).str.to_lowercase(),
-                    "category_applied_input_types": regex_keys(
+                    "category_applied_input_types": captures(
                         results, r'"category_applied_input_types":(\{[^{}]*\})'
                     ).list.first(),
                 }
             ).alias("attributes"),
-            jstr(text, ["$.status_code", "$.status"])
+            first_path(text, ["$.status_code", "$.status"])
             .cast(pl.Int64, strict=False)
             .alias("status_code"),
-            jstr(text, ["$.duration_ms", "$.latency_ms"])
+            first_path(text, ["$.duration_ms", "$.latency_ms"])
             .cast(pl.Float64, strict=False)
             .alias("duration_ms"),
         ).with_columns(
             *outcome_columns(),
         )
-        return Result(events=events, rejects=rejects, merged_lines=merged)
+        return kept.result(events)

@@ -20,11 +20,13 @@ from typing import Final
 
 import polars as pl
 
-from parsers.retrieval._common import es_took_ms
 from timeline.parserkit.api import ParseResult, Sample, Source
-from timeline.parserkit.frame import first_reason, id_list, kv_list, nullify, severity
-from timeline.parserkit.jsonpaths import decode_paths
-from timeline.parserkit.jsonpaths import jp as json_column
+from timeline.parserkit.durations import es_took_ms
+from timeline.parserkit.frame import first_reason, severity
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import nullify, unescape
 from timeline.parserkit.timestamps import parse_iso8601
 
 _TEXT: Final = (
@@ -82,15 +84,11 @@ _KEYS: Final = (
 )
 
 
-def _path(key: str) -> str:
-    return f"$['{key}']"
-
-
 def _j(key: str) -> pl.Expr:
     """A top-level JSON field (dotted names are literal keys) as text."""
     if key not in _KEYS:
         raise KeyError(f"add {key!r} to _KEYS")
-    return nullify(json_column(_path(key)), ("",))
+    return nullify(jp(key_path(key)), ("",))
 
 
 def _m(name: str) -> pl.Expr:
@@ -145,7 +143,7 @@ class ElasticsearchSlowlogParser:
     # -- extraction ----------------------------------------------------------------------------
     def _fields(self, lines: pl.DataFrame, timezone: str) -> pl.DataFrame:
         stripped = lines.with_columns(pl.col("line").str.strip_chars().alias("line"))
-        decoded = decode_paths(stripped.get_column("line"), [_path(k) for k in _KEYS])
+        decoded = decode_paths(stripped.get_column("line"), [key_path(k) for k in _KEYS])
         text = pl.concat([stripped, decoded], how="horizontal").with_columns(
             pl.col("line").str.starts_with("{").alias("_json"),
             pl.col("line").str.extract_groups(_TEXT).alias("_t"),
@@ -239,7 +237,7 @@ class ElasticsearchSlowlogParser:
                 "_took_ms"
             ),
             pl.when(source_text.str.contains(r'^\{\\"'))
-            .then(source_text.str.replace_all(r'\\(["\\/])', "${1}"))
+            .then(unescape(source_text, '"/'))
             .otherwise(source_text)
             .alias("_source"),
             pl.when(search).then(opaque).alias("_opaque"),

@@ -15,9 +15,12 @@ from typing import Final
 
 import polars as pl
 
-from parsers.retrieval._common import ENVELOPE_PATTERN, go_duration_ms, strip_ansi
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import id_list, kv_list, nullify, severity
+from timeline.parserkit.durations import go_duration_ms
+from timeline.parserkit.frame import severity
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import container_prefix, nullify, strip_ansi, unescape
 from timeline.parserkit.timestamps import parse_pattern
 
 _LINE: Final = (
@@ -44,8 +47,7 @@ def _field(name: str) -> pl.Expr:
     parts = pl.col("_fields").str.extract_groups(
         rf'\[{key}=(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<p>[^\]"]*))\]'
     )
-    quoted = parts.struct.field("q").str.replace_all(r'\\(["\\])', "${1}")
-    return nullify(pl.coalesce(quoted, parts.struct.field("p")), ("",))
+    return nullify(pl.coalesce(unescape(parts.struct.field("q")), parts.struct.field("p")), ("",))
 
 
 class MilvusParser:
@@ -95,7 +97,7 @@ class MilvusParser:
         )
 
     def _fields(self, lines: pl.DataFrame, timezone: str) -> pl.DataFrame:
-        env = strip_ansi(pl.col("line")).str.extract_groups(ENVELOPE_PATTERN)
+        env = container_prefix(strip_ansi(pl.col("line")))
         frame = lines.with_columns(env.alias("_env")).with_columns(
             pl.col("_env").struct.field("rest").str.strip_chars_end().alias("_rest")
         )
@@ -110,7 +112,7 @@ class MilvusParser:
         )
         l = pl.col("_l").struct  # noqa: E741
         parsed = parse_pattern(l.field("ts"), "%Y/%m/%d %H:%M:%S%.f %:z", timezone)
-        message = pl.coalesce(l.field("qmsg").str.replace_all(r'\\(["\\])', "${1}"), l.field("msg"))
+        message = pl.coalesce(unescape(l.field("qmsg")), l.field("msg"))
         return frame.with_columns(
             parsed.ts.alias("ts_source"),
             parsed.assumed_tz.alias("ts_assumed_tz"),
@@ -165,7 +167,7 @@ class MilvusParser:
             trace.alias("trace_id"),
             id_list({"milvus_msg_id": pl.coalesce(_field("msgID"), _field("MsgID"))}).alias("ids"),
             nullify(pl.col("_env").struct.field("compose")).alias("host"),
-            go_duration_ms(_field("duration")).round(6).alias("duration_ms"),
+            go_duration_ms(_field("duration")).alias("duration_ms"),
             pl.coalesce(_field("collection"), _field("collectionName")).alias("index_name"),
             top_k.alias("top_k"),
             kv_list(

@@ -18,9 +18,10 @@ from typing import Final
 
 import polars as pl
 
-from parsers.retrieval._common import ENVELOPE_PATTERN, strip_ansi
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import http_status, kv_list, nullify, severity
+from timeline.parserkit.frame import http_status, severity
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.text import container_prefix, nullify, strip_ansi
 from timeline.parserkit.timestamps import parse_iso8601
 
 _LOG: Final = (
@@ -93,7 +94,7 @@ class QdrantParser:
         )
 
     def _fields(self, lines: pl.DataFrame, timezone: str) -> pl.DataFrame:
-        env = strip_ansi(pl.col("line")).str.extract_groups(ENVELOPE_PATTERN)
+        env = container_prefix(strip_ansi(pl.col("line")))
         frame = lines.with_columns(env.alias("_env")).with_columns(
             pl.col("_env").struct.field("rest").str.strip_chars_end().alias("_rest")
         )

@@ -2,16 +2,15 @@
 
 A spec names a reader (``jsonl`` | ``regex`` | ``logfmt`` | ``csv``), maps source fields onto
 canonical fields, and says where the timestamp is. :func:`load_spec` validates everything at
-once and raises :class:`~timeline.errors.SpecError` listing every problem with a suggestion.
-See ``docs/writing-a-parser.md``.
+once (through :mod:`timeline.tomlmodel`) and raises :class:`~timeline.errors.SpecError` listing
+every problem with a suggestion. See ``docs/writing-a-parser.md``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,37 +18,35 @@ import polars as pl
 
 from timeline.errors import SpecError
 from timeline.parserkit.frame import NULL_TOKENS
-from timeline.parserkit.timestamps import NAMED_FORMATS, check_format, check_timezone
+from timeline.parserkit.timestamps import check_format, check_timezone, has_date
 from timeline.schema import FIELDS_BY_NAME, LAYERS, SEVERITIES
+from timeline.tomlmodel import (
+    Bool,
+    Checked,
+    Choice,
+    Float,
+    Key,
+    List,
+    Map,
+    Model,
+    OneOf,
+    Problems,
+    Scalar,
+    Str,
+    Table,
+    Values,
+    did_you_mean,
+    fail,
+    hint,
+    join,
+    load_toml,
+    loads_toml,
+)
 
 READERS: Final = ("jsonl", "regex", "logfmt", "csv")
-TOP_KEYS: Final = (
-    "name",
-    "layer",
-    "description",
-    "reader",
-    "pattern",
-    "columns",
-    "header",
-    "delimiter",
-    "null_values",
-    "timestamp",
-    "constants",
-    "fields",
-    "ids",
-    "status",
-    "severity",
-    "attributes",
-    "sniff",
-)
-TABLE_KEYS: Final = {
-    "timestamp": ("field", "formats", "timezone", "required"),
-    "status": ("from_http", "field", "map"),
-    "severity": ("field", "map"),
-    "attributes": ("include", "exclude"),
-    "sniff": ("require",),
-}
-FIELD_OPTIONS: Final = ("from", "scale", "split", "json", "map", "null_values")
+DATE_FROM: Final = ("previous_line", "setting")
+JSON_IN_STRING: Final = "|json."
+"""``"properties|json.modelName"``: read ``modelName`` inside the JSON text held in ``properties``."""
 # Canonical columns the pipeline or the correlation stage fills; a spec cannot map onto them.
 RESERVED: Final = frozenset(
     {
@@ -76,17 +73,34 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
+Sources = tuple[str, ...]
+"""Alternative source fields, first present (non-null) wins."""
+
+
+def base_field(source: str) -> str:
+    """The field a reader produces for ``source`` (``properties`` for ``properties|json.a``)."""
+    return source.split(JSON_IN_STRING, 1)[0]
+
+
 @dataclass(frozen=True)
 class FieldMap:
-    """One canonical field taken from one source field, with optional conversions."""
+    """One canonical field taken from source fields (alternatives), with optional conversions;
+    or (``start``/``end``) a duration between two timestamps."""
 
     target: str
-    source: str
+    sources: Sources
     scale: float | None = None
     split: str | None = None
     json: bool = False
     mapping: dict[str, str] = field(default_factory=dict)
     null_values: tuple[str, ...] | None = None
+    start: Sources = ()
+    end: Sources = ()
+
+    @property
+    def source(self) -> str:
+        """The first source field (or the start timestamp's)."""
+        return (self.sources or self.start)[0]
 
 
 @dataclass(frozen=True)
@@ -103,300 +117,435 @@ class Spec:
     header: bool = False
     delimiter: str = ","
     null_values: tuple[str, ...] = NULL_TOKENS
-    ts_field: str | None = None
+    ts_field: Sources | None = None
     ts_formats: tuple[str, ...] = ("iso8601",)
     ts_timezone: str = "UTC"
     ts_required: bool = True
+    ts_field_formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ts_date_from: str | None = None
+    ts_date: str | None = None
     constants: dict[str, Any] = field(default_factory=dict)
     fields: tuple[FieldMap, ...] = ()
-    ids: dict[str, str] = field(default_factory=dict)
-    status_from_http: str | None = None
-    status_field: str | None = None
+    ids: dict[str, Sources] = field(default_factory=dict)
+    status_from_http: Sources | None = None
+    status_field: Sources | None = None
     status_map: dict[str, str] = field(default_factory=dict)
-    severity_field: str | None = None
+    severity_field: Sources | None = None
     severity_map: dict[str, str] = field(default_factory=dict)
     attr_include: tuple[str, ...] | None = None
     attr_exclude: tuple[str, ...] = ()
-    sniff_require: tuple[str, ...] = ()
+    sniff_require: tuple[Sources, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def source_fields(self) -> list[str]:
-        """Every source field the spec reads, in a stable order without duplicates."""
+        """Every source field the spec reads (each alternative, ``a|json.b`` as written),
+        in a stable order without duplicates."""
         names: list[str] = []
-        for name in (
-            [self.ts_field]
-            + [f.source for f in self.fields]
-            + list(self.ids.values())
-            + [self.status_from_http, self.status_field, self.severity_field]
-            + list(self.attr_include or ())
-            + list(self.sniff_require)
-        ):
-            if name is not None and name not in names:
-                names.append(name)
+        groups: list[Sources | None] = [
+            self.ts_field,
+            *(f.sources + f.start + f.end for f in self.fields),
+            *self.ids.values(),
+            self.status_from_http,
+            self.status_field,
+            self.severity_field,
+            *((a,) for a in self.attr_include or ()),
+            *self.sniff_require,
+        ]
+        for group in groups:
+            for name in group or ():
+                if name not in names:
+                    names.append(name)
         return names
 
 
-def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+_SOURCE_FIELD: Final = "a source field name"
+_PATTERN: Final = "a regular expression with named groups like '^(?P<time>\\S+) (?P<msg>.*)$'"
+_DELIMITER: Final = "a single character other than a quote or newline, such as ',' or '\\t'"
 
 
-class _Checker:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
+def _snake_name(name: str) -> str | None:
+    if _SNAKE.match(name):
+        return None
+    return f"{name!r} is not snake_case; use lowercase letters, digits and underscores, such as 'my_app_log'"
 
-    def add(self, text: str) -> None:
-        self.problems.append(text)
 
-    def keys(self, table: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                self.add(
-                    f"{where}: unknown key {key!r}{_suggest(key, allowed)} (allowed: {', '.join(allowed)})"
-                )
+def _delimiter(value: str) -> str | None:
+    if len(value) == 1 and value not in '"\n':
+        return None
+    return f"{value!r} cannot be the delimiter; use {_DELIMITER}"
 
-    def string(
-        self, table: dict[str, Any], key: str, where: str, required: bool = False
-    ) -> str | None:
-        value = table.get(key)
-        if value is None:
-            if required:
-                self.add(f"{where}: {key!r} is required")
+
+def _format(fmt: str) -> str | None:
+    problem = check_format(fmt)
+    if problem is None:
+        return None
+    return f"{problem}; use a named format or a strptime pattern such as '%Y-%m-%d %H:%M:%S'"
+
+
+def _timezone(zone: str) -> str | None:
+    return check_timezone(zone) if zone else None  # an empty zone means UTC
+
+
+def _target(target: str) -> str | None:
+    if target in RESERVED:
+        return "is filled by the pipeline and cannot be mapped; put the value under [attributes] instead"
+    if target not in FIELDS_BY_NAME:
+        choices = [n for n in FIELDS_BY_NAME if n not in RESERVED]
+        return f"is not a canonical field{did_you_mean(target, choices)} (see docs/schema.md)"
+    return None
+
+
+def _id_kind(kind: str) -> str | None:
+    if _SNAKE.match(kind):
+        return None
+    return "is not a snake_case id kind; use one such as 'x_request_id'"
+
+
+_SOURCES: Final = List(Str(_SOURCE_FIELD), "a list of source field names")
+_ALTERNATIVES: Final = "or a list of alternatives such as ['request_id', 'req_id']"
+
+
+def _source(expected: str = _SOURCE_FIELD) -> OneOf:
+    """A source field name, or a non-empty list of alternative names (first non-null wins)."""
+    return OneOf(
+        Str(),
+        Checked(List(Str()), _nonempty),
+        expected=f"{expected}, {_ALTERNATIVES}",
+    )
+
+
+def _nonempty(value: tuple[str, ...]) -> str | None:
+    return None if value else f"is empty; use a source field name {_ALTERNATIVES}"
+
+
+def _date(value: str) -> str | None:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            date.fromisoformat(value)
             return None
-        if not isinstance(value, str):
-            self.add(f"{where}: {key!r} must be a string, not {type(value).__name__}")
-            return None
-        return value
+        except ValueError:
+            pass
+    return f"{value!r} is not a date; use 'YYYY-MM-DD' such as '2025-03-02'"
 
-    def strings(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...] | None:
-        value = table.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(f"{where}: {key!r} must be a list of strings")
-            return None
-        return tuple(value)
 
-    def table(self, root: dict[str, Any], key: str) -> dict[str, Any]:
-        value = root.get(key, {})
-        if not isinstance(value, dict):
-            self.add(f"{key!r} must be a table ([{key}])")
-            return {}
-        return value
-
-    def str_map(self, value: Any, where: str) -> dict[str, str]:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            self.add(f"{where} must be a table of strings")
-            return {}
-        return {str(k): v for k, v in value.items()}
+TIMESTAMP: Final = Model(
+    Key("field", _source("the source field holding the time")),
+    Key(
+        "formats",
+        List(Checked(Str("a named format or a strptime pattern"), _format)),
+        default=(),
+        expected="a list of named formats or strptime patterns, such as ['iso8601']",
+    ),
+    Key(
+        "timezone",
+        Checked(Str(), _timezone),
+        default="UTC",
+        expected="an IANA time zone such as 'UTC' or 'Europe/Berlin'",
+    ),
+    Key(
+        "field_formats",
+        Map(List(Checked(Str("a named format or a strptime pattern"), _format))),
+        default={},
+        expected="a table of formats for some alternatives, such as { time_local = ['%d/%b/%Y:%H:%M:%S %z'] }",
+    ),
+    Key("required", Bool(), default=True),
+    Key("date_from", Choice(DATE_FROM)),
+    Key("date", Checked(Str(), _date), expected="a date 'YYYY-MM-DD' such as '2025-03-02'"),
+)
+FIELD: Final = Model(
+    Key("from", _source("the source field name")),
+    Key("start", _source("the source field holding the start time")),
+    Key("end", _source("the source field holding the end time")),
+    Key("scale", Float(), expected="a number such as 1000.0"),
+    Key("split", Str(), expected="a separator such as ','"),
+    Key("json", Bool(), default=False),
+    Key("map", Map(Str()), default={}),
+    Key("null_values", List(Str())),
+)
+STATUS: Final = Model(
+    Key("from_http", _source("the source field holding the HTTP status code")),
+    Key("field", _source()),
+    Key("map", Map(Str()), default={}),
+)
+SEVERITY: Final = Model(
+    Key("field", _source()),
+    Key("map", Map(Choice(SEVERITIES)), default={}),
+)
+ATTRIBUTES: Final = Model(Key("include", _SOURCES), Key("exclude", _SOURCES, default=()))
+SNIFF: Final = Model(
+    Key(
+        "require",
+        List(_source()),
+        default=(),
+        expected="a list of source fields (a list inside it: any one of those alternatives)",
+    )
+)
+SPEC: Final = Model(
+    Key(
+        "name",
+        Checked(Str(), _snake_name),
+        required=True,
+        expected="a snake_case name such as 'my_app_log'",
+    ),
+    Key("layer", Choice(LAYERS), required=True),
+    Key("description", Str(), required=True, expected="a one-line description of the format"),
+    Key("reader", Choice(READERS), required=True),
+    Key("pattern", Str(), expected=_PATTERN),
+    Key(
+        "columns",
+        List(Str()),
+        default=(),
+        expected="a list of the column names in order, such as ['time', 'level', 'msg']",
+    ),
+    Key("header", Bool(), default=False),
+    Key("delimiter", Checked(Str(), _delimiter), default=",", expected=_DELIMITER),
+    Key("null_values", List(Str())),
+    Key("timestamp", Table(TIMESTAMP)),
+    Key("constants", Map(Scalar(), keys=_target), default={}),
+    Key(
+        "fields",
+        Map(
+            OneOf(
+                Str(),
+                Checked(List(Str()), _nonempty),
+                Table(FIELD),
+                expected="a source field name, a list of alternatives, or a table like { from = 'field', scale = 1000.0 }",
+            ),
+            keys=_target,
+        ),
+        default={},
+    ),
+    Key("ids", Map(_source(), keys=_id_kind), default={}),
+    Key("status", Table(STATUS)),
+    Key("severity", Table(SEVERITY)),
+    Key("attributes", Table(ATTRIBUTES)),
+    Key("sniff", Table(SNIFF)),
+)
+"""The keys of a parser spec (see ``docs/writing-a-parser.md``)."""
 
 
 def load_spec(path: str | Path) -> Spec:
     """Read and validate the spec at ``path``; raise ``SpecError`` with every problem."""
     where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(where, ["no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(where, [f"cannot read: {exc}"]) from None
-    return parse_spec(text, where)
+    problems = Problems()
+    root = load_toml(path, problems)
+    if root is None:
+        fail(where, problems, SpecError)
+    return spec_from_table(root, where)
 
 
 def parse_spec(text: str, where: str = "<spec>") -> Spec:
     """Validate spec TOML ``text``; ``where`` names it in error messages."""
-    try:
-        root = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(where, [f"not valid TOML: {exc}"]) from None
-    c = _Checker()
-    c.keys(root, TOP_KEYS, "spec")
+    problems = Problems()
+    root = loads_toml(text, problems)
+    if root is None:
+        fail(where, problems, SpecError)
+    return spec_from_table(root, where)
 
-    name = c.string(root, "name", "spec", required=True)
-    if name is not None and not _SNAKE.match(name):
-        c.add(
-            f"name {name!r} must be snake_case (lowercase letters, digits, underscores), e.g. 'my_app_log'"
-        )
-    layer = c.string(root, "layer", "spec", required=True)
-    if layer is not None and layer not in LAYERS:
-        c.add(f"layer {layer!r} is not one of {', '.join(LAYERS)}{_suggest(layer, LAYERS)}")
-    description = c.string(root, "description", "spec", required=True)
-    reader = c.string(root, "reader", "spec", required=True)
-    if reader is not None and reader not in READERS:
-        c.add(f"reader {reader!r} is not one of {', '.join(READERS)}{_suggest(reader, READERS)}")
 
-    pattern = c.string(root, "pattern", "spec")
-    groups: list[str] | None = None
-    if reader == "regex":
-        groups = _check_pattern(c, pattern)
-    elif pattern is not None:
-        c.add("'pattern' is only used by reader = 'regex'; remove it or change the reader")
-    columns = c.strings(root, "columns", "spec") or ()
-    if reader == "csv" and not columns:
-        c.add(
-            "reader 'csv' needs 'columns', the names of the columns in order, e.g. columns = ['time', 'level', 'msg']"
+def spec_from_table(root: Any, where: str = "<spec>") -> Spec:
+    """Validate a parsed spec table; raise ``SpecError`` listing every problem."""
+    problems = Problems()
+    v = SPEC.validate(root, problems)
+    reader: str | None = v["reader"]
+    groups = _check_pattern(problems, v, reader)
+    columns: tuple[str, ...] = v["columns"]
+    if reader == "csv" and not columns and "columns" not in v.invalid:
+        problems.add(
+            "columns",
+            "is required by reader 'csv'; add the column names in order, such as ['time', 'level', 'msg']",
         )
-    header = root.get("header", False)
-    if not isinstance(header, bool):
-        c.add("'header' must be true or false")
-        header = False
-    delimiter = root.get("delimiter", ",")
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\n':
-        c.add(
-            "'delimiter' must be a single character other than a quote or newline, e.g. ',' or '\\t'"
-        )
-        delimiter = ","
-    null_values = c.strings(root, "null_values", "spec")
     known = _known_fields(reader, groups, columns)
 
-    def source_ok(src: str, where: str) -> None:
-        if known is not None and src not in known:
-            c.add(
-                f"{where}: source field {src!r} is not produced by the reader{_suggest(src, sorted(known))} (available: {', '.join(sorted(known))})"
-            )
+    def source_ok(value: str | tuple[str, ...] | None, at: str) -> Sources | None:
+        if value is None:
+            return None
+        alts = (value,) if isinstance(value, str) else tuple(value)
+        for i, src in enumerate(alts, 1):
+            where = at if len(alts) == 1 else join(at, i)
+            base = base_field(src)
+            if src.endswith(JSON_IN_STRING) or not base:
+                problems.add(
+                    where,
+                    f"{src!r} is not a path into JSON text; write 'field|json.key' such as 'properties|json.modelName'",
+                )
+            elif known is not None and base not in known:
+                names = sorted(known)
+                problems.add(
+                    where,
+                    f"source field {base!r} is not produced by the reader; {hint(base, names, 'available')}",
+                )
+        return alts
 
-    ts = c.table(root, "timestamp")
-    c.keys(ts, TABLE_KEYS["timestamp"], "[timestamp]")
-    ts_field = c.string(ts, "field", "[timestamp]")
-    ts_required = ts.get("required", True)
-    if not isinstance(ts_required, bool):
-        c.add("[timestamp]: 'required' must be true or false")
-        ts_required = True
-    if ts_field is None and ts_required:
-        c.add(
-            "[timestamp]: 'field' is required (the source field holding the time); set required = false if the format has no time"
+    ts: Values = v["timestamp"]
+    if ts["field"] is None and ts["required"] and "field" not in ts.invalid:
+        problems.add(
+            "timestamp.field",
+            "is required; add the source field holding the time, or set required = false if the format has no time",
         )
-    if ts_field is not None:
-        source_ok(ts_field, "[timestamp]")
-    formats = c.strings(ts, "formats", "[timestamp]") or ("iso8601",)
-    for fmt in formats:
-        problem = check_format(fmt)
-        if problem:
-            c.add(f"[timestamp]: {problem}; named formats are {', '.join(NAMED_FORMATS)}")
-    timezone = c.string(ts, "timezone", "[timestamp]") or "UTC"
-    tz_problem = check_timezone(timezone)
-    if tz_problem:
-        c.add(f"[timestamp]: {tz_problem}")
+    ts_field = source_ok(ts["field"], "timestamp.field")
+    for alt in ts["field_formats"]:
+        if ts_field is not None and alt not in ts_field:
+            problems.add(
+                join("timestamp.field_formats", alt),
+                f"{alt!r} is not one of timestamp.field's alternatives; {hint(alt, ts_field, 'alternatives')}",
+            )
+    _check_date_from(problems, ts)
 
-    constants = c.table(root, "constants")
-    for target, value in constants.items():
-        _check_target(c, target, "[constants]")
-        if not isinstance(value, str | int | float | bool):
-            c.add(f"[constants]: {target!r} must be a string, number or boolean")
-    if constants.get("layer") is not None and constants.get("layer") not in LAYERS:
-        c.add(f"[constants]: layer {constants['layer']!r} is not one of {', '.join(LAYERS)}")
+    constants: dict[str, Any] = v["constants"]
+    if "layer" in constants and constants["layer"] not in LAYERS:
+        problems.unknown_value("constants.layer", constants["layer"], LAYERS)
 
     fields: list[FieldMap] = []
-    for target, value in c.table(root, "fields").items():
-        where_f = f"[fields] {target}"
-        _check_target(c, target, "[fields]")
-        fm = _field_map(c, target, value, where_f)
-        if fm is not None:
-            source_ok(fm.source, where_f)
-            fields.append(fm)
-
-    ids: dict[str, str] = {}
-    for kind, src in c.table(root, "ids").items():
-        if not isinstance(src, str):
-            c.add(f"[ids] {kind}: must name a source field (a string)")
+    for target, value in v["fields"].items():
+        at = join("fields", target)
+        if not isinstance(value, Values):
+            fields.append(FieldMap(target=target, sources=source_ok(value, at) or ()))
             continue
-        if not _SNAKE.match(kind):
-            c.add(f"[ids]: id kind {kind!r} must be snake_case, e.g. 'x_request_id'")
-        source_ok(src, f"[ids] {kind}")
-        ids[kind] = src
-
-    status = c.table(root, "status")
-    c.keys(status, TABLE_KEYS["status"], "[status]")
-    status_from_http = c.string(status, "from_http", "[status]")
-    status_field = c.string(status, "field", "[status]")
-    status_map = c.str_map(status.get("map", {}), "[status] map")
-    if status_from_http and status_field:
-        c.add(
-            "[status]: use either 'from_http' (derive from an HTTP code) or 'field' with 'map', not both"
-        )
-    if status_map and not status_field:
-        c.add("[status]: 'map' needs 'field', the source field whose values it maps")
-    for src in (status_from_http, status_field):
-        if src is not None:
-            source_ok(src, "[status]")
-
-    sev = c.table(root, "severity")
-    c.keys(sev, TABLE_KEYS["severity"], "[severity]")
-    severity_field = c.string(sev, "field", "[severity]")
-    severity_map = c.str_map(sev.get("map", {}), "[severity] map")
-    for key, level in severity_map.items():
-        if level not in SEVERITIES:
-            c.add(
-                f"[severity] map: {key!r} maps to {level!r}, which is not one of {', '.join(SEVERITIES)}"
+        fm = _field_map(problems, target, value, at)
+        if fm is not None:
+            fields.append(
+                FieldMap(
+                    target=fm.target,
+                    sources=source_ok(value["from"], join(at, "from")) or (),
+                    scale=fm.scale,
+                    split=fm.split,
+                    json=fm.json,
+                    mapping=fm.mapping,
+                    null_values=fm.null_values,
+                    start=source_ok(value["start"], join(at, "start")) or (),
+                    end=source_ok(value["end"], join(at, "end")) or (),
+                )
             )
-    if severity_field is not None:
-        source_ok(severity_field, "[severity]")
 
-    attrs = c.table(root, "attributes")
-    c.keys(attrs, TABLE_KEYS["attributes"], "[attributes]")
-    include = c.strings(attrs, "include", "[attributes]")
-    for src in include or ():
-        source_ok(src, "[attributes] include")
-    exclude = c.strings(attrs, "exclude", "[attributes]") or ()
+    ids = {kind: source_ok(src, join("ids", kind)) or () for kind, src in v["ids"].items()}
 
-    sniff = c.table(root, "sniff")
-    c.keys(sniff, TABLE_KEYS["sniff"], "[sniff]")
-    sniff_require = c.strings(sniff, "require", "[sniff]") or ()
-    for src in sniff_require:
-        source_ok(src, "[sniff] require")
+    status: Values = v["status"]
+    if status["from_http"] and status["field"]:
+        problems.add(
+            "status",
+            "has both 'from_http' and 'field'; use either 'from_http' (derive from an HTTP code) or 'field' with 'map'",
+        )
+    if status["map"] and not status["field"] and "field" not in status.invalid:
+        problems.add("status.map", "needs 'field'; add the source field whose values it maps")
+    from_http = source_ok(status["from_http"], "status.from_http")
+    status_field = source_ok(status["field"], "status.field")
 
-    if c.problems:
-        raise SpecError(where, c.problems)
-    assert name is not None and layer is not None and description is not None and reader is not None
+    severity: Values = v["severity"]
+    severity_field = source_ok(severity["field"], "severity.field")
+    attrs: Values = v["attributes"]
+    for i, src in enumerate(attrs["include"] or (), 1):
+        source_ok(src, join("attributes.include", i))
+    sniff: Values = v["sniff"]
+    require = tuple(
+        source_ok(src, join("sniff.require", i)) or () for i, src in enumerate(sniff["require"], 1)
+    )
+    warnings: list[str] = []
+    if "sniff" not in v.given:
+        warnings.append(
+            "[sniff] is missing: the spec is chosen by sniffing only when no built-in parser fits"
+            " as well, and never makes a file ambiguous; add [sniff] require = [...] with fields"
+            " every line of the format has, or force it with --parser or [[sources]]"
+        )
+
+    problems.group(SPEC.names)
+    problems.raise_if_any(where, SpecError)
+    null_values: tuple[str, ...] | None = v["null_values"]
     return Spec(
-        name=name,
-        layer=layer,
-        description=description,
-        reader=reader,
+        name=v["name"],
+        layer=v["layer"],
+        description=v["description"],
+        reader=v["reader"],
         path=where,
-        pattern=pattern,
+        pattern=v["pattern"],
         columns=columns,
-        header=header,
-        delimiter=delimiter,
+        header=v["header"],
+        delimiter=v["delimiter"],
         null_values=null_values if null_values is not None else NULL_TOKENS,
         ts_field=ts_field,
-        ts_formats=formats,
-        ts_timezone=timezone,
-        ts_required=ts_required,
+        ts_formats=ts["formats"] or ("iso8601",),
+        ts_timezone=ts["timezone"] or "UTC",
+        ts_required=ts["required"],
+        ts_field_formats=dict(ts["field_formats"]),
+        ts_date_from=ts["date_from"],
+        ts_date=ts["date"],
         constants=dict(constants),
         fields=tuple(fields),
-        ids=ids,
-        status_from_http=status_from_http,
+        ids=dict(ids),
+        status_from_http=from_http,
         status_field=status_field,
-        status_map=status_map,
+        status_map=dict(status["map"]),
         severity_field=severity_field,
-        severity_map=severity_map,
-        attr_include=include,
-        attr_exclude=exclude,
-        sniff_require=sniff_require,
+        severity_map=dict(severity["map"]),
+        attr_include=attrs["include"],
+        attr_exclude=attrs["exclude"],
+        sniff_require=require,
+        warnings=tuple(warnings),
     )
 
 
-def _check_pattern(c: _Checker, pattern: str | None) -> list[str] | None:
-    if pattern is None:
-        c.add(
-            "reader 'regex' needs 'pattern', a regular expression with named groups like '^(?P<time>\\S+) (?P<msg>.*)$'"
+def _check_date_from(problems: Problems, ts: Values) -> None:
+    formats: tuple[str, ...] = tuple(ts["formats"]) + tuple(
+        f for fmts in ts["field_formats"].values() for f in fmts
+    )
+    time_only = [f for f in formats if "%" in f and not has_date(f)]
+    date_from: str | None = ts["date_from"]
+    if time_only and date_from is None and "date_from" not in ts.invalid:
+        problems.add(
+            "timestamp.date_from",
+            f"is required: format {time_only[0]!r} has no date; add date_from = 'previous_line'"
+            " (the date of the nearest earlier line with a full date) or date_from = 'setting'"
+            " with date = 'YYYY-MM-DD'",
         )
+    if date_from is not None and not time_only:
+        problems.add(
+            "timestamp.date_from",
+            "only applies to time-only formats such as '%H:%M:%S'; remove it",
+        )
+    if date_from == "previous_line" and len(time_only) == len(formats):
+        problems.add(
+            "timestamp.formats",
+            "has no format with a date for date_from = 'previous_line'; add the full format of"
+            " the lines that carry the date, such as '%Y-%m-%d %H:%M:%S'",
+        )
+    if date_from == "setting" and ts["date"] is None and "date" not in ts.invalid:
+        problems.add(
+            "timestamp.date", "is required by date_from = 'setting'; add date = 'YYYY-MM-DD'"
+        )
+    if ts["date"] is not None and date_from != "setting":
+        problems.add("timestamp.date", "is only used with date_from = 'setting'; remove it")
+
+
+def _check_pattern(problems: Problems, v: Values, reader: str | None) -> list[str] | None:
+    pattern: str | None = v["pattern"]
+    if reader != "regex":
+        if pattern is not None and reader is not None:
+            problems.add(
+                "pattern", "is only used by reader = 'regex'; remove it or change the reader"
+            )
+        return None
+    if pattern is None:
+        if "pattern" not in v.invalid:
+            problems.add("pattern", f"is required by reader 'regex'; add {_PATTERN}")
         return None
     groups = _GROUP.findall(pattern)
     if not groups:
-        c.add("'pattern' has no named capture groups; use named groups like '^(?P<my_key>.*)$'")
+        problems.add(
+            "pattern", "has no named capture groups; use named groups like '^(?P<my_key>.*)$'"
+        )
         return None
     try:
         pl.DataFrame({"l": ["x"]}).select(pl.col("l").str.extract_groups(pattern))
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
-        c.add(
-            f"'pattern' is not a valid regular expression ({first}); look-around and back-references are not supported"
+        problems.add(
+            "pattern",
+            f"is not a valid regular expression ({first}); look-around and back-references are not supported",
         )
         return None
     for g in groups:
         if g.startswith("_"):
-            c.add(f"'pattern': group name {g!r} must not start with '_' (reserved)")
+            problems.add("pattern", f"group name {g!r} starts with '_' (reserved); rename it")
     return groups
 
 
@@ -410,52 +559,53 @@ def _known_fields(
     return None  # jsonl and logfmt fields are open-ended
 
 
-def _check_target(c: _Checker, target: str, where: str) -> None:
-    if target in RESERVED:
-        c.add(
-            f"{where}: {target!r} is filled by the pipeline and cannot be mapped; put the value under [attributes] instead"
-        )
-    elif target not in FIELDS_BY_NAME:
-        choices = [n for n in FIELDS_BY_NAME if n not in RESERVED]
-        c.add(
-            f"{where}: {target!r} is not a canonical field{_suggest(target, choices)} (see docs/schema.md)"
-        )
-
-
-def _field_map(c: _Checker, target: str, value: Any, where: str) -> FieldMap | None:
-    if isinstance(value, str):
-        return FieldMap(target=target, source=value)
-    if not isinstance(value, dict):
-        c.add(
-            f"{where}: must be a source field name or a table like {{ from = 'field', scale = 1000.0 }}"
-        )
-        return None
-    c.keys(value, FIELD_OPTIONS, where)
-    src = c.string(value, "from", where, required=True)
-    scale = value.get("scale")
-    if scale is not None and (not isinstance(scale, int | float) or isinstance(scale, bool)):
-        c.add(f"{where}: 'scale' must be a number")
-        scale = None
+def _field_map(problems: Problems, target: str, value: Values, at: str) -> FieldMap | None:
     kind = FIELDS_BY_NAME[target].kind if target in FIELDS_BY_NAME else "string"
+    scale: float | None = value["scale"]
     if scale is not None and kind not in ("int64", "float64"):
-        c.add(f"{where}: 'scale' only applies to numeric fields, and {target!r} is {kind}")
-    split = c.string(value, "split", where)
-    as_json = value.get("json", False)
-    if not isinstance(as_json, bool):
-        c.add(f"{where}: 'json' must be true or false")
-        as_json = False
-    if (split or as_json) and not kind.startswith("list"):
-        c.add(f"{where}: 'split' and 'json' only apply to list fields, and {target!r} is {kind}")
-    mapping = c.str_map(value.get("map", {}), f"{where} map")
-    nulls = c.strings(value, "null_values", where)
-    if src is None:
+        problems.add(
+            join(at, "scale"),
+            f"only applies to numeric fields, and {target!r} is {kind}; remove it",
+        )
+    if (value["split"] or value["json"]) and not kind.startswith("list"):
+        key = "split" if value["split"] else "json"
+        problems.add(
+            join(at, key),
+            f"only applies to list fields, and {target!r} is {kind}; remove it",
+        )
+    span = value["start"] is not None or value["end"] is not None
+    if span:
+        if value["from"] is not None:
+            problems.add(at, "has both 'from' and 'start'/'end'; use 'from', or 'start' and 'end'")
+            return None
+        if value["start"] is None or value["end"] is None:
+            missing = "start" if value["start"] is None else "end"
+            problems.add(
+                join(at, missing),
+                "is required with "
+                + ("'end'" if missing == "start" else "'start'")
+                + "; a duration needs both timestamps, such as { start = 'start_time', end = 'end_time' }",
+            )
+            return None
+        if kind not in ("int64", "float64"):
+            problems.add(
+                join(at, "start"),
+                f"a duration only fits numeric fields, and {target!r} is {kind}; use duration_ms",
+            )
+            return None
+    elif value["from"] is None:
+        if "from" not in value.invalid:
+            problems.add(
+                join(at, "from"),
+                "is required; add the source field name, or start and end for a duration",
+            )
         return None
     return FieldMap(
         target=target,
-        source=src,
-        scale=float(scale) if scale is not None else None,
-        split=split,
-        json=as_json,
-        mapping=mapping,
-        null_values=nulls,
+        sources=(),
+        scale=scale,
+        split=value["split"],
+        json=value["json"],
+        mapping=dict(value["map"]),
+        null_values=value["null_values"],
     )

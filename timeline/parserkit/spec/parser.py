@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
-from timeline.parserkit.frame import first_reason, http_status, id_list, kv_list, nullify, severity
-from timeline.parserkit.spec.model import FieldMap, Spec, load_spec
+from timeline.parserkit.frame import first_reason, http_status, severity
+from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import kv_list
+from timeline.parserkit.spec.model import FieldMap, Sources, Spec, load_spec
 from timeline.parserkit.spec.readers import Extracted, extract
-from timeline.parserkit.timestamps import has_year, parse_any
+from timeline.parserkit.text import nullify
+from timeline.parserkit.timestamps import Parsed, has_date, has_year, parse_any, parse_pattern
 from timeline.schema import FIELDS_BY_NAME
 
 SNIFF_LINES = 64
+DATE_FROM_ATTRIBUTE = "ts_date_from"
+"""Attribute set on events whose time-only timestamp took its date from ``date_from``."""
 
 
 class SpecParser:
@@ -26,10 +32,13 @@ class SpecParser:
         self.name = spec.name
         self.layer = spec.layer
         self.description = spec.description
+        formats = spec.ts_formats + tuple(f for fs in spec.ts_field_formats.values() for f in fs)
+        dated = [f for f in formats if spec.ts_date_from is None or "%" not in f or has_date(f)]
         self.needs_year = (
             spec.ts_field is not None
-            and not any(has_year(f) for f in spec.ts_formats if "%" in f)
-            and not any("%" not in f for f in spec.ts_formats)
+            and bool(dated)
+            and not any(has_year(f) for f in dated if "%" in f)
+            and not any("%" not in f for f in dated)
         )
 
     @classmethod
@@ -48,13 +57,13 @@ class SpecParser:
         lines = sample.frame().head(SNIFF_LINES)
         ex = extract(self.spec, lines)
         ok = pl.col("_ok")
-        for src in self.spec.sniff_require:
-            ok = ok & pl.col(src).is_not_null()
+        for alts in self.spec.sniff_require:
+            ok = ok & pl.any_horizontal([pl.col(src).is_not_null() for src in alts])
         frame = ex.frame
         if self.spec.ts_field is not None and self.spec.ts_required:
             year = 2000 if self.needs_year else None  # any leap year will do for a fit test
-            parsed = parse_any(pl.col(self.spec.ts_field), list(self.spec.ts_formats), "UTC", year)
-            ok = ok & parsed.ts.is_not_null()
+            ts = _event_time(self.spec, "UTC", year, None)
+            ok = ok & ts.parsed.ts.is_not_null()
         if self.spec.reader == "csv" and self.spec.header:
             frame = frame.slice(1)
         if frame.height == 0:
@@ -76,25 +85,29 @@ class SpecParser:
 
         cases: list[tuple[pl.Expr, str]] = [(~pl.col("_ok"), ex.not_ok_reason)]
         ts_exprs: list[pl.Expr] = []
+        zone = source.settings.timezone or spec.ts_timezone
         if spec.ts_field is not None:
-            ts_text = nullify(pl.col(spec.ts_field), spec.null_values)
-            parsed = parse_any(
-                ts_text,
-                list(spec.ts_formats),
-                source.settings.timezone or spec.ts_timezone,
-                source.settings.year,
-            )
+            ts = _event_time(spec, zone, source.settings.year, spec.null_values)
             ts_exprs = [
-                parsed.ts.alias("ts_source"),
-                ts_text.alias("ts_raw"),
-                parsed.assumed_tz.alias("ts_assumed_tz"),
+                ts.parsed.ts.alias("ts_source"),
+                ts.text.alias("ts_raw"),
+                ts.parsed.assumed_tz.alias("ts_assumed_tz"),
             ]
+            if ts.dated_by is not None:
+                ts_exprs.append(ts.dated_by.alias("_ts_date_from"))
             if spec.ts_required:
-                fmts = " | ".join(spec.ts_formats)
-                cases.append((ts_text.is_null(), f"missing timestamp field {spec.ts_field!r}"))
-                cases.append(
-                    (parsed.ts.is_null(), f"timestamp {spec.ts_field!r} does not match {fmts}")
+                cases += ts.reasons
+        for fm in spec.fields:
+            if fm.start:
+                fmts = list(spec.ts_formats)
+                start, _ = _timestamp(
+                    spec, _pick(fm.start, spec.null_values), fmts, zone, source.settings.year
                 )
+                end, _ = _timestamp(
+                    spec, _pick(fm.end, spec.null_values), fmts, zone, source.settings.year
+                )
+                ms = (end.ts - start.ts).dt.total_microseconds() / 1000.0
+                ts_exprs.append(ms.alias(f"_span_{fm.target}"))
         frame = frame.with_columns(first_reason(cases).alias("_reason"), *ts_exprs)
         bad = frame.filter(pl.col("_reason").is_not_null())
         good = frame.filter(pl.col("_reason").is_null())
@@ -114,7 +127,7 @@ class SpecParser:
         targets: set[str] = set()
         for fm in spec.fields:
             out.append(_convert(fm, spec.null_values).alias(fm.target))
-            mapped.add(fm.source)
+            mapped.update(fm.sources + fm.start + fm.end)
             targets.add(fm.target)
         for target, value in spec.constants.items():
             if target not in targets:
@@ -124,31 +137,25 @@ class SpecParser:
             out.append(pl.lit(spec.layer).alias("layer"))
         if spec.ids:
             out.append(
-                id_list(
-                    {k: nullify(pl.col(v), spec.null_values) for k, v in spec.ids.items()}
-                ).alias("ids")
+                id_list({k: _pick(v, spec.null_values) for k, v in spec.ids.items()}).alias("ids")
             )
-            mapped.update(spec.ids.values())
+            for alts in spec.ids.values():
+                mapped.update(alts)
         if spec.status_from_http:
-            code = nullify(pl.col(spec.status_from_http), spec.null_values).cast(
-                pl.Int64, strict=False
-            )
+            code = _pick(spec.status_from_http, spec.null_values).cast(pl.Int64, strict=False)
             out.append(http_status(code).alias("status"))
             if "status_code" not in targets:
                 out.append(code.alias("status_code"))
         elif spec.status_field:
-            out.append(_mapped(pl.col(spec.status_field), spec.status_map).alias("status"))
+            out.append(_mapped(_pick(spec.status_field), spec.status_map).alias("status"))
         if spec.severity_field:
-            level = pl.col(spec.severity_field)
+            level = _pick(spec.severity_field)
             custom = (
                 _mapped(level, spec.severity_map, keep=False) if spec.severity_map else pl.lit(None)
             )
             out.append(pl.coalesce(custom, severity(level)).alias("severity"))
-        mapped.update(
-            x
-            for x in (spec.ts_field, spec.status_from_http, spec.status_field, spec.severity_field)
-            if x
-        )
+        for group in (spec.ts_field, spec.status_from_http, spec.status_field, spec.severity_field):
+            mapped.update(group or ())
         out.append(self._attributes(ex, columns, mapped).alias("attributes"))
         return out
 
@@ -162,6 +169,8 @@ class SpecParser:
         else:
             names = []
         pairs = kv_list({n: nullify(pl.col(n), spec.null_values) for n in names})
+        if spec.ts_date_from is not None and spec.ts_field is not None:
+            pairs = pl.concat_list(pairs, kv_list({DATE_FROM_ATTRIBUTE: pl.col("_ts_date_from")}))
         if ex.pairs_column is not None and spec.attr_include is None:
             rest = pl.col(ex.pairs_column).list.filter(
                 ~pl.element().struct.field("key").is_in(sorted(exclude))
@@ -178,11 +187,98 @@ def _mapped(expr: pl.Expr, mapping: dict[str, str], keep: bool = True) -> pl.Exp
     return expr.replace_strict(mapping, default=default, return_dtype=pl.String)
 
 
+def _pick(sources: Sources, null_values: tuple[str, ...] | None = None) -> pl.Expr:
+    """The first present (non-null, not a null token) of alternative source fields."""
+    if len(sources) == 1:
+        col = pl.col(sources[0])
+        return col if null_values is None else nullify(col, null_values)
+    return pl.coalesce([nullify(pl.col(s), null_values or ()) for s in sources])
+
+
+@dataclass(frozen=True)
+class _EventTime:
+    text: pl.Expr  # the first present alternative (ts_raw)
+    parsed: Parsed
+    dated_by: pl.Expr | None  # where a time-only value's date came from (date_from)
+    reasons: list[tuple[pl.Expr, str]]  # reject cases, in order
+
+
+def _event_time(
+    spec: Spec, zone: str, year: int | None, null_values: tuple[str, ...] | None
+) -> _EventTime:
+    """The event time: the first present ``timestamp.field`` alternative, read with its formats
+    (``field_formats``, else ``formats``); a present but unreadable value is not replaced by a
+    later alternative."""
+    assert spec.ts_field is not None
+    alts = spec.ts_field
+    texts = [_pick((a,), null_values) for a in alts]
+    text = texts[0] if len(alts) == 1 else pl.coalesce(texts)
+    reasons: list[tuple[pl.Expr, str]] = [(text.is_null(), f"missing timestamp field {alts[0]!r}")]
+    parsed: list[Parsed] = []
+    dated: list[pl.Expr | None] = []
+    for alt, alt_text in zip(alts, texts, strict=True):
+        fmts = list(spec.ts_field_formats.get(alt, spec.ts_formats))
+        one, by = _timestamp(spec, alt_text, fmts, zone, year)
+        parsed.append(one)
+        dated.append(by)
+        reason = f"timestamp {alt!r} does not match {' | '.join(fmts)}"
+        if spec.ts_date_from == "previous_line" and any(not has_date(f) for f in fmts if "%" in f):
+            reason += " (or no earlier line in the chunk had a full date)"
+        # the first present alternative decides; first_reason keeps the first true case
+        reasons.append((alt_text.is_not_null() & one.ts.is_null(), reason))
+    if len(alts) == 1:
+        return _EventTime(text, parsed[0], dated[0], reasons)
+    present = [t.is_not_null() for t in texts]
+    by_first = _by_first(present, [d if d is not None else pl.lit(None) for d in dated])
+    combined = Parsed(
+        _by_first(present, [p.ts for p in parsed]),
+        _by_first(present, [p.assumed_tz for p in parsed]),
+    )
+    ts_null = combined.ts.is_null()
+    reasons = reasons[:1] + [(ts_null & cond, text_) for cond, text_ in reasons[1:]]
+    return _EventTime(text, combined, by_first if spec.ts_date_from else None, reasons)
+
+
+def _by_first(present: list[pl.Expr], values: list[pl.Expr]) -> pl.Expr:
+    """The value of the first alternative that is present."""
+    expr: pl.Expr = pl.lit(None)
+    for cond, value in reversed(list(zip(present, values, strict=True))):
+        expr = pl.when(cond).then(value).otherwise(expr)
+    return expr
+
+
+def _timestamp(
+    spec: Spec, text: pl.Expr, formats: list[str], zone: str, year: int | None
+) -> tuple[Parsed, pl.Expr | None]:
+    """Parse ``text`` with the spec's formats; with ``date_from``, time-only formats take their
+    date from the setting or from the nearest earlier line with a full date. Returns the parsed
+    time and (with ``date_from``) where a time-only value's date came from, else None."""
+    if spec.ts_date_from is None:
+        return parse_any(text, formats, zone, year), None
+    dated = [f for f in formats if "%" not in f or has_date(f)]
+    time_only = [f for f in formats if f not in dated]
+    full = parse_any(text, dated, zone, year) if dated else None
+    if spec.ts_date_from == "setting" or full is None:
+        day: pl.Expr = pl.lit(spec.ts_date, dtype=pl.String)
+    else:
+        day = full.ts.dt.convert_time_zone(zone).dt.strftime("%Y-%m-%d").forward_fill()
+    value = day + pl.lit(" ") + text.str.strip_chars()
+    parsed = [full] if full is not None else []
+    parsed += [parse_pattern(value, "%Y-%m-%d " + f, zone) for f in time_only]
+    ts = pl.coalesce([p.ts for p in parsed])
+    assumed = pl.coalesce([pl.when(p.ts.is_not_null()).then(p.assumed_tz) for p in parsed])
+    from_full = full.ts.is_not_null() if full is not None else pl.lit(False)
+    dated_by = pl.when(~from_full & ts.is_not_null()).then(pl.lit(spec.ts_date_from))
+    return Parsed(ts, assumed), dated_by
+
+
 def _convert(fm: FieldMap, null_values: tuple[str, ...]) -> pl.Expr:
     kind = FIELDS_BY_NAME[fm.target].kind
-    value = nullify(
-        pl.col(fm.source), fm.null_values if fm.null_values is not None else null_values
-    )
+    if fm.start:
+        span = pl.col(f"_span_{fm.target}")
+        span = span * fm.scale if fm.scale is not None else span
+        return span.round(0).cast(pl.Int64) if kind == "int64" else span
+    value = _pick(fm.sources, fm.null_values if fm.null_values is not None else null_values)
     if fm.mapping:
         value = _mapped(value, fm.mapping)
     if kind == "int64":

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from timeline.parserkit.spec.model import Spec
+from timeline.parserkit import logfmt
+from timeline.parserkit.jsonpaths import dotted_path, is_json_object
+from timeline.parserkit.spec.model import JSON_IN_STRING, Spec, base_field
 
 _OK = "_ok"
-_LOGFMT_VALUE = r'("(?:[^"\\]|\\.)*"|[^\s"]*)'
-_LOGFMT_PAIR = r'(?:^|\s)([A-Za-z_][\w.\-/]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)'
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,35 @@ class Extracted:
 def extract(spec: Spec, lines: pl.DataFrame) -> Extracted:
     """Run ``spec``'s reader over ``lines`` (columns ``source_line``, ``line``)."""
     if spec.reader == "regex":
-        return _regex(spec, lines)
-    if spec.reader == "jsonl":
-        return _jsonl(spec, lines)
-    if spec.reader == "logfmt":
-        return _logfmt(spec, lines)
-    return _csv(spec, lines)
+        ex = _regex(spec, lines)
+    elif spec.reader == "jsonl":
+        ex = _jsonl(spec, lines)
+    elif spec.reader == "logfmt":
+        ex = _logfmt(spec, lines)
+    else:
+        ex = _csv(spec, lines)
+    return _json_in_strings(spec, ex)
+
+
+def _bases(spec: Spec) -> list[str]:
+    """The fields the reader itself produces (``a`` for ``a|json.b``), without duplicates."""
+    return list(dict.fromkeys(base_field(src) for src in spec.source_fields()))
+
+
+def _json_in_strings(spec: Spec, ex: Extracted) -> Extracted:
+    """Add a column per ``field|json.path`` source: ``path`` inside the JSON text of ``field``.
+
+    Each string is decoded by one vectorized ``json_path_match`` per path (null when the text is
+    not JSON or lacks the path)."""
+    exprs = []
+    for src in spec.source_fields():
+        if JSON_IN_STRING not in src:
+            continue
+        base, path = src.split(JSON_IN_STRING, 1)
+        exprs.append(pl.col(base).str.json_path_match(dotted_path(path)).alias(src))
+    if not exprs:
+        return ex
+    return Extracted(ex.frame.with_columns(exprs), ex.not_ok_reason, ex.all_fields, ex.pairs_column)
 
 
 def _regex(spec: Spec, lines: pl.DataFrame) -> Extracted:
@@ -50,52 +73,18 @@ def _regex(spec: Spec, lines: pl.DataFrame) -> Extracted:
     return Extracted(frame, f"does not match the {spec.name} pattern", groups)
 
 
-def json_path(source: str) -> str:
-    """A dotted source path (``a.b.0.c``) as a JSONPath into the line (``$['a']['b'][0]['c']``)."""
-    parts = []
-    for seg in source.split("."):
-        if seg.isdigit():
-            parts.append(f"[{seg}]")
-        else:
-            escaped = seg.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{escaped}']")
-    return "$" + "".join(parts)
-
-
 def _jsonl(spec: Spec, lines: pl.DataFrame) -> Extracted:
     line = pl.col("line")
-    is_object = (
-        line.str.strip_chars_start().str.starts_with("{")
-        & line.str.json_path_match("$").is_not_null()
-    )
-    exprs = [is_object.alias(_OK)]
-    exprs += [line.str.json_path_match(json_path(src)).alias(src) for src in spec.source_fields()]
+    exprs = [is_json_object(line).alias(_OK)]
+    exprs += [line.str.json_path_match(dotted_path(src)).alias(src) for src in _bases(spec)]
     return Extracted(lines.select(exprs), "not a JSON object", None)
-
-
-def _unquote(expr: pl.Expr) -> pl.Expr:
-    quoted = expr.str.starts_with('"') & expr.str.ends_with('"') & (expr.str.len_chars() >= 2)
-    inner = expr.str.slice(1, expr.str.len_chars() - 2).str.replace_all(r'\\(["\\])', "${1}")
-    return pl.when(quoted).then(inner).otherwise(expr)
 
 
 def _logfmt(spec: Spec, lines: pl.DataFrame) -> Extracted:
     line = pl.col("line")
-    exprs = [line.str.contains(r"^\s*[A-Za-z_][\w.\-/]*=").alias(_OK)]
-    for src in spec.source_fields():
-        value = line.str.extract(r"(?:^|\s)" + re.escape(src) + "=" + _LOGFMT_VALUE, 1)
-        exprs.append(_unquote(value).alias(src))
-    pairs = (
-        line.str.extract_all(_LOGFMT_PAIR)
-        .list.eval(
-            pl.struct(
-                key=pl.element().str.strip_chars_start().str.extract(r"^([^=]+)=", 1),
-                value=_unquote(pl.element().str.strip_chars_start().str.replace(r"^[^=]+=", "")),
-            )
-        )
-        .alias("_pairs")
-    )
-    exprs.append(pairs)
+    exprs = [logfmt.starts_with_pair(line).alias(_OK)]
+    exprs += [logfmt.value(line, src).alias(src) for src in _bases(spec)]
+    exprs.append(logfmt.pairs(line).alias("_pairs"))
     return Extracted(
         lines.select(exprs), "not logfmt (no key=value pair at the start)", None, "_pairs"
     )
