@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.ids import normalize
-from timeline.correlate.run import correlate
+from timeline.correlation.config import CorrelationConfig
+from timeline.correlation.ids import normalize
+from timeline.correlation.run import correlate
 from timeline.schema import POLARS_SCHEMA, conform
 
 T0 = datetime(2025, 3, 2, 10, 0, 0, tzinfo=UTC)
@@ -214,7 +214,7 @@ def test_ambiguous_heuristic_matches_stay_unattached() -> None:
         pl.when(pl.col("layer") == "gateway").then(pl.lit("10.9.9.9")).alias("client_address")
     )
     # Two requests 10 s apart; a window of 30 s makes every nginx line match several requests.
-    from timeline.correlate.config import HeuristicRule
+    from timeline.correlation.config import HeuristicRule
 
     config = CorrelationConfig(
         heuristics=(
@@ -277,7 +277,7 @@ def test_input_order_does_not_matter() -> None:
 def test_bucketed_output_equals_the_in_memory_timeline(tmp_path: Path) -> None:
     import shutil
 
-    from timeline.correlate.run import correlate_outdir
+    from timeline.correlation.run import correlate_outdir
     from timeline.io.parquet import read_events
     from timeline.parse.registry import default_registry
     from timeline.pipeline.build import BuildOptions, build

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.ids import id_nodes
-from timeline.correlate.run import correlate
+from timeline.correlation.config import CorrelationConfig
+from timeline.correlation.ids import id_nodes
+from timeline.correlation.run import correlate
 from timeline.io.parquet import read_events
 from timeline.parse.registry import default_registry
 from timeline.pipeline.build import BuildOptions, build
@@ -209,7 +209,7 @@ def test_skew_is_estimated_from_a_deterministic_sample_of_requests(
 ) -> None:
     """Above SKEW_REQUESTS requests the evidence is a sample by request hash: the skew is still
     recovered, fewer requests are used, and the partition count still changes nothing."""
-    import timeline.correlate.pipeline as pipeline
+    import timeline.correlation.pipeline as pipeline
 
     _, events = scenario()
     _, _, full = correlate(_canon(events), CorrelationConfig())

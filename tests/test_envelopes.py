@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from timeline.ingest.envelopes import detect_kinds, unwrap
-from timeline.testing import run_one
+from timeline.pipeline.golden import run_one
 
 INNER = '203.0.113.7 - - [02/Mar/2025:10:15:04 +0000] "POST /v1/chat/completions HTTP/1.1" 200 15 "-" "curl/8.5.0"'
 
@@ -260,3 +260,29 @@ def test_a_truncated_export_document_rejects_the_rest(tmp_path: Path) -> None:
     assert acc.balanced()
     assert acc.events == 2
     assert set(acc.rejects_by_reason) == {"truncated or invalid export document"}
+
+
+def test_prefix_envelope_facts_keep_their_order_and_drop_missing_values() -> None:
+    lines = frame(
+        f"[pod/gw-0/] 2025-03-02T10:15:04.123456789Z {INNER}",
+        f"[pod/gw-1/nginx] {INNER}",
+        INNER,
+    )
+    out = unwrap(lines)
+    assert out.kinds == ("kubectl_prefix", "docker_timestamps")
+    assert out.lines["line"].to_list() == [INNER] * 3
+    first, second = out.envelope.iter_rows(named=True)
+    assert first["env_host"] == "gw-0"
+    assert first["env_ts"].isoformat() == "2025-03-02T10:15:04.123456+00:00"
+    assert [(kv["key"], kv["value"]) for kv in first["env_attrs"]] == [
+        ("envelope.kind", "kubectl_prefix"),
+        ("envelope.pod", "gw-0"),
+        ("envelope.kind", "docker_timestamps"),
+        ("envelope.time", "2025-03-02T10:15:04.123456789Z"),
+    ]
+    assert [(kv["key"], kv["value"]) for kv in second["env_attrs"]] == [
+        ("envelope.kind", "kubectl_prefix"),
+        ("envelope.pod", "gw-1"),
+        ("envelope.container", "nginx"),
+    ]
+    assert second["env_ts"] is None and first["env_ids"] == []

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from timeline.ingest.reader import InputReader
+from timeline.ingest.reader import HEAD_BYTES, HOLE_REASON, NUL_REASON, InputReader
 
 
 def _read(
@@ -109,8 +109,11 @@ def test_empty_file_has_no_lines(tmp_path: Path) -> None:
     lines, bad, reader = _read(path)
     assert lines.height == 0 and bad.height == 0
     assert reader.stats.lines == 0
-    sample, binary = InputReader(path, "empty.log").head()
-    assert sample.lines == () and not binary
+    # No lines to detect a format on: "binary" (a job of no lines) rather than a detection error.
+    reader = InputReader(path, "empty.log")
+    sample, binary = reader.head()
+    assert sample.lines == () and binary
+    assert reader.binary_note == "empty file: no lines"
 
 
 def test_head_flags_binary_files(tmp_path: Path) -> None:
@@ -118,3 +121,83 @@ def test_head_flags_binary_files(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
     _, binary = InputReader(path, "image.png").head()
     assert binary
+
+
+def test_head_is_binary_only_when_most_lines_are_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    lines = [b"line %d" % i for i in range(10)]
+    lines[3] = b"nul\x00here"
+    lines[6] = b"\xff\xfe bad"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reader = InputReader(path, "access.log")
+    sample, binary = reader.head()
+    assert not binary and reader.binary_note is None
+    assert sample.lines == tuple(f"line {i}" for i in range(10) if i not in (3, 6))
+    path.write_bytes(b"\n".join([b"\x01\x02\x03\x04 %d" % i for i in range(3)] + lines[:1]))
+    reader = InputReader(path, "access.log")
+    assert reader.head()[1]
+    assert reader.binary_note == (
+        "treated as binary (not a text log): 3 of the 4 lines read to sniff it (75%) are not text"
+        " (NUL bytes, invalid UTF-8 or control characters)"
+    )
+    _, bad, _ = _read_after_head(reader)
+    assert reader.stats.problems == [reader.binary_note]
+    # a binary file's last line without a newline is not a torn compressed stream
+    assert "incomplete last line: the compressed stream is truncated" not in bad["reason"]
+
+
+def _read_after_head(reader: InputReader) -> tuple[pl.DataFrame, pl.DataFrame, InputReader]:
+    blocks = list(reader.blocks())
+    return pl.concat([b.lines for b in blocks]), pl.concat([b.bad for b in blocks]), reader
+
+
+def test_a_copytruncate_hole_is_dropped_streaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import timeline.ingest.reader as reader_module
+
+    monkeypatch.setattr(reader_module, "READ_BYTES", 1024)
+    path = tmp_path / "rotated.log"
+    path.write_bytes(b"\x00" * (HEAD_BYTES * 3) + b"first\nsecond\n")
+    reader = InputReader(path, "rotated.log")
+    sample, binary = reader.head()
+    assert sample.lines == ("first", "second") and not binary
+    lines, bad, _ = _read_after_head(reader)
+    assert lines.rows() == [(1, "first"), (2, "second")]
+    assert bad.height == 0
+    assert reader.stats.lines == 2
+    assert reader.stats.problems == [
+        f"the file starts with {HEAD_BYTES * 3} NUL bytes, the hole copytruncate rotation leaves:"
+        " they were dropped and line 1 is the text after them"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "good", "holes"),
+    [
+        (b"\x00" * 10 + b"\r\nfirst\n", [(2, "first")], [(1, HOLE_REASON, 10)]),
+        (b"\x00" * 10, [], [(1, HOLE_REASON, 10)]),
+        (b"ok\n\x00\x00late hole\n", [(1, "ok")], [(2, NUL_REASON, 11)]),
+    ],
+)
+def test_a_hole_alone_on_its_line_is_one_reject(
+    tmp_path: Path,
+    data: bytes,
+    good: list[tuple[int, str]],
+    holes: list[tuple[int, str, int]],
+) -> None:
+    path = tmp_path / "hole.log"
+    path.write_bytes(data)
+    lines, bad, reader = _read(path)
+    assert lines.rows() == good
+    assert bad.select("source_line", "reason", "line_length").rows() == holes
+    assert reader.stats.lines == len(good) + len(holes)
+
+
+def test_a_binary_file_keeps_its_leading_nul_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "capture.bin"
+    path.write_bytes(b"\x00\x01\x02\n\x00\x05\x06\n")
+    reader = InputReader(path, "capture.bin")
+    assert reader.head()[1]
+    _, bad, _ = _read_after_head(reader)
+    assert bad["reason"].to_list() == [NUL_REASON, NUL_REASON]

@@ -10,7 +10,7 @@ import polars as pl
 
 from timeline.analyze.appendix import AnalysisOptions, analyze
 from timeline.analyze.load import Outdir
-from timeline.correlate.requests import requests_table
+from timeline.correlation.requests import requests_table
 from timeline.schema import conform
 
 N = 40_000

@@ -8,8 +8,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from timeline.correlate.graph import alias_links, components
-from timeline.correlate.spill import Spill
+from timeline.correlation.graph import alias_links, components
+from timeline.correlation.spill import Spill
 
 SCHEMA = pl.Schema({"k": pl.Int64(), "s": pl.String(), "l": pl.List(pl.String())})
 

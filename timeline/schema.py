@@ -18,6 +18,7 @@ from typing import Final, Literal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 SCHEMA_VERSION: Final = "1"
 
@@ -112,7 +113,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "ts_source",
         "timestamp",
         "time",
-        "Event time in UTC as parsed, before any clock correction.",
+        "Event time in UTC as parsed (or inherited, see `ts_inherited`), before any clock correction.",
         "2025-03-02T10:15:04.123456Z",
     ),
     _f(
@@ -128,6 +129,18 @@ FIELDS: Final[tuple[Field, ...]] = (
         "time",
         "True when the source gave no UTC offset and the configured zone (default UTC) was assumed.",
         "false",
+    ),
+    _f(
+        "ts_inherited",
+        "bool",
+        "time",
+        "True when the event had no time of its own and `ts_source` (so `ts`) is the time of the "
+        "nearest earlier timed event of the same file (e.g. uvicorn's untimed lines inside a vLLM "
+        "log, or a line whose time does not parse): the event happened then or later, it was not "
+        "measured. `ts_raw` keeps what the line printed, if anything. Null for a measured time and "
+        "for an event left without a time (no earlier timed line in its file); filter with "
+        "`ts_inherited IS TRUE` / `IS NOT TRUE`.",
+        "true",
     ),
     _f("duration_ms", "float64", "time", "How long the operation took, in milliseconds.", "812.5"),
     _f(
@@ -536,6 +549,8 @@ def _list_of_kv_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
     for chunk in column.chunks:
         list_chunk = chunk.cast(pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())])))
         keys, values = list_chunk.values.flatten()
+        if keys.null_count:  # a map key cannot be null: an attribute without a name is ""
+            keys = pc.fill_null(keys, "")
         chunks.append(
             pa.MapArray.from_arrays(
                 list_chunk.offsets,

@@ -82,7 +82,7 @@ def analyze(data: Outdir, options: AnalysisOptions) -> dict[str, Any]:
     found = suspects(counts, timeline, requests, changes["change_points"], rise)
     nearest = nearest_change_before(changes["change_points"], rise)
     section_scope = scope(timeline, extent, (n_requests, n_failing))
-    quality = data_quality(data.manifest, data.correlation, data.rejects)
+    quality = data_quality(data.manifest, data.correlation, data.rejects, timeline)
     top = found[0] if found else None
     return {
         "schema": APPENDIX_SCHEMA,

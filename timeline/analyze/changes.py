@@ -6,10 +6,10 @@ from typing import Any, Final
 
 import polars as pl
 
-from timeline.analyze.evidence import iso, location
+from timeline.analyze.evidence import iso, location, source_of
 from timeline.analyze.features import VERSION_FIELDS
 from timeline.analyze.load import collect
-from timeline.analyze.scope import Window
+from timeline.analyze.scope import Window, bucket, truncate
 
 EVENT_CHANGES: Final = ("deploy.change", "server.start")
 MAX_VALUES: Final = 10
@@ -82,8 +82,8 @@ def _values(timeline: pl.LazyFrame, width: int, features: pl.DataFrame) -> pl.Da
         .join(last, on=["field", "value"], how="left")
         .with_columns(
             pl.col("requests").fill_null(0),
-            pl.col("first_seen").dt.truncate(f"{width}m").alias("first_minute"),
-            pl.col("last_seen").dt.truncate(f"{width}m").alias("last_minute"),
+            truncate(pl.col("first_seen"), width).alias("first_minute"),
+            truncate(pl.col("last_seen"), width).alias("last_minute"),
         )
     )
 
@@ -92,7 +92,7 @@ def _shares(timeline: pl.LazyFrame, width: int) -> pl.DataFrame:
     """Events per (field, bucket, value), for the share of each value per bucket."""
     return collect(
         _version_events(timeline)
-        .group_by("field", pl.col("ts").dt.truncate(f"{width}m").alias("minute"), "value")
+        .group_by("field", bucket("ts", width), "value")
         .agg(pl.len().alias("events"))
     )
 
@@ -171,13 +171,18 @@ def change_log(
             if multi and r["last_minute"] < end_minute:
                 points.append(_point(name, r, "disappeared", r["last_minute"], r["last_seen"]))
     points += _event_points(timeline, width)
-    points.sort(key=lambda p: (p["minute"], p["at"], p["field"], str(p["value"])))
+    points.sort(key=_point_order)
     return {
         "window_start": iso(start),
         "window_end": iso(end),
         "fields": fields,
         "change_points": points,
     }
+
+
+def _point_order(p: dict[str, Any]) -> tuple[str, ...]:
+    """Change points by minute, time, field, value; a missing part sorts first, never raises."""
+    return tuple("" if p[k] is None else str(p[k]) for k in ("minute", "at", "field", "value"))
 
 
 def _point(name: str, r: dict[str, Any], kind: str, minute: Any, at: Any) -> dict[str, Any]:
@@ -199,8 +204,11 @@ def _point(name: str, r: dict[str, Any], kind: str, minute: Any, at: Any) -> dic
 
 
 def _event_points(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+    # Only timed events: an event without a time cannot be placed among the changes.
     events = (
-        timeline.filter(pl.col("event_type").is_in(list(EVENT_CHANGES)))
+        timeline.filter(
+            pl.col("event_type").is_in(list(EVENT_CHANGES)) & pl.col("ts").is_not_null()
+        )
         .select(
             "event_type",
             "ts",
@@ -219,9 +227,7 @@ def _event_points(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
         .collect()
     )
     out = []
-    for row in events.with_columns(pl.col("ts").dt.truncate(f"{width}m").alias("minute")).iter_rows(
-        named=True
-    ):
+    for row in events.with_columns(bucket("ts", width)).iter_rows(named=True):
         detail = ", ".join(
             f"{k}={row[k]}" for k in ("model", "model_revision", "provider") if row.get(k)
         )
@@ -240,7 +246,7 @@ def _event_points(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
                 "evidence": [
                     {
                         "event_id": row["event_id"],
-                        "source": f"{row['source_file']}:{row['source_line']}",
+                        "source": source_of(row["source_file"], row["source_line"]),
                     }
                 ],
             }

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from timeline.analyze.evidence import iso
+from timeline.analyze.evidence import iso, source_of
 from timeline.analyze.features import carriers
 
 MAX_FAILING: Final = 3
@@ -44,6 +44,16 @@ DETAIL_FIELDS: Final = (
     "duration_ms",
 )
 CONTENT_FIELDS: Final = ("prompt_text", "completion_text")
+# The columns of requests.parquet an exemplar shows (so that no other is read or converted).
+REQUEST_FIELDS: Final = (
+    "correlation_id",
+    "start",
+    "duration_ms",
+    "status",
+    "status_code",
+    "failure_reason",
+    "layers",
+)
 
 
 def _pick_failing(
@@ -99,7 +109,13 @@ def _pick_healthy(requests: pl.LazyFrame, rise: dict[str, Any] | None) -> list[s
 
 
 def _event(row: dict[str, Any]) -> dict[str, Any]:
-    details = {k: row[k] for k in DETAIL_FIELDS if row.get(k) is not None and row.get(k) != []}
+    details = {}
+    for k in DETAIL_FIELDS:
+        value = row.get(k)
+        if isinstance(value, list):  # a null inside a list (e.g. categories) is no value
+            value = [v for v in value if v is not None] or None
+        if value is not None:
+            details[k] = value
     item: dict[str, Any] = {
         "seq": row["seq"],
         "offset_ms": None if row["offset_ms"] is None else round(row["offset_ms"], 1),
@@ -113,7 +129,7 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
         "correlation_method": row["correlation_method"],
         "correlation_confidence": row["correlation_confidence"],
         "event_id": row["event_id"],
-        "source": f"{row['source_file']}:{row['source_line']}",
+        "source": source_of(row["source_file"], row["source_line"]),
     }
     if row["status"] in ("error", "timeout", "blocked") and row.get("message"):
         item["message"] = str(row["message"])
@@ -158,6 +174,7 @@ def exemplars(
     rows = {
         r["correlation_id"]: r
         for r in requests.filter(pl.col("correlation_id").is_in(wanted))
+        .select(REQUEST_FIELDS)
         .collect()
         .iter_rows(named=True)
     }

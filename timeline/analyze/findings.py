@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+MISSING = "—"
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+
+def _pct(x: float | None) -> str:
+    return MISSING if x is None else f"{100 * x:.1f}%"
 
 
 def _hm(minute: str | None) -> str:
-    return "?" if not minute else minute[11:16]
+    return MISSING if not minute else minute[11:16]
+
+
+def _num(x: float | None) -> str:
+    return MISSING if x is None else f"{x:.2f}"
+
+
+def _window(scope: dict[str, Any]) -> str:
+    if scope["start"] is None:
+        return "(no event carries a time)"
+    return f"between {scope['start']} and {scope['end']}"
 
 
 def findings(
@@ -30,7 +42,7 @@ def findings(
         {
             "kind": "scope",
             "text": (
-                f"{scope['requests']} requests between {scope['start']} and {scope['end']}; "
+                f"{scope['requests']} requests {_window(scope)}; "
                 f"{scope['failing_requests']} ({_pct(scope['failing_share'])}) are failing "
                 "requests by the definition below."
             ),
@@ -55,7 +67,7 @@ def findings(
                 "kind": "change",
                 "text": (
                     f"The change nearest before the rise: {nearest['field']} = {nearest['value']} "
-                    f"({nearest['kind']} at {nearest['at']}); the rise coincides with it."
+                    f"({nearest['kind']} at {nearest['at'] or MISSING}); the rise coincides with it."
                 ),
                 "evidence": nearest["evidence"],
             }
@@ -65,8 +77,8 @@ def findings(
             f"{s['field']} = {s['value']} is over-represented among failing requests: "
             f"{s['failing_with']} of {s['failing_total']} failing requests "
             f"({_pct(s['failing_share'])}) against {s['rest_with']} of {s['rest_total']} others "
-            f"({_pct(s['rest_share'])}); lift {s['lift']:.2f} "
-            f"(95% interval {s['lift_low']:.2f} to {s['lift_high']:.2f})."
+            f"({_pct(s['rest_share'])}); lift {_num(s['lift'])} "
+            f"(95% interval {_num(s['lift_low'])} to {_num(s['lift_high'])})."
         )
         if s["change"] is not None:
             text += f" It first appeared at {_hm(s['change']['minute'])} UTC."

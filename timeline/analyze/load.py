@@ -10,18 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import polars as pl
 
 from timeline.errors import InputError
+from timeline.layout import CORRELATION, MANIFEST, REJECTS, REQUESTS, TIMELINE
 from timeline.schema import POLARS_SCHEMA
-
-TIMELINE_FILE: Final = "timeline.parquet"
-REQUESTS_FILE: Final = "requests.parquet"
-REJECTS_FILE: Final = "rejects.parquet"
-MANIFEST_FILE: Final = "build.json"
-CORRELATION_FILE: Final = "correlation.json"
 
 
 @dataclass(frozen=True)
@@ -38,10 +33,10 @@ class Outdir:
 
 def require_timeline(outdir: Path) -> Path:
     """The path of ``outdir/timeline.parquet``, or an ``InputError`` saying how to make it."""
-    path = outdir / TIMELINE_FILE
+    path = outdir / TIMELINE
     if not path.is_file():
         raise InputError(
-            f"{str(outdir)!r} has no {TIMELINE_FILE}; run `timeline build INPUTS -o {outdir}` first"
+            f"{str(outdir)!r} has no {TIMELINE}; run `timeline build INPUTS -o {outdir}` first"
         )
     return path
 
@@ -93,20 +88,20 @@ def scan_events(path: Path) -> pl.LazyFrame:
 def load_outdir(outdir: Path) -> Outdir:
     """Open the outputs of ``timeline build`` in ``outdir`` (large tables lazily)."""
     timeline = scan_events(require_timeline(outdir))
-    requests_path = outdir / REQUESTS_FILE
+    requests_path = outdir / REQUESTS
     if not requests_path.is_file():
         raise InputError(
-            f"{str(outdir)!r} has no {REQUESTS_FILE}; run `timeline build INPUTS -o {outdir}` again"
+            f"{str(outdir)!r} has no {REQUESTS}; run `timeline build INPUTS -o {outdir}` again"
         )
-    rejects_path = outdir / REJECTS_FILE
+    rejects_path = outdir / REJECTS
     rejects = _parquet(rejects_path) if rejects_path.is_file() else pl.DataFrame()
     return Outdir(
         path=outdir,
         timeline=timeline,
         requests=_scan(requests_path)[0],
         rejects=rejects,
-        manifest=_json(outdir / MANIFEST_FILE),
-        correlation=_json(outdir / CORRELATION_FILE),
+        manifest=_json(outdir / MANIFEST),
+        correlation=_json(outdir / CORRELATION),
     )
 
 

@@ -8,7 +8,8 @@ import polars as pl
 
 from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
-from timeline.correlate.requests import docs_returned
+from timeline.analyze.scope import bucket
+from timeline.correlation.requests import docs_returned
 
 
 def _pct(col: str, q: float, name: str) -> pl.Expr:
@@ -30,7 +31,7 @@ def _records(query: pl.LazyFrame | pl.DataFrame) -> list[dict[str, Any]]:
 
 def _layer(timeline: pl.LazyFrame, layer: str, width: int) -> pl.LazyFrame:
     return timeline.filter((pl.col("layer") == layer) & pl.col("ts").is_not_null()).with_columns(
-        pl.col("ts").dt.truncate(f"{width}m").alias("minute")
+        bucket("ts", width)
     )
 
 
@@ -38,11 +39,7 @@ def requests_series(
     series: pl.DataFrame, requests: pl.LazyFrame, width: int
 ) -> list[dict[str, Any]]:
     """Requests, failing requests and their share, request latency, per bucket."""
-    lat = collect(
-        requests.drop_nulls("start")
-        .group_by(pl.col("start").dt.truncate(f"{width}m").alias("minute"))
-        .agg(*_latency())
-    )
+    lat = collect(requests.drop_nulls("start").group_by(bucket("start", width)).agg(*_latency()))
     joined = series.join(lat, on="minute", how="left").with_columns(
         pl.col("failing_share").round(4)
     )
@@ -50,11 +47,12 @@ def requests_series(
 
 
 def failure_reasons(requests: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
-    """Failing requests per bucket and failure reason (``requests`` carries ``failing``)."""
+    """Failing requests per bucket and failure reason (``requests`` carries ``failing``); like
+    the requests series, a request without a time is in no bucket."""
     frame = (
-        requests.filter(pl.col("failing"))
+        requests.filter(pl.col("failing") & pl.col("start").is_not_null())
         .group_by(
-            pl.col("start").dt.truncate(f"{width}m").alias("minute"),
+            bucket("start", width),
             pl.col("failure_reason").fill_null("predicate"),
         )
         .agg(pl.len().alias("requests"))

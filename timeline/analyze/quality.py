@@ -7,9 +7,12 @@ from typing import Any, Final
 import polars as pl
 
 from timeline import __version__
+from timeline.analyze.evidence import source_of
+from timeline.analyze.load import collect
 
 MAX_REJECT_EXAMPLES: Final = 3
 MAX_REJECT_REASONS: Final = 20
+MAX_TIMING_SOURCES: Final = 50
 
 
 def _reject_reasons(rejects: pl.DataFrame) -> list[dict[str, Any]]:
@@ -30,16 +33,49 @@ def _reject_reasons(rejects: pl.DataFrame) -> list[dict[str, Any]]:
             "source_file": r["source_file"],
             "reason": r["reason"],
             "lines": r["lines"],
-            "evidence": [f"{r['source_file']}:{n}" for n in r["example_lines"]],
+            "evidence": [source_of(r["source_file"], n) for n in r["example_lines"]],
         }
         for r in grouped.iter_rows(named=True)
     ]
 
 
+def timestamps(timeline: pl.LazyFrame | None) -> dict[str, Any]:
+    """Events whose time was inherited from an earlier line of their file (``ts_inherited``) and
+    events left without a time, in total and per source (only sources with either; one scan)."""
+    empty: dict[str, Any] = {"inherited": 0, "untimed": 0, "sources": []}
+    if timeline is None:
+        return empty
+    per = collect(
+        timeline.group_by("source_file", "parser").agg(
+            pl.len().cast(pl.Int64).alias("events"),
+            pl.col("ts_inherited").fill_null(False).sum().cast(pl.Int64).alias("inherited"),
+            pl.col("ts").is_null().sum().cast(pl.Int64).alias("untimed"),
+        )
+    )
+    if per.is_empty():
+        return empty
+    shown = (
+        per.filter((pl.col("inherited") > 0) | (pl.col("untimed") > 0))
+        .with_columns((pl.col("inherited") + pl.col("untimed")).alias("_n"))
+        .sort(["_n", "source_file", "parser"], descending=[True, False, False], nulls_last=True)
+        .head(MAX_TIMING_SOURCES)
+        .drop("_n")
+    )
+    return {
+        "inherited": int(per["inherited"].sum()),
+        "untimed": int(per["untimed"].sum()),
+        "sources": shown.to_dicts(),
+    }
+
+
 def data_quality(
-    manifest: dict[str, Any], correlation: dict[str, Any], rejects: pl.DataFrame
+    manifest: dict[str, Any],
+    correlation: dict[str, Any],
+    rejects: pl.DataFrame,
+    timeline: pl.LazyFrame | None = None,
 ) -> dict[str, Any]:
-    """The data quality section, from build.json, correlation.json and rejects.parquet."""
+    """The data quality section, from build.json, correlation.json, rejects.parquet and (for the
+    timestamp counts) the timeline."""
     sources = [
         {
             "source_file": a.get("source_file"),
@@ -60,6 +96,7 @@ def data_quality(
         "sources": sources,
         "totals": manifest.get("totals", {}),
         "reject_reasons": _reject_reasons(rejects),
+        "timestamps": timestamps(timeline),
         "clock_corrections": [c for c in corrections if c.get("applied")],
         "clock_estimates": corrections,
         "events_by_method": correlation.get("events_by_method", {}),

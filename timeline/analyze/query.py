@@ -10,10 +10,11 @@ from typing import Any, Final
 
 import polars as pl
 
-from timeline.analyze.load import REJECTS_FILE, REQUESTS_FILE, TIMELINE_FILE, require_timeline
+from timeline.analyze.load import require_timeline
 from timeline.errors import ConfigError
+from timeline.layout import REJECTS, REQUESTS, TIMELINE
 
-TABLES: Final = {"timeline": TIMELINE_FILE, "requests": REQUESTS_FILE, "rejects": REJECTS_FILE}
+TABLES: Final = {"timeline": TIMELINE, "requests": REQUESTS, "rejects": REJECTS}
 
 
 def run_query(outdir: Path, sql: str) -> pl.DataFrame:

@@ -12,6 +12,7 @@ import polars as pl
 
 from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
+from timeline.analyze.scope import bucket
 
 
 def _ll(k: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -27,7 +28,7 @@ def failing_series(requests: pl.LazyFrame, width: int) -> pl.DataFrame:
     ``requests`` carries ``failing``.
     """
     query = (
-        requests.select(pl.col("start").dt.truncate(f"{width}m").alias("minute"), "failing")
+        requests.select(bucket("start", width), "failing")
         .drop_nulls("minute")
         .group_by("minute")
         .agg(pl.len().alias("requests"), pl.col("failing").sum().alias("failing"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import polars as pl
@@ -13,6 +13,9 @@ from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
 
 MAX_BUCKETS: Final = 720
+UTC_US: Final = pl.Datetime("us", "UTC")
+# The earliest time a bucket may start at (the earliest Python datetime).
+EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,16 @@ def bucket_minutes(extent: Window) -> int:
     return max(1, math.ceil((float(extent.span_s) / 60.0 + 1) / MAX_BUCKETS))
 
 
+def truncate(expr: pl.Expr, width: int) -> pl.Expr:
+    """Truncate timestamps to buckets of ``width`` minutes (counted from the Unix epoch), never
+    before year 1: a bucket of a far-past time would otherwise start where Python (and so the
+    appendix) cannot follow."""
+    return expr.dt.truncate(f"{width}m").clip(lower_bound=pl.lit(EARLIEST, dtype=UTC_US))
+
+
 def bucket(column: str, width: int) -> pl.Expr:
-    """Truncate a timestamp column to its bucket (named ``minute``)."""
-    return pl.col(column).dt.truncate(f"{width}m").alias("minute")
+    """Truncate a timestamp column to its bucket (named ``minute``); see :func:`truncate`."""
+    return truncate(pl.col(column), width).alias("minute")
 
 
 def request_counts(requests: pl.LazyFrame) -> tuple[int, int]:

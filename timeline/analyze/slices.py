@@ -11,7 +11,7 @@ from typing import Any, Final
 import polars as pl
 
 from timeline.analyze.load import collect
-from timeline.correlate.requests import docs_returned
+from timeline.correlation.requests import docs_returned
 
 SLICES: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     "prompt": (

@@ -29,6 +29,19 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from timeline.schema import FIELDS_BY_NAME, LAYERS
+from timeline.tomlmodel import (
+    Checked,
+    Choice,
+    Float,
+    Key,
+    List,
+    Model,
+    Problems,
+    Str,
+    Tables,
+    Values,
+    did_you_mean,
+)
 
 DEFAULT_MAX_SKEW_MS: Final = 120_000.0
 
@@ -76,99 +89,82 @@ class CorrelationConfig:
 
 
 CLOCK_SOURCES: Final = ("file", "directory")
-_KEYS: Final = (
-    "clock_source",
-    "max_events_per_id",
-    "max_id_span_s",
-    "exclude_kinds",
-    "reference",
-    "max_skew_ms",
-    "heuristics",
-    "offsets",
+
+
+def _canonical(name: str) -> str | None:
+    if name in FIELDS_BY_NAME:
+        return None
+    return f"{name!r} is not a canonical field{did_you_mean(name, FIELDS_BY_NAME)} (see docs/schema.md)"
+
+
+_LAYERS: Final = List(Choice(LAYERS, "layers"))
+HEURISTIC: Final = Model(
+    Key("name", Str(), required=True, expected="a rule name such as 'client_route'"),
+    Key("match", List(Checked(Str("a canonical field name"), _canonical)), required=True),
+    Key("window_ms", Float(min=0, min_exclusive=True), default=2000.0),
+    Key("orphan_layers", _LAYERS),
+    Key("candidate_layers", _LAYERS),
 )
+OFFSET: Final = Model(
+    Key("match", Str(), required=True, expected="a source glob such as 'inference/*.log'"),
+    Key("offset_ms", Float(finite=True), required=True, expected="a number such as 2500"),
+)
+_BASE: Final = CorrelationConfig()
+CORRELATION: Final = Model(
+    Key("clock_source", Choice(CLOCK_SOURCES), default=_BASE.clock_source),
+    Key(
+        "max_events_per_id",
+        Float(min=0, finite=True),
+        default=float(_BASE.max_events_per_id),
+        expected="a non-negative whole number such as 1000",
+    ),
+    Key("max_id_span_s", Float(min=0), default=_BASE.max_id_span_s),
+    Key("exclude_kinds", List(Str("an id kind")), default=()),
+    Key(
+        "reference",
+        Str(),
+        default=_BASE.reference,
+        expected="a layer name or a source glob such as 'gateway'",
+    ),
+    Key("max_skew_ms", Float(min=0), default=_BASE.max_skew_ms),
+    Key("heuristics", Tables(HEURISTIC)),
+    Key("offsets", Tables(OFFSET), default=()),
+)
+"""The keys of ``[correlation]`` (see the module docstring)."""
 
 
-def parse_correlation(table: Any, problems: list[str]) -> CorrelationConfig:
-    """Validate the ``[correlation]`` table; append problems instead of raising."""
-    if not isinstance(table, dict):
-        problems.append("'correlation' must be a table ([correlation])")
-        return CorrelationConfig()
-    for key in table:
-        if key not in _KEYS:
-            problems.append(f"[correlation]: unknown key {key!r} (allowed: {', '.join(_KEYS)})")
-    base = CorrelationConfig()
+def parse_correlation(
+    table: Any, problems: Problems, where: str = "correlation"
+) -> CorrelationConfig:
+    """Validate the ``[correlation]`` table at ``where``; add problems instead of raising."""
+    return correlation_from_values(CORRELATION.validate(table, problems, where))
 
-    def number(key: str, default: float) -> float:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            problems.append(f"[correlation]: {key!r} must be a non-negative number")
-            return default
-        return float(value)
 
-    rules: list[HeuristicRule] = []
-    for i, raw in enumerate(table.get("heuristics", []), 1):
-        where = f"[[correlation.heuristics]] #{i}"
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("name"), str)
-            or not isinstance(raw.get("match"), list)
-        ):
-            problems.append(f"{where}: needs 'name' and 'match' (a list of canonical fields)")
-            continue
-        for name in raw["match"]:
-            if name not in FIELDS_BY_NAME:
-                problems.append(f"{where}: {name!r} is not a canonical field (see docs/schema.md)")
-        layers = {k: raw.get(k) for k in ("orphan_layers", "candidate_layers")}
-        for key, value in layers.items():
-            if value is not None and (
-                not isinstance(value, list) or any(v not in LAYERS for v in value)
-            ):
-                problems.append(f"{where}: {key!r} must list layers ({', '.join(LAYERS)})")
-        window = raw.get("window_ms", 2000)
-        if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
-            problems.append(f"{where}: 'window_ms' must be a positive number")
-            window = 2000
-        rules.append(
-            HeuristicRule(
-                raw["name"],
-                tuple(raw["match"]),
-                float(window),
-                tuple(layers["orphan_layers"]) if layers["orphan_layers"] else None,
-                tuple(layers["candidate_layers"]) if layers["candidate_layers"] else None,
-            )
+def correlation_from_values(values: Values) -> CorrelationConfig:
+    """Build the settings from ``[correlation]`` values that ``CORRELATION`` validated."""
+    rules = tuple(
+        HeuristicRule(
+            rule["name"],
+            rule["match"],
+            rule["window_ms"],
+            rule["orphan_layers"] or None,
+            rule["candidate_layers"] or None,
         )
-    offsets: list[ManualOffset] = []
-    for i, raw in enumerate(table.get("offsets", []), 1):
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("match"), str)
-            or isinstance(raw.get("offset_ms"), bool)
-            or not isinstance(raw.get("offset_ms"), int | float)
-        ):
-            problems.append(
-                f"[[correlation.offsets]] #{i}: needs 'match' (a glob) and 'offset_ms' (a number)"
-            )
-            continue
-        offsets.append(ManualOffset(raw["match"], float(raw["offset_ms"])))
-    exclude = table.get("exclude_kinds", [])
-    if not isinstance(exclude, list) or not all(isinstance(k, str) for k in exclude):
-        problems.append("[correlation]: 'exclude_kinds' must be a list of id kinds")
-        exclude = []
-    clock_source = table.get("clock_source", base.clock_source)
-    if clock_source not in CLOCK_SOURCES:
-        problems.append(f"[correlation]: 'clock_source' must be one of {', '.join(CLOCK_SOURCES)}")
-        clock_source = base.clock_source
-    reference = table.get("reference", base.reference)
-    if not isinstance(reference, str):
-        problems.append("[correlation]: 'reference' must be a layer name or a source glob")
-        reference = base.reference
+        for rule in values["heuristics"] or ()
+        if rule.ok("name") and rule.ok("match")
+    )
+    offsets = tuple(
+        ManualOffset(o["match"], o["offset_ms"])
+        for o in values["offsets"]
+        if o["match"] is not None and o["offset_ms"] is not None
+    )
     return CorrelationConfig(
-        max_events_per_id=int(number("max_events_per_id", base.max_events_per_id)),
-        max_id_span_s=number("max_id_span_s", base.max_id_span_s),
-        exclude_kinds=tuple(exclude),
-        reference=reference,
-        max_skew_ms=number("max_skew_ms", base.max_skew_ms),
-        heuristics=tuple(rules) if "heuristics" in table else DEFAULT_RULES,
-        offsets=tuple(offsets),
-        clock_source=clock_source,
+        max_events_per_id=int(values["max_events_per_id"]),
+        max_id_span_s=values["max_id_span_s"],
+        exclude_kinds=values["exclude_kinds"],
+        reference=values["reference"],
+        max_skew_ms=values["max_skew_ms"],
+        heuristics=rules if values["heuristics"] is not None else DEFAULT_RULES,
+        offsets=offsets,
+        clock_source=values["clock_source"],
     )

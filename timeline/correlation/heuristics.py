@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from timeline.correlate.config import HeuristicRule
+from timeline.correlation.config import HeuristicRule
 
 LINK_SCHEMA = pl.Schema(
     {

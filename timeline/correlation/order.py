@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from timeline.correlate.spans import slack_ms
+from timeline.correlation.spans import slack_ms
 
 SORT_KEYS = [
     "_ts_key",

@@ -32,22 +32,22 @@ from typing import Final
 import polars as pl
 import pyarrow.parquet as pq
 
-from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.graph import (
+from timeline.correlation.config import CorrelationConfig
+from timeline.correlation.graph import (
     alias_links,
     best_nodes,
     components,
     number_nodes,
     primaries,
 )
-from timeline.correlate.heuristics import RuleStats, link
-from timeline.correlate.ids import explode_ids, judge_nodes
-from timeline.correlate.order import KEY_COLUMNS, NO_TIME, SORT_KEYS, numbered, with_keys
-from timeline.correlate.report import GLOBAL_TYPES, CorrelationReport
-from timeline.correlate.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
-from timeline.correlate.skew import estimate_buckets
-from timeline.correlate.spans import gateway_bounds, interval_columns
-from timeline.correlate.spill import Spill
+from timeline.correlation.heuristics import RuleStats, link
+from timeline.correlation.ids import explode_ids, judge_nodes
+from timeline.correlation.order import KEY_COLUMNS, NO_TIME, SORT_KEYS, numbered, with_keys
+from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
+from timeline.correlation.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
+from timeline.correlation.skew import estimate_buckets
+from timeline.correlation.spans import gateway_bounds, interval_columns
+from timeline.correlation.spill import Spill
 from timeline.schema import POLARS_SCHEMA, conform
 
 PART_EVENTS: Final = 100_000  # events per partition (row range, request bucket, time range)
@@ -516,7 +516,8 @@ class Correlator:
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    counts = frame.group_by(column).len()
+    """Events per value of ``column``; a null value counts as ``unknown``."""
+    counts = frame.group_by(pl.col(column).fill_null("unknown")).len()
     return dict(zip(counts[column].to_list(), counts["len"].to_list(), strict=True))
 
 

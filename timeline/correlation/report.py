@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from timeline.correlate.heuristics import RuleStats
-from timeline.correlate.skew import Correction
+from timeline.correlation.heuristics import RuleStats
+from timeline.correlation.skew import Correction
 
 GLOBAL_TYPES: Final = ("deploy.change", "server.start", "server.metrics", "server.log")
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from timeline.correlate.order import request_start
-from timeline.correlate.spans import ends_at_ts
+from timeline.correlation.order import request_start
+from timeline.correlation.spans import ends_at_ts
+
+# The longest duration an event may add to its request's end: about 100 years (longer is a bad value).
+MAX_DURATION_US = 100 * 365 * 86_400 * 1_000_000
 
 REQUEST_SCHEMA = pl.Schema(
     {
@@ -125,7 +128,13 @@ def requests_table(timeline: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("ts"))
         .otherwise(
             pl.col("ts")
-            + pl.duration(microseconds=(pl.col("duration_ms").fill_null(0) * 1000).cast(pl.Int64))
+            + pl.duration(
+                # NaN, infinite or absurd durations (a bad value in the log) count as unknown / capped
+                microseconds=(pl.col("duration_ms") * 1000)
+                .clip(-MAX_DURATION_US, MAX_DURATION_US)
+                .cast(pl.Int64, strict=False)
+                .fill_null(0)
+            )
         )
     )
     agg = (

@@ -11,24 +11,19 @@ from typing import Final
 import polars as pl
 import pyarrow as pa
 
-from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.pipeline import Correlator, layout_for
-from timeline.correlate.report import GLOBAL_TYPES, CorrelationReport
-from timeline.correlate.requests import REQUEST_SCHEMA
+from timeline.correlation.config import CorrelationConfig
+from timeline.correlation.pipeline import Correlator, layout_for
+from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
+from timeline.correlation.requests import REQUEST_SCHEMA
 from timeline.io.atomic import write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
+from timeline.layout import CORRELATE_PREFIX, CORRELATION, EVENTS, REQUESTS, TIMELINE
 from timeline.schema import ARROW_SCHEMA, conform, to_arrow
 
-TIMELINE_FILE: Final = "timeline.parquet"
-REQUESTS_FILE: Final = "requests.parquet"
-REPORT_FILE: Final = "correlation.json"
 CHUNK_ROWS: Final = 256 * 1024
 
 __all__ = [
     "GLOBAL_TYPES",
-    "REPORT_FILE",
-    "REQUESTS_FILE",
-    "TIMELINE_FILE",
     "CorrelationReport",
     "correlate",
     "correlate_outdir",
@@ -40,14 +35,14 @@ def correlate_outdir(
 ) -> CorrelationReport:
     """Correlate ``outdir/events_file`` into the timeline, the requests and the report (atomically).
 
-    Out of core (see ``timeline.correlate.pipeline``): memory holds one partition of events at a
+    Out of core (see ``timeline.correlation.pipeline``): memory holds one partition of events at a
     time; ``buckets`` sets the number of partitions (0: one per ~250k events). The result does not
     depend on it.
     """
     events_path = outdir / events_file
     metadata = read_metadata(events_path)
     layout = layout_for(events_path, buckets)
-    with tempfile.TemporaryDirectory(prefix=".correlate-", dir=outdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=CORRELATE_PREFIX, dir=outdir) as tmp:
         run = Correlator(events_path, Path(tmp), config, layout)
         edges = run.edges()
         rows, nodes, count = run.nodes(edges)
@@ -63,16 +58,16 @@ def correlate_outdir(
         report = run.report
         report.requests = run.components  # every component holds the events its ids came from
         meta = {**metadata, "correlation": report.to_dict()}
-        write_tables(outdir / TIMELINE_FILE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
+        write_tables(outdir / TIMELINE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
         requests = (t.to_arrow() for t in run.requests(inputs, cuts))
         schema = polars_schema_to_arrow(REQUEST_SCHEMA)
-        written = write_tables(outdir / REQUESTS_FILE, schema, requests, meta)
+        written = write_tables(outdir / REQUESTS, schema, requests, meta)
     if written != report.requests:
         raise RuntimeError(
             f"internal error: {written} requests written, {report.requests} components found"
         )
     write_text_atomic(
-        outdir / REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+        outdir / CORRELATION, json.dumps(report.to_dict(), indent=2, default=str) + "\n"
     )
     return report
 
@@ -92,8 +87,8 @@ def correlate(
     never disagree."""
     with tempfile.TemporaryDirectory(prefix="timeline-correlate-") as tmp:
         outdir = Path(tmp)
-        write_tables(outdir / "events.parquet", ARROW_SCHEMA, [to_arrow(conform(events))], {})
-        report = correlate_outdir(outdir, "events.parquet", config, buckets)
-        timeline = read_events(outdir / TIMELINE_FILE)
-        requests = pl.read_parquet(outdir / REQUESTS_FILE)
+        write_tables(outdir / EVENTS, ARROW_SCHEMA, [to_arrow(conform(events))], {})
+        report = correlate_outdir(outdir, EVENTS, config, buckets)
+        timeline = read_events(outdir / TIMELINE)
+        requests = pl.read_parquet(outdir / REQUESTS)
     return timeline, requests, report

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import polars as pl
 
-from timeline.correlate.ids import normalize
-from timeline.correlate.run import TIMELINE_FILE
+from timeline.correlation.ids import normalize
 from timeline.errors import InputError
 from timeline.io.parquet import read_events
+from timeline.layout import TIMELINE
 
 _WHOLE_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}(?![.,\d])")
+MISSING = "—"  # how a null is printed
 _DETAIL = (
     "http_method",
     "http_route",
@@ -57,10 +58,10 @@ def find_request(timeline: pl.DataFrame, needle: str) -> str:
 
 def load_request(outdir: Path, needle: str) -> pl.DataFrame:
     """The events of the request named by ``needle``, in order."""
-    path = outdir / TIMELINE_FILE
+    path = outdir / TIMELINE
     if not path.exists():
         raise InputError(
-            f"{str(outdir)!r} has no {TIMELINE_FILE}; run `timeline build INPUTS -o {outdir}` first"
+            f"{str(outdir)!r} has no {TIMELINE}; run `timeline build INPUTS -o {outdir}` first"
         )
     timeline = read_events(path)
     cid = find_request(timeline, needle)
@@ -70,11 +71,14 @@ def load_request(outdir: Path, needle: str) -> pl.DataFrame:
 def render(events: pl.DataFrame) -> list[str]:
     """Plain-text lines: one per event, offsets, and markers for corrections and heuristic links."""
     first = events.row(0, named=True)
-    ids = sorted({i["value"] for row in events["ids"].to_list() if row for i in row})
+    ids = sorted(
+        {i["value"] for row in events["ids"].to_list() if row for i in row if i and i["value"]}
+    )
+    layers = events["layer"].drop_nulls().n_unique()
     lines = [
-        f"request {first['correlation_id']}  ({events.height} events, {len(set(events['layer'].to_list()))} layers)",
-        f"ids: {', '.join(ids) if ids else '-'}",
-        f"start: {first['ts'].isoformat() if first['ts'] else '?'}",
+        f"request {_text(first['correlation_id'])}  ({events.height} events, {layers} layers)",
+        f"ids: {', '.join(ids) if ids else MISSING}",
+        f"start: {first['ts'].isoformat() if first['ts'] else MISSING}",
         "",
         f"{'seq':>3}  {'+ms':>9}  {'layer':<9}  {'event':<20}  details",
     ]
@@ -83,16 +87,25 @@ def render(events: pl.DataFrame) -> list[str]:
         marks = []
         if row["clock_offset_ms"]:
             marks.append(f"clock {row['clock_offset_ms']:+.1f}ms")
-        if row["ts_raw"] and _WHOLE_SECONDS.search(row["ts_raw"]):
+        if row.get("ts_inherited"):
+            marks.append("time inherited from an earlier line")
+        elif row["ts_raw"] and _WHOLE_SECONDS.search(row["ts_raw"]):
             marks.append("time printed to the second")
         if row["correlation_method"] == "heuristic":
-            marks.append(f"heuristic link, confidence {row['correlation_confidence']:.2f}")
+            confidence = row["correlation_confidence"]
+            shown = MISSING if confidence is None else f"{confidence:.2f}"
+            marks.append(f"heuristic link, confidence {shown}")
         elif row["correlation_method"] == "alias":
             marks.append("via alias")
         mark = f"  [{'; '.join(marks)}]" if marks else ""
-        offset = "-" if row["offset_ms"] is None else f"{row['offset_ms']:.1f}"
+        offset = MISSING if row["offset_ms"] is None else f"{row['offset_ms']:.1f}"
         lines.append(
-            f"{row['seq']:>3}  {offset:>9}  {row['layer']:<9}  {(row['event_type'] or '-'):<20}  {detail}{mark}"
-            f"  ({row['source_file']}:{row['source_line']})"
+            f"{_text(row['seq']):>3}  {offset:>9}  {_text(row['layer']):<9}  "
+            f"{_text(row['event_type'] or None):<20}  {detail}{mark}"
+            f"  ({_text(row['source_file'])}:{_text(row['source_line'])})"
         )
     return lines
+
+
+def _text(value: object) -> str:
+    return MISSING if value is None else str(value)

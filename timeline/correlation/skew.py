@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from timeline.correlate.config import CorrelationConfig
-from timeline.correlate.order import causal_rank
-from timeline.correlate.spans import gateway_bounds, interval_columns
+from timeline.correlation.config import CorrelationConfig
+from timeline.correlation.order import causal_rank
+from timeline.correlation.spans import gateway_bounds, interval_columns
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, Final
 import jinja2
 
 from timeline.export.svg import chart
-from timeline.export.text import cites, hm, pct
+from timeline.export.text import NULL_TEXT, cites, hm, number, pct
 
 CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1b1f24}
@@ -69,12 +69,18 @@ def script_json(value: Any) -> str:
     )
 
 
+def _shown(value: Any) -> Any:
+    """What every ``{{ ... }}`` of the template prints: a missing value as ``—``, never ``None``."""
+    return NULL_TEXT if value is None else value
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("timeline.export", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,
+        finalize=_shown,
     )
 
 
@@ -92,4 +98,5 @@ def render_html(doc: dict[str, Any]) -> str:
         cites=cites,
         hm=hm,
         pct=pct,
+        number=number,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from timeline.export.mermaid import sequence
-from timeline.export.text import cites, hm, md, pct, table
+from timeline.export.text import NULL_TEXT, cites, hm, md, number, pairs, pct, plain, table
 
 NOTICE: Final = (
     "This appendix lays out evidence from the logs; it does not say who or what is at fault. "
@@ -147,9 +147,9 @@ def _suspects(doc: dict[str, Any]) -> list[str]:
                 s["value"],
                 f"{s['failing_with']}/{s['failing_total']}",
                 f"{s['rest_with']}/{s['rest_total']}",
-                f"{s['lift']:.2f}",
-                f"{s['lift_low']:.2f} to {s['lift_high']:.2f}",
-                hm(s["change"]["minute"]) if s["change"] else "-",
+                number(s["lift"], ".2f"),
+                f"{number(s['lift_low'], '.2f')} to {number(s['lift_high'], '.2f')}",
+                hm(s["change"]["minute"]) if s["change"] else NULL_TEXT,
                 cites(s["evidence"]),
             ]
             for s in doc["suspects"]
@@ -169,14 +169,14 @@ def _slices(doc: dict[str, Any]) -> list[str]:
     out = ["## Slices", ""]
     for s in doc["slices"]:
         out += [f"### {md(s['name'].capitalize())} ({md(s['layer'])} layer)", ""]
-        totals = ", ".join(f"{k}: {v}" for k, v in s["totals"].items())
+        totals = pairs(s["totals"], between=": ")
         out += [f"Totals: {md(totals)}", ""]
         if s["change_points"]:
             out += [
                 "Changes: "
                 + md(
                     "; ".join(
-                        f"{p['field']} {p['value']} {p['kind']} at {hm(p['minute'])}"
+                        f"{plain(p['field'])} {plain(p['value'])} {plain(p['kind'])} at {hm(p['minute'])}"
                         for p in s["change_points"]
                     )
                 ),
@@ -191,7 +191,7 @@ def _slices(doc: dict[str, Any]) -> list[str]:
                         v["value"],
                         v["failing_with"],
                         v["rest_with"],
-                        "-" if v["lift"] is None else f"{v['lift']:.2f}",
+                        number(v["lift"], ".2f"),
                     ]
                     for v in s["values"]
                 ],
@@ -214,8 +214,8 @@ def _exemplars(doc: dict[str, Any]) -> list[str]:
         out += [
             f"Start {md(ex['start'])}, status {md(ex['status'])} "
             f"{md(ex['status_code'])}, reason {md(ex['failure_reason'])}; "
-            f"{ex['events_total']} events, {ex['clock_corrected_events']} clock-corrected, "
-            f"{ex['heuristic_events']} heuristic.",
+            f"{md(ex['events_total'])} events, {md(ex['clock_corrected_events'])} clock-corrected, "
+            f"{md(ex['heuristic_events'])} heuristic.",
             "",
         ]
         out += ["```mermaid", *sequence(ex), "```", ""]
@@ -228,10 +228,10 @@ def _exemplars(doc: dict[str, Any]) -> list[str]:
                     e["layer"],
                     e["event_type"],
                     e["status"],
-                    ", ".join(f"{k}={v}" for k, v in e["details"].items())
+                    pairs(e["details"], between="=")
                     + (f" message={e['message']}" if e.get("message") else ""),
                     _link(e),
-                    f"{e['event_id']} @ {e['source']}",
+                    f"{plain(e['event_id'])} @ {plain(e['source'])}",
                 ]
                 for e in ex["events"]
             ],
@@ -241,12 +241,33 @@ def _exemplars(doc: dict[str, Any]) -> list[str]:
 
 
 def _link(e: dict[str, Any]) -> str:
-    text = str(e["correlation_method"])
+    text = plain(e["correlation_method"])
     if e["correlation_method"] == "heuristic":
-        text += f" {e['correlation_confidence']:.2f}"
+        text += f" {number(e['correlation_confidence'], '.2f')}"
     if e["clock_offset_ms"]:
-        text += f", clock {e['clock_offset_ms']:+.1f} ms"
+        text += f", clock {number(e['clock_offset_ms'], '+.1f')} ms"
     return text
+
+
+def _timestamps(t: dict[str, Any] | None) -> list[str]:
+    t = t or {"inherited": 0, "untimed": 0, "sources": []}
+    out = [
+        f"Timestamps: {md(t['inherited'])} events without a time of their own inherited the time "
+        "of the nearest earlier timed line of their file (`ts_inherited`: they happened then or "
+        f"later); {md(t['untimed'])} events have no time.",
+    ]
+    if t["sources"]:
+        out += [
+            "",
+            *table(
+                ["source", "parser", "events", "inherited", "untimed"],
+                [
+                    [s["source_file"], s["parser"], s["events"], s["inherited"], s["untimed"]]
+                    for s in t["sources"]
+                ],
+            ),
+        ]
+    return out
 
 
 def _quality(doc: dict[str, Any]) -> list[str]:
@@ -267,6 +288,7 @@ def _quality(doc: dict[str, Any]) -> list[str]:
             for s in q["sources"]
         ],
     )
+    out += ["", *_timestamps(q.get("timestamps"))]
     if q["reject_reasons"]:
         out += ["", "Rejected lines by reason:", ""]
         out += table(
@@ -284,7 +306,7 @@ def _quality(doc: dict[str, Any]) -> list[str]:
                 [
                     c["source"],
                     c["offset_ms"],
-                    f"{c['requests_consistent']}/{c['requests']}",
+                    f"{plain(c.get('requests_consistent'))}/{plain(c.get('requests'))}",
                     c.get("bound_ms"),
                     c.get("note"),
                 ]
@@ -293,11 +315,12 @@ def _quality(doc: dict[str, Any]) -> list[str]:
         )
     else:
         out.append("None applied.")
-    linked = ", ".join(f"{k} {v}" for k, v in q["events_by_method"].items())
-    orphans = ", ".join(f"{k} {v}" for k, v in q["orphans_by_layer"].items()) or "none"
+    linked = pairs(q["events_by_method"])
+    orphans = pairs(q["orphans_by_layer"]) or "none"
     heur = (
         "; ".join(
-            f"{h['rule']}: {h['attached']} attached, {h['ambiguous']} ambiguous"
+            f"{plain(h.get('rule'))}: {plain(h.get('attached'))} attached, "
+            f"{plain(h.get('ambiguous'))} ambiguous"
             for h in q["heuristics"]
         )
         or "none"
@@ -305,11 +328,11 @@ def _quality(doc: dict[str, Any]) -> list[str]:
     out += [
         "",
         f"- events by correlation method: {md(linked)}",
-        f"- orphans by layer: {md(orphans)}; global events: {q['global_events']}",
+        f"- orphans by layer: {md(orphans)}; global events: {md(q['global_events'])}",
         f"- degenerate ids: {len(q['degenerate_ids'])}",
         f"- heuristic links: {md(heur)}",
-        f"- causal violations: {q['causal_violations_before']} before clock correction, "
-        f"{q['causal_violations_after']} after",
+        f"- causal violations: {md(q['causal_violations_before'])} before clock correction, "
+        f"{md(q['causal_violations_after'])} after",
         "",
     ]
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from timeline.export.text import number
+
 _SAFE: Final = re.compile(r"[A-Za-z0-9 .,:/@=+_-]")
 _ALIASES: Final = {
     "gateway": "G",
@@ -37,7 +39,7 @@ def sequence(exemplar: dict[str, Any]) -> list[str]:
         here = _ALIASES.get(event["layer"], "O")
         offset = event["offset_ms"]
         when = "?" if offset is None else f"{offset:+.1f}ms"
-        label = f"{when} {event['event_type']} {event['status'] or ''}".strip()
+        label = f"{when} {event['event_type'] or ''} {event['status'] or ''}".strip()
         details = event["details"]
         for key in ("status_code", "verdict", "model_revision", "index_name", "error_type"):
             if key in details:
@@ -46,7 +48,7 @@ def sequence(exemplar: dict[str, Any]) -> list[str]:
             label += f" clock {event['clock_offset_ms']:+.1f}ms"
         heuristic = event["correlation_method"] == "heuristic"
         if heuristic:
-            label += f" heuristic link {event['correlation_confidence']:.2f}"
+            label += f" heuristic link {number(event['correlation_confidence'], '.2f')}"
         arrow = "-->>" if heuristic else "->>"
         if here == previous:
             lines.append(f"    Note over {here}: {mermaid_text(label)}")

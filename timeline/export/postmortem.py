@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from timeline.export.text import cites, hm, md, pct
+from timeline.export.text import cites, hm, md, number, pct, plain
 
 JUDGMENT = "_For the team to write._"
 
@@ -14,7 +14,7 @@ def _questions(doc: dict[str, Any]) -> list[str]:
     for s in doc["suspects"][:3]:
         qs.append(
             f"{md(s['field'])} = {md(s['value'])} is over-represented among failing requests "
-            f"(lift {s['lift']:.2f}): does the mechanism explain the failure reason, or is it "
+            f"(lift {number(s['lift'], '.2f')}): does the mechanism explain the failure reason, or is it "
             "a coincidence of timing?"
         )
         if s["change"] is None:
@@ -57,7 +57,7 @@ def render_postmortem(doc: dict[str, Any]) -> str:
         "",
     ]
     events = [
-        (p["at"], f"{p['field']} {p['value']} {p['kind']}", p["evidence"])
+        (p["at"], f"{plain(p['field'])} {plain(p['value'])} {plain(p['kind'])}", p["evidence"])
         for p in doc["changes"]["change_points"]
     ]
     if rise:
@@ -90,8 +90,8 @@ def render_postmortem(doc: dict[str, Any]) -> str:
         "",
         *[
             f"- {md(x['field'])} = {md(x['value'])}: {x['failing_with']}/{x['failing_total']} failing "
-            f"vs {x['rest_with']}/{x['rest_total']} others, lift {x['lift']:.2f} "
-            f"({x['lift_low']:.2f} to {x['lift_high']:.2f})"
+            f"vs {x['rest_with']}/{x['rest_total']} others, lift {number(x['lift'], '.2f')} "
+            f"({number(x['lift_low'], '.2f')} to {number(x['lift_high'], '.2f')})"
             for x in doc["suspects"][:5]
         ],
         "",

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from timeline.export.text import plain
+
 WIDTH: Final = 900
 HEIGHT: Final = 220
 PAD_LEFT: Final = 40
@@ -49,6 +51,11 @@ class Chart:
     plot_bottom: float
 
 
+def _marker_label(p: dict[str, Any]) -> str:
+    text = f"{str(p['minute'])[11:16]} {plain(p['field'])} {plain(p['kind'])}: {plain(p['value'])}"
+    return text[:80]
+
+
 def chart(series: list[dict[str, Any]], points: list[dict[str, Any]]) -> Chart:
     """Bars of requests and failing requests per bucket; markers at change points."""
     plot_w = WIDTH - PAD_LEFT - 10
@@ -78,7 +85,7 @@ def chart(series: list[dict[str, Any]], points: list[dict[str, Any]]) -> Chart:
     markers = [
         Marker(
             x=round(PAD_LEFT + index[p["minute"]] * step, 1),
-            label=f"{str(p['minute'])[11:16]} {p['field']} {p['kind']}: {p['value']}"[:80],
+            label=_marker_label(p),
         )
         for p in points
         if p["minute"] in index and p["kind"] != "disappeared"

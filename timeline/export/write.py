@@ -17,13 +17,13 @@ from timeline.export.markdown import render_markdown
 from timeline.export.postmortem import render_postmortem
 from timeline.export.redact import Redactor, salt_for
 from timeline.io.atomic import write_text_atomic
+from timeline.layout import APPENDIX, POSTMORTEM
 
 FORMATS: Final[dict[str, tuple[str, Callable[[dict[str, Any]], str]]]] = {
-    "md": ("appendix.md", render_markdown),
-    "html": ("appendix.html", render_html),
-    "json": ("appendix.json", render_json),
+    "md": (APPENDIX["md"], render_markdown),
+    "html": (APPENDIX["html"], render_html),
+    "json": (APPENDIX["json"], render_json),
 }
-POSTMORTEM_FILE: Final = "appendix-postmortem.md"
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,6 @@ def write_report(outdir: Path, options: ReportOptions) -> list[Path]:
         write_text_atomic(outdir / filename, render(safe))
         written.append(outdir / filename)
     if options.template:
-        write_text_atomic(outdir / POSTMORTEM_FILE, render_postmortem(safe))
-        written.append(outdir / POSTMORTEM_FILE)
+        write_text_atomic(outdir / POSTMORTEM, render_postmortem(safe))
+        written.append(outdir / POSTMORTEM)
     return written

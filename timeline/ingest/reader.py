@@ -5,7 +5,13 @@
 * The sha256 and size are of the file as stored (what ``sha256sum`` prints).
 * Lines are split on ``\\n`` (a trailing ``\\r`` is dropped). A line that is not valid UTF-8,
   holds a NUL byte, or is longer than ``max_line_bytes`` becomes a reject; it is never decoded
-  lossily and never silently dropped.
+  lossily and never silently dropped. The other lines of the file are read as usual.
+* A run of NUL bytes at the very start of a text file is the hole ``copytruncate`` rotation leaves
+  (the writer kept its offset past the truncation). It is dropped, streaming and of any length,
+  with a note; line 1 is the text after it. A hole with no text after it on its line is one
+  reject. NUL bytes anywhere else make their line a reject.
+* :meth:`InputReader.head` calls a file binary only when most lines of its head are not text;
+  the reason, with the fraction, becomes a note of the file's accounting.
 * Memory is bounded by the block size plus the longest line kept.
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +39,12 @@ HEAD_BYTES: Final = 64 << 10
 SAMPLE_LINES: Final = 64
 EXCERPT_CHARS: Final = 200
 DEFAULT_MAX_LINE_BYTES: Final = 4 << 20
+BINARY_SHARE: Final = 0.5  # a head is binary when more than this share of its lines is not text
+CONTROL_SHARE: Final = 0.3  # a line is not text when more than this share of it is control chars
+NUL_REASON: Final = "binary data (NUL byte)"
+HOLE_REASON: Final = "NUL bytes only (the hole copytruncate rotation leaves at the start of a file)"
+
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 BAD_SCHEMA: Final = pl.Schema(
     {
@@ -83,7 +96,8 @@ class ReadStats:
     sha256: str = ""
     compression: str | None = None
     lines: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # notes for the file's accounting
+    truncated: bool = False  # the compressed stream ends early or is corrupt: the last line is torn
 
 
 def _raw_chunks(
@@ -130,6 +144,7 @@ def _decompressed(raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
                     yield out
                 data = dec.unused_data if dec.eof else b""
     except (zlib.error, OSError, EOFError, lzma.LZMAError) as exc:
+        stats.truncated = True
         stats.problems.append(
             f"corrupt {kind} data after {produced} decompressed bytes ({exc}); the rest of the file is unreadable"
         )
@@ -137,6 +152,7 @@ def _decompressed(raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
             pass
         return
     if not dec.eof:
+        stats.truncated = True
         stats.problems.append(
             f"truncated {kind} stream: it ends after {produced} decompressed bytes"
         )
@@ -158,6 +174,8 @@ class InputReader:
         self.block_bytes = max(BLOCK_BYTES, 2 * max_line_bytes)
         self.on_bytes = on_bytes
         self.stats = ReadStats()
+        self.binary_note: str | None = None  # set by head() when the file is mostly not text
+        self.holes = True  # a leading run of NUL bytes is a hole (not when head() found binary)
 
     def _open(self) -> BinaryIO:
         try:
@@ -166,39 +184,91 @@ class InputReader:
             raise InputError(f"cannot read {self.name!r}: {exc.strerror or exc}") from None
 
     def head(self) -> tuple[Sample, bool]:
-        """A sample of the first lines, and whether the file looks binary."""
+        """A sample of the first text lines, and whether the file is mostly not text (binary).
+
+        A leading run of NUL bytes (a copytruncate hole) is passed over first. Lines that hold a
+        NUL byte, are not valid UTF-8 or are mostly control characters are left out of the sample;
+        only when they are most of the head's lines is the file binary, and :attr:`binary_note`
+        then says so with the fraction (:meth:`blocks` adds it to the file's notes). A file with
+        no bytes (or only NUL bytes) is "binary" too, with a note: it has no lines to detect a
+        format on, and must count as zero lines (or its one hole) rather than stop a build.
+        """
         stats = ReadStats()
-        buf = b""
+        buf = bytearray()
+        hole = 0
         with self._open() as handle:
             raw = iter(lambda: handle.read(HEAD_BYTES), b"")
             for out in _decompressed(raw, stats):
+                if not buf:
+                    rest = out.lstrip(b"\x00")
+                    hole += len(out) - len(rest)
+                    out = rest
                 buf += out
                 if len(buf) >= HEAD_BYTES:
                     break
-        head = buf[:HEAD_BYTES]
-        binary = b"\x00" in head or _mostly_undecodable(head)
+        if not buf:
+            # Nothing to parse and nothing to sniff: "binary" makes it a file of no lines (or of
+            # one reject, the hole) instead of a format that cannot be detected.
+            self.binary_note = (
+                f"no text: the file holds only {hole} NUL bytes (a copytruncate hole)"
+                if hole
+                else "empty file: no lines"
+            )
+            return Sample(self.name, ()), True
+        cut = len(buf) >= HEAD_BYTES
+        pieces = bytes(buf[:HEAD_BYTES]).split(b"\n")
         lines: list[str] = []
-        for raw_line in head.split(b"\n")[:-1] if len(buf) >= HEAD_BYTES else head.split(b"\n"):
-            try:
-                text = raw_line.decode("utf-8").removesuffix("\r")
-            except UnicodeDecodeError:
+        total = not_text = 0
+        for index, piece in enumerate(pieces):
+            if not piece.strip():
                 continue
-            if text.strip():
-                lines.append(text)
-            if len(lines) >= SAMPLE_LINES:
-                break
+            torn = cut and index == len(pieces) - 1
+            decoded = _as_text(piece, torn)
+            total += 1
+            if decoded is None:
+                not_text += 1
+            elif not torn and len(lines) < SAMPLE_LINES and decoded.strip():
+                lines.append(decoded)
+        binary = total > 0 and not_text > total * BINARY_SHARE
+        self.holes = not binary
+        self.binary_note = (
+            f"treated as binary (not a text log): {not_text} of the {total} lines read to sniff it"
+            f" ({not_text / total:.0%}) are not text (NUL bytes, invalid UTF-8 or control characters)"
+            if binary
+            else None
+        )
         return Sample(self.name, tuple(lines)), binary
 
     def blocks(self) -> Iterator[Block]:
         """Every line of the file, in blocks, numbered from 1."""
         stats = self.stats
+        if self.binary_note is not None:
+            stats.problems.append(self.binary_note)
         line_no = 1
         buf = bytearray()
         long_line: tuple[int, int, bytes] | None = (
             None  # (line number, length so far, excerpt bytes)
         )
+        hole = 0  # NUL bytes at the start of the file
+        leading = self.holes
         with self._open() as handle:
             for out in _decompressed(_raw_chunks(handle, stats, self.on_bytes), stats):
+                if leading:
+                    rest = out.lstrip(b"\x00")
+                    hole += len(out) - len(rest)
+                    if not rest:
+                        continue
+                    leading = False
+                    out = rest
+                    if hole and out.startswith((b"\n", b"\r\n")):
+                        yield self._hole_block(hole)
+                        line_no = 2
+                        out = out[out.index(b"\n") + 1 :]
+                    elif hole:
+                        stats.problems.append(
+                            f"the file starts with {hole} NUL bytes, the hole copytruncate rotation"
+                            " leaves: they were dropped and line 1 is the text after them"
+                        )
                 if long_line is not None:
                     cut = out.find(b"\n")
                     if cut < 0:
@@ -220,6 +290,9 @@ class InputReader:
                 result = self._block(block, line_no, final=False)
                 line_no += result.lines.height + result.bad.height
                 yield result
+        if leading and hole:
+            yield self._hole_block(hole)
+            line_no = 2
         if long_line is not None:
             yield self._long_block(long_line[0], long_line[1], long_line[2])
             line_no = long_line[0] + 1
@@ -231,6 +304,18 @@ class InputReader:
 
     def _too_long(self) -> str:
         return f"line longer than the limit of {self.max_line_bytes} bytes (--max-line-bytes)"
+
+    def _hole_block(self, length: int) -> Block:
+        bad = pl.DataFrame(
+            {
+                "source_line": [1],
+                "reason": [HOLE_REASON],
+                "excerpt": ["\x00" * min(length, EXCERPT_CHARS)],
+                "line_length": [length],
+            },
+            schema=BAD_SCHEMA,
+        )
+        return Block(pl.DataFrame(schema=LINE_SCHEMA), bad)
 
     def _long_block(self, number: int, length: int, excerpt: bytes) -> Block:
         bad = pl.DataFrame(
@@ -247,7 +332,7 @@ class InputReader:
         return Block(pl.DataFrame(schema=LINE_SCHEMA), bad)
 
     def _block(self, data: bytes, first: int, final: bool) -> Block:
-        truncated = final and bool(self.stats.problems) and not data.endswith(b"\n")
+        truncated = final and self.stats.truncated and not data.endswith(b"\n")
         if data.endswith(b"\n"):
             data = data[:-1]
         try:
@@ -264,9 +349,7 @@ class InputReader:
         length = pl.col("line").str.len_bytes()
         cases: list[tuple[pl.Expr, str]] = [(pl.col("line").is_null(), "invalid UTF-8")]
         if b"\x00" in data:
-            cases.append(
-                (pl.col("line").str.contains("\x00", literal=True), "binary data (NUL byte)")
-            )
+            cases.append((pl.col("line").str.contains("\x00", literal=True), NUL_REASON))
         cases.append((length > self.max_line_bytes, self._too_long()))
         if truncated:
             cases.append(
@@ -312,11 +395,18 @@ def _decode_lines(data: bytes) -> list[str | None]:
     return texts
 
 
-def _mostly_undecodable(head: bytes) -> bool:
-    if not head:
-        return False
-    text = head.decode("utf-8", "replace")
-    bad = text.count("\ufffd") + sum(
-        1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f\v\x1b"
-    )
-    return bad > len(text) * 0.3
+def _as_text(raw: bytes, torn: bool) -> str | None:
+    """``raw`` decoded if it is a line of text, else None: it holds a NUL byte, is not valid UTF-8,
+    or is mostly control characters. ``torn``: the head cut it, maybe inside a character."""
+    if b"\x00" in raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not (torn and exc.start >= len(raw) - 3):
+            return None
+        text = raw[: exc.start].decode("utf-8")
+    text = text.removesuffix("\r")
+    if len(_CONTROL.findall(text)) > len(text) * CONTROL_SHARE:
+        return None
+    return text

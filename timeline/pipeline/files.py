@@ -11,6 +11,7 @@ from timeline.ingest.documents import explode
 from timeline.ingest.envelopes import unwrap
 from timeline.ingest.reader import EXCERPT_CHARS, InputReader
 from timeline.normalize.events import normalize, with_envelope
+from timeline.normalize.inherit import Carry, inherit
 from timeline.parse import chunks
 from timeline.parse.contract import check_contract, safe_parse
 from timeline.parserkit.api import (
@@ -101,6 +102,8 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
     multiline = parser is not None and is_multiline(parser)
     pending: list[pl.DataFrame] = []
     pending_bytes = 0
+    # The file's last timed event so far: untimed events of later blocks inherit its time.
+    last_time = Carry()
 
     def emit_rejects(frame: pl.DataFrame) -> None:
         if frame.height:
@@ -114,6 +117,7 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             account.skipped_by_reason.update(frame.get_column("reason").to_list())
 
     def handle(physical: pl.DataFrame, pre_merged: pl.DataFrame | None = None) -> None:
+        nonlocal last_time
         assert parser is not None
         lines, merged, envelope = physical, pre_merged, None
         if job.envelopes:
@@ -163,6 +167,7 @@ def run_file(job: FileJob, parts_dir: Path) -> FileOutcome:
             )
             if envelope is not None:
                 frame = with_envelope(frame, envelope)
+            frame, last_time = inherit(frame, last_time)
             _track_years(outcome, frame)
             outcome.event_parts.append(writer.write(frame, "events"))
 
