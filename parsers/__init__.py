@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from parsers.gateway.aws_alb.parser import AwsAlbParser
 from parsers.gateway.envoy_json.parser import EnvoyJsonParser
 from parsers.gateway.envoy_text.parser import EnvoyTextParser
 from parsers.gateway.litellm_spend_log.parser import LiteLLMSpendLogParser
@@ -22,6 +23,7 @@ from parsers.inference.ollama.parser import OllamaParser
 from parsers.inference.openai_http.parser import OpenAIHttpParser
 from parsers.inference.tgi_json.parser import TgiJsonParser
 from parsers.inference.tgi_text.parser import TgiTextParser
+from parsers.inference.triton.parser import TritonParser
 from parsers.inference.vllm.parser import VllmParser
 from parsers.otel.otlp_json.parser import OtlpJsonParser
 from parsers.policy.azure_content_safety.parser import AzureContentSafetyParser
@@ -47,6 +49,7 @@ CODE_PARSERS: Final[tuple[type[Parser], ...]] = (
     EnvoyJsonParser,
     LiteLLMSpendLogParser,
     TraefikJsonParser,
+    AwsAlbParser,
     OpenAIModerationParser,
     AzureContentSafetyParser,
     BedrockGuardrailsParser,
@@ -61,6 +64,7 @@ CODE_PARSERS: Final[tuple[type[Parser], ...]] = (
     TgiTextParser,
     TgiJsonParser,
     OllamaParser,
+    TritonParser,
     OpenAIHttpParser,
     OtlpJsonParser,
 )
