@@ -7,7 +7,7 @@ from pathlib import Path
 from timeline.ingest.reader import InputReader
 from timeline.parse.detect import detect
 from timeline.parse.registry import default_registry
-from timeline.testing import FileRun, run_one
+from timeline.pipeline.golden import FileRun, run_one
 
 
 def parsed_fraction(run: FileRun) -> float:

@@ -12,6 +12,7 @@ from benchmarks import baselines, run
 from benchmarks.corpus import FORMATS, find, generate
 
 REQUESTS = 300
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -184,8 +184,10 @@ def test_config_errors_are_all_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert str(info.value) == (
-        f"{cfg}: [defaults]: unknown key 'zone' (allowed: timezone, year); [defaults]: 'year' must be a whole "
-        "number such as 2025; [[sources]] #1: 'match' (a glob such as 'gateway/*.log') is required"
+        f"{cfg}: 3 problems:\n"
+        "  - [defaults.zone] unknown key; did you mean 'timezone'? (allowed: timezone, year)\n"
+        "  - [defaults.year] got the string 'x'; use a whole number from 1970 to 2200\n"
+        "  - [sources[1].match] is required; add a glob such as 'gateway/*.log'"
     )
 
 

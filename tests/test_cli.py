@@ -66,8 +66,8 @@ def test_invalid_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert r.code == 1
     assert r.err == (
         f"Error: {spec}: 2 problems:\n"
-        "  - [timestamp]: 'field' is required (the source field holding the time); set required = false if the format has no time\n"
-        "  - [fields]: 'status_cod' is not a canonical field; did you mean 'status_code'? (see docs/schema.md)\n"
+        "  - [timestamp.field] is required; add the source field holding the time, or set required = false if the format has no time\n"
+        "  - [fields.status_cod] is not a canonical field; did you mean 'status_code'? (see docs/schema.md)\n"
     )
 
 
@@ -87,7 +87,7 @@ def test_invalid_spec_given_to_build(capsys: pytest.CaptureFixture[str], tmp_pat
     r = run_cli(capsys, "build", str(log), "-o", str(tmp_path / "out"), "--spec", str(spec))
     assert r.code == 1
     assert r.err.startswith(
-        f"Error: {spec}: 5 problems:\n  - spec: 'name' must be a string, not int\n"
+        f"Error: {spec}: 5 problems:\n  - [name] got the number 1; use a snake_case name such as 'my_app_log'\n"
     )
 
 

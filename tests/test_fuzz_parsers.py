@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_properties import PARSERS, TOKENS
+from timeline.parse.contract import check_contract
 from timeline.parserkit.api import LINE_SCHEMA, Parser, Sample, Source, SourceSettings
 
 PARSERS_ROOT = Path(__file__).resolve().parent.parent / "parsers"
@@ -56,7 +57,4 @@ def test_damaged_real_lines(parser: Parser, texts: list[str]) -> None:
         lines = lines.filter(pl.col("line").str.strip_chars() != "")
     assert 0.0 <= parser.sniff(Sample("x", tuple(t for t in texts if t.strip()))) <= 1.0
     result = parser.parse(Source("x", lines, SourceSettings(year=2025, year_origin="test")))
-    starts = set(result.events["source_line"].to_list()) if result.events.height else set()
-    marked = result.rejects["source_line"].to_list() + result.skipped["source_line"].to_list()
-    assert not starts & set(marked), parser.name
-    assert len(starts) + len(marked) + result.merged_lines == lines.height, parser.name
+    assert check_contract(parser, result, lines, "x") is None

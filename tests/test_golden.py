@@ -15,7 +15,7 @@ import pytest
 from timeline.ingest.reader import InputReader
 from timeline.parse.detect import detect
 from timeline.parse.registry import default_registry
-from timeline.testing import GoldenCase, check_case, golden_lines, registry_cases, run_one
+from timeline.pipeline.golden import GoldenCase, check_case, golden_lines, registry_cases, run_one
 
 REGISTRY = default_registry(plugins=False)
 CASES = registry_cases(REGISTRY)

@@ -30,6 +30,7 @@ def results() -> dict[str, tuple[Evaluation, int]]:
     return out
 
 
+@pytest.mark.slow
 def test_committed_scenarios_are_what_the_generator_writes(tmp_path: Path) -> None:
     for name in sorted(SCENARIOS):
         write_scenario(name, tmp_path / name, 300)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import sys
 from contextlib import nullcontext
@@ -18,23 +17,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from timeline.cli.common import registry_for, resolve_config
-from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES
-from timeline.parserkit.timestamps import check_timezone
-from timeline.pipeline.build import BuildOptions, build
-
-
-def _overrides(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        glob, sep, name = value.rpartition("=")
-        if not sep or not glob or not name:
-            raise click.BadParameter(
-                f"{value!r} is not GLOB=NAME, e.g. 'gateway/*.log=nginx_combined'",
-                param_hint="--parser",
-            )
-        pairs.append((glob, name))
-    return tuple(pairs)
+from timeline.cli.options import parser_rules
+from timeline.pipeline.api import DEFAULT_MAX_LINE_BYTES, build, check_timezone
 
 
 @click.command("build")
@@ -135,25 +119,7 @@ def build_command(
     """
     if timezone is not None and (problem := check_timezone(timezone)):
         raise click.BadParameter(problem, param_hint="--timezone")
-    cfg = resolve_config(config, inputs)
-    if timezone is not None:
-        cfg = dataclasses.replace(cfg, timezone=timezone)
-    if year is not None:
-        cfg = dataclasses.replace(cfg, year=year)
-    registry = registry_for(cfg, specs)
-    options = BuildOptions(
-        outdir=outdir,
-        parser_overrides=_overrides(parser_overrides),
-        config=cfg,
-        skip_unknown=skip_unknown,
-        keep_content=keep_content,
-        max_line_bytes=max_line_bytes,
-        jobs=jobs,
-        salt=salt.encode() if salt else None,
-        command=shlex.join(["timeline", *sys.argv[1:]]),
-        correlate=not no_correlate,
-        report=not (no_report or no_correlate),
-    )
+    rules = parser_rules(parser_overrides)
     stderr = Console(stderr=True)
     show = stderr.is_terminal and not quiet
     progress = Progress(
@@ -169,8 +135,20 @@ def build_command(
         task = progress.add_task("parsing", total=None)
         report = build(
             inputs,
-            registry,
-            options,
+            outdir,
+            parsers=rules,
+            config=config,
+            specs=specs,
+            skip_unknown=skip_unknown,
+            keep_content=keep_content,
+            timezone=timezone,
+            year=year,
+            max_line_bytes=max_line_bytes,
+            jobs=jobs,
+            salt=salt or None,
+            correlate=not no_correlate,
+            report=not no_report,
+            command=shlex.join(["timeline", *sys.argv[1:]]),
             progress=(lambda n: progress.advance(task, n)) if show else None,
             on_total=(lambda n: progress.update(task, total=n)) if show else None,
         )

@@ -6,16 +6,19 @@ from pathlib import Path
 
 import click
 
-from timeline.cli.common import registry_for, resolve_config
-from timeline.errors import AmbiguousFormatError, UnknownFormatError
-from timeline.ingest.discover import discover
-from timeline.ingest.reader import InputReader
-from timeline.ingest.view import parser_view
-from timeline.parse.detect import detect, rank
+from timeline.cli.options import parser_rules
+from timeline.pipeline.api import detect
 
 
 @click.command("detect")
 @click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--parser",
+    "parser_overrides",
+    multiple=True,
+    metavar="GLOB=NAME",
+    help="Force parser NAME for files matching GLOB, as `build --parser` does. Repeatable.",
+)
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Settings file.")
 @click.option(
     "--spec",
@@ -24,31 +27,36 @@ from timeline.parse.detect import detect, rank
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also consider this parser spec. Repeatable.",
 )
-def detect_command(paths: tuple[str, ...], config: Path | None, specs: tuple[Path, ...]) -> None:
-    """Print, per file, the parser detection would choose, its score and the runner-up."""
-    cfg = resolve_config(config, paths)
-    registry = registry_for(cfg, specs)
+def detect_command(
+    paths: tuple[str, ...],
+    parser_overrides: tuple[str, ...],
+    config: Path | None,
+    specs: tuple[Path, ...],
+) -> None:
+    """Print, per file, the parser `build` would choose, how, and the runner-up."""
     failed = 0
-    for item in discover(paths):
-        if item.path is None:
-            raise click.BadParameter("detect reads files, not stdin", param_hint="PATHS")
-        sample, binary = InputReader(item.path, item.display).head()
-        view = parser_view(sample)
-        sample, envelope = view.sample, view.wrappers()
-        if binary:
-            click.echo(f"{item.display}: binary file (not a text log)")
+    for decision in detect(
+        paths, parsers=parser_rules(parser_overrides), config=config, specs=specs
+    ):
+        if decision.binary:
+            click.echo(f"{decision.display}: {decision.note or 'binary file (not a text log)'}")
+            failed += 0 if decision.empty else 1
+            continue
+        if decision.blank:
+            click.echo(f"{decision.display}: only blank lines (counted as skipped by build)")
+            continue
+        if decision.detection is None:
+            click.echo(f"{decision.display}: {decision.error}")
             failed += 1
             continue
-        try:
-            chosen = detect(registry, sample, None)
-        except (UnknownFormatError, AmbiguousFormatError) as exc:
-            click.echo(f"{item.display}: {exc}")
-            failed += 1
-            continue
-        ranked = [c for c in rank(registry, sample) if c.name != chosen.parser.name]
-        runner = f"{ranked[0].name} {ranked[0].score:.2f}" if ranked else "none"
-        click.echo(
-            f"{item.display}: {chosen.parser.name} {chosen.score:.2f}{envelope} (runner-up: {runner})"
-        )
+        chosen = decision.detection
+        runners = decision.runners_up()
+        runner = f"{runners[0].name} {runners[0].score:.2f}" if runners else "none"
+        assert decision.view is not None
+        if chosen.how == "sniffed":
+            how = f"{chosen.score:.2f}{decision.view.wrappers()}"
+        else:
+            how = f"(forced by {chosen.how}){decision.view.wrappers()}"
+        click.echo(f"{decision.display}: {chosen.parser.name} {how} (runner-up: {runner})")
     if failed:
         raise click.exceptions.Exit(1)

@@ -8,6 +8,7 @@ import click
 
 from timeline import __version__
 from timeline.cli.build import build_command
+from timeline.cli.correlate import correlate_command
 from timeline.cli.detect import detect_command
 from timeline.cli.parsers import parsers_group
 from timeline.cli.query import query_command
@@ -23,6 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(build_command)
+cli.add_command(correlate_command)
 cli.add_command(parsers_group)
 cli.add_command(detect_command)
 cli.add_command(show_command)

@@ -1,4 +1,4 @@
-"""``timeline parsers`` and ``timeline parsers validate``."""
+"""``timeline parsers``: list, validate a spec, run a parser's golden pairs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from pathlib import Path
 import click
 
 from timeline.errors import SpecError
-from timeline.parse.registry import default_registry
-from timeline.parserkit.spec.model import load_spec
+from timeline.pipeline.api import check_golden, parsers, validate_spec
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @click.group("parsers", invoke_without_command=True)
@@ -29,7 +35,7 @@ def parsers_group(ctx: click.Context) -> None:
 )
 def list_command(specs: tuple[Path, ...] = ()) -> None:
     """List the parsers (name, layer, description)."""
-    registry = default_registry(specs)
+    registry = parsers(specs=specs)
     width = max((len(p.name) for p in registry), default=4)
     for parser in registry:
         click.echo(f"{parser.name:<{width}}  {parser.layer:<9}  {parser.description}")
@@ -42,11 +48,53 @@ def validate_command(specs: tuple[Path, ...]) -> None:
     failed = 0
     for path in specs:
         try:
-            spec = load_spec(path)
+            spec = validate_spec(path)
         except SpecError as exc:
             failed += 1
             click.echo(f"Error: {exc}", err=True)
             continue
         click.echo(f"{path}: ok ({spec.name}, {spec.layer}, reader {spec.reader})")
+        for warning in spec.warnings:
+            click.echo(f"{path}: warning: {warning}", err=True)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@parsers_group.command("test")
+@click.argument("parser")
+@click.option(
+    "--golden",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Folder of golden pairs (default: golden/ beside the spec, or the built-in parser's).",
+)
+@click.option(
+    "--update", is_flag=True, help="Rewrite the expected files from the parser; then read the diff."
+)
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also load this parser spec (for a PARSER name it defines). Repeatable.",
+)
+def test_command(parser: str, golden: Path | None, update: bool, specs: tuple[Path, ...]) -> None:
+    """Run PARSER's golden pairs: each input beside <case>.expected.jsonl must give those rows.
+
+    PARSER is a parser name or a spec file (its golden pairs are in golden/ beside it).
+    """
+    results = check_golden(parser, golden=golden, update=update, specs=specs)
+    failed = 0
+    for result in results:
+        shown = _shown(result.case.input)
+        if result.problem is None:
+            click.echo(f"ok      {shown}")
+        elif update or result.problem.startswith("wrote "):
+            click.echo(f"written {shown}: {result.problem}")
+            failed += 0 if update else 1
+        else:
+            failed += 1
+            click.echo(f"FAILED  {shown}\n{result.problem}")
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:
         raise click.exceptions.Exit(1)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from timeline.analyze.query import cells, run_query, to_csv, to_json
+from timeline.pipeline.api import query, query_cells, query_text
 
 
 @click.command("query")
@@ -28,17 +28,14 @@ def query_command(outdir: Path, sql: str, fmt: str) -> None:
 
     Example: timeline query out "SELECT failure_reason, count(*) AS n FROM requests GROUP BY 1"
     """
-    frame = run_query(outdir, sql)
-    if fmt == "csv":
-        click.echo(to_csv(frame), nl=False)
-        return
-    if fmt == "json":
-        click.echo(to_json(frame), nl=False)
+    frame = query(outdir, sql)
+    if fmt != "table":
+        click.echo(query_text(frame, fmt), nl=False)
         return
     table = Table(show_lines=False)
     for name in frame.columns:
         table.add_column(escape(name), overflow="fold")
-    for row in cells(frame):
+    for row in query_cells(frame):
         table.add_row(*(escape(c) for c in row))
     Console(highlight=False, soft_wrap=False, width=200).print(table)
     click.echo(f"{frame.height} rows")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from timeline.export.write import ReportOptions, resolve_formats, write_report
+from timeline.pipeline.api import report
 
 
 @click.command("report")
@@ -45,11 +45,12 @@ def report_command(
     It lays out evidence (what changed, outcomes, over-represented values, exemplar requests, data
     quality); it does not assign blame.
     """
-    options = ReportOptions(
-        formats=resolve_formats(formats),
+    written = report(
+        outdir,
+        formats=formats,
         failing=failing,
         include_content=include_content,
         template=template,
     )
-    for path in write_report(outdir, options):
+    for path in written:
         click.echo(f"wrote {path}")

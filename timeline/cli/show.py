@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from timeline.correlate.show import load_request, render
+from timeline.pipeline.api import show
 
 
 @click.command("show")
@@ -19,7 +19,7 @@ def show_command(outdir: Path, request: str) -> None:
 
     REQUEST is a correlation_id or any id the request carries (x-request-id, trace id, chatcmpl-...).
     """
-    events = load_request(outdir, request)
+    lines = show(outdir, request)
     console = Console(highlight=False, soft_wrap=True)
-    for line in render(events):
+    for line in lines:
         console.print(escape(line))

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from timeline.io.atomic import atomic_path
+from timeline.schema import conform
 
 METADATA_KEY: Final = b"ai_timeline"
 ROW_GROUP_ROWS: Final = 256 * 1024
@@ -73,6 +74,4 @@ def polars_schema_to_arrow(schema: pl.Schema) -> pa.Schema:
 
 def read_events(path: Path) -> pl.DataFrame:
     """An events/timeline Parquet file as a canonical polars frame (the map column as key/value lists)."""
-    from timeline.schema import conform
-
     return conform(pl.read_parquet(path))

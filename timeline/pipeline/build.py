@@ -11,48 +11,33 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from timeline import __version__
-from timeline.correlate.run import (
-    REPORT_FILE,
-    REQUESTS_FILE,
-    TIMELINE_FILE,
-    CorrelationReport,
-    correlate_outdir,
-)
-from timeline.errors import AmbiguousFormatError, UnknownFormatError
+from timeline import __version__, layout
+from timeline.correlation.run import CorrelationReport, correlate_outdir
 from timeline.export.write import ReportOptions, write_report
 from timeline.ingest.discover import STDIN, InputFile, discover
-from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
-from timeline.ingest.view import parser_view
+from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES
 from timeline.io.atomic import prepare_outdir, write_text_atomic
 from timeline.io.parquet import polars_schema_to_arrow, write_tables
 from timeline.normalize.content import default_salt, finish
-from timeline.parse.detect import detect
 from timeline.parse.registry import Registry
 from timeline.parserkit.api import needs_year
 from timeline.pipeline.accounting import FileAccount, totals
-from timeline.pipeline.config import BuildConfig, glob_matches
+from timeline.pipeline.config import BuildConfig
 from timeline.pipeline.files import FileJob, FileOutcome, run_file
+from timeline.pipeline.plan import PlanOptions, ProgressFn, plan
 from timeline.schema import ARROW_SCHEMA as EVENT_ARROW_SCHEMA
 from timeline.schema import REJECT_SCHEMA, SCHEMA_VERSION, conform, to_arrow
-
-EVENTS_FILE: Final = "events.parquet"
-REJECTS_FILE: Final = "rejects.parquet"
-MANIFEST_FILE: Final = "build.json"
-BINARY_REASON: Final = "binary file (not a text log)"
-UNKNOWN_REASON: Final = "unknown format (--skip-unknown)"
 
 
 @dataclass(frozen=True)
@@ -71,6 +56,16 @@ class BuildOptions:
     correlate: bool = True
     report: bool = False  # write appendix.md / .html / .json after correlation
 
+    def plan_options(self) -> PlanOptions:
+        """What planning needs of these options."""
+        return PlanOptions(
+            self.parser_overrides,
+            self.config,
+            self.skip_unknown,
+            self.keep_content,
+            self.max_line_bytes,
+        )
+
 
 @dataclass
 class BuildReport:
@@ -86,91 +81,6 @@ class BuildReport:
     def totals(self) -> dict[str, int]:
         """Sums over all files."""
         return totals(self.accounts)
-
-
-ProgressFn = Callable[[int], None]
-
-
-def _forced(display: str, options: BuildOptions) -> tuple[str, str] | None:
-    for pattern, name in options.parser_overrides:
-        if glob_matches(pattern, display):
-            return name, "--parser"
-    configured = options.config.parser_for(display)
-    return (configured, "timeline.toml") if configured else None
-
-
-def _spool_stdin(parts_dir: Path) -> Path:
-    target = parts_dir / "stdin.log"
-    with target.open("wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-    return target
-
-
-def plan(
-    files: Sequence[InputFile],
-    registry: Registry,
-    options: BuildOptions,
-    parts_dir: Path,
-    progress: ProgressFn | None = None,
-) -> list[FileJob]:
-    """Detect a parser for each file; collect every detection error before failing."""
-    jobs: list[FileJob] = []
-    errors: list[str] = []
-    for index, item in enumerate(files):
-        path = item.path if item.path is not None else _spool_stdin(parts_dir)
-        reader = InputReader(path, item.display, options.max_line_bytes, progress)
-        settings = options.config.settings_for(item.display)
-        sample, binary = reader.head()
-        if binary:
-            jobs.append(
-                FileJob(
-                    index, reader, None, settings, reject_reason=BINARY_REASON, detection="binary"
-                )
-            )
-            continue
-        view = parser_view(sample)
-        sample, kinds, document = view.sample, view.envelopes, view.document
-        try:
-            detection = detect(registry, sample, _forced(item.display, options))
-        except UnknownFormatError as exc:
-            if options.skip_unknown:
-                jobs.append(
-                    FileJob(
-                        index,
-                        reader,
-                        None,
-                        settings,
-                        skip_reason=UNKNOWN_REASON,
-                        detection="unknown",
-                    )
-                )
-                continue
-            errors.append(str(exc))
-            continue
-        except AmbiguousFormatError as exc:
-            errors.append(str(exc))
-            continue
-        described = detection.describe() + view.wrappers()
-        jobs.append(
-            FileJob(
-                index,
-                reader,
-                detection.parser,
-                settings,
-                detection=described,
-                envelopes=kinds,
-                document=document,
-                keep_content=options.keep_content,
-            )
-        )
-    if len(errors) == 1:
-        raise UnknownFormatError(errors[0])
-    if errors:
-        raise UnknownFormatError(
-            f"{len(errors)} files could not be assigned a parser:\n"
-            + "\n".join(f"  - {e}" for e in errors)
-        )
-    return jobs
 
 
 def _run_jobs(jobs: list[FileJob], parts_dir: Path, workers: int) -> list[FileOutcome]:
@@ -258,9 +168,9 @@ def build(
     outdir = options.outdir
     prepare_outdir(outdir)
     files = discover(inputs, exclude=[outdir])
-    parts_dir = Path(tempfile.mkdtemp(prefix=".parts-", dir=outdir))
+    parts_dir = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=outdir))
     try:
-        jobs = plan(files, registry, options, parts_dir, progress)
+        jobs = plan(files, registry, options.plan_options(), parts_dir, progress)
         if on_total is not None:
             on_total(sum(j.reader.path.stat().st_size for j in jobs))
         outcomes = _execute(jobs, parts_dir, options)
@@ -271,33 +181,33 @@ def build(
         )
         metadata = _metadata(accounts, files)
         events = write_tables(
-            outdir / EVENTS_FILE,
+            outdir / layout.EVENTS,
             EVENT_ARROW_SCHEMA,
             _event_tables(outcomes, salt, options.keep_content),
             metadata,
         )
         rejects = write_tables(
-            outdir / REJECTS_FILE,
+            outdir / layout.REJECTS,
             polars_schema_to_arrow(REJECT_SCHEMA),
             _reject_tables(outcomes),
             metadata,
         )
         manifest = _manifest(metadata, options, registry, accounts)
-        write_text_atomic(outdir / MANIFEST_FILE, _json(manifest))
+        write_text_atomic(outdir / layout.MANIFEST, _json(manifest))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     outputs = {
-        "events": outdir / EVENTS_FILE,
-        "rejects": outdir / REJECTS_FILE,
-        "manifest": outdir / MANIFEST_FILE,
+        "events": outdir / layout.EVENTS,
+        "rejects": outdir / layout.REJECTS,
+        "manifest": outdir / layout.MANIFEST,
     }
     correlation = None
     if options.correlate:
-        correlation = correlate_outdir(outdir, EVENTS_FILE, options.config.correlation)
+        correlation = correlate_outdir(outdir, layout.EVENTS, options.config.correlation)
         outputs |= {
-            "timeline": outdir / TIMELINE_FILE,
-            "requests": outdir / REQUESTS_FILE,
-            "correlation": outdir / REPORT_FILE,
+            "timeline": outdir / layout.TIMELINE,
+            "requests": outdir / layout.REQUESTS,
+            "correlation": outdir / layout.CORRELATION,
         }
         if options.report:
             for path in write_report(outdir, ReportOptions()):
@@ -342,7 +252,7 @@ def _manifest(
             "salt": "custom" if options.salt is not None else "derived from the inputs",
         },
         "parsers": {name: registry.origin(name) for name in used},
-        "outputs": {"events": EVENTS_FILE, "rejects": REJECTS_FILE},
+        "outputs": {"events": layout.EVENTS, "rejects": layout.REJECTS},
     }
 
 

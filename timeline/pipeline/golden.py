@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from timeline.layout import EVENTS, REJECTS
 from timeline.parse.registry import Registry, default_registry
 from timeline.pipeline.accounting import FileAccount
 from timeline.pipeline.build import BuildOptions, build
@@ -58,8 +59,8 @@ def run_one(
             correlate=False,  # golden rows are events and rejects; correlation is never read
         )
         report = build([str(path)], reg, options)
-        events = pl.read_parquet(Path(tmp) / "events.parquet")
-        rejects = pl.read_parquet(Path(tmp) / "rejects.parquet")
+        events = pl.read_parquet(Path(tmp) / EVENTS)
+        rejects = pl.read_parquet(Path(tmp) / REJECTS)
     return FileRun(events, rejects, report.accounts[0])
 
 
@@ -137,17 +138,19 @@ class GoldenCase:
 
 
 def golden_cases(parser: str, folder: Path) -> list[GoldenCase]:
-    """The golden cases of ``parser`` in ``folder`` (the ``golden/`` folder itself or its parent)."""
-    golden = (
-        folder
-        if folder.name == GOLDEN_DIR or not (folder / GOLDEN_DIR).is_dir()
-        else folder / GOLDEN_DIR
-    )
-    if not golden.is_dir():
+    """The golden cases of ``parser`` in ``folder/golden/`` (a parser's folder), or in ``folder``
+    itself when it is named ``golden``."""
+    golden = folder if folder.name == GOLDEN_DIR else folder / GOLDEN_DIR
+    return cases_in(parser, golden)
+
+
+def cases_in(parser: str, directory: Path) -> list[GoldenCase]:
+    """Every input in ``directory`` (not the expected files, settings or notes) as a case of ``parser``."""
+    if not directory.is_dir():
         return []
     return [
         GoldenCase(parser, path)
-        for path in sorted(golden.iterdir())
+        for path in sorted(directory.iterdir())
         if path.is_file() and not path.name.endswith((EXPECTED_SUFFIX, ".toml", ".md"))
     ]
 

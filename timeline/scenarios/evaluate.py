@@ -9,8 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from timeline.correlate.run import REPORT_FILE, TIMELINE_FILE
 from timeline.io.parquet import read_events
+from timeline.layout import CORRELATION, TIMELINE
 
 
 @dataclass
@@ -65,7 +65,7 @@ def pairwise(frame: pl.DataFrame, predicted: str, actual: str) -> tuple[float, f
 
 def evaluate(scenario: Path, outdir: Path) -> Evaluation:
     """Compare ``outdir``'s timeline and correlation report with ``scenario``'s ground truth."""
-    timeline = with_truth(read_events(outdir / TIMELINE_FILE), scenario)
+    timeline = with_truth(read_events(outdir / TIMELINE), scenario)
     ids = timeline.filter(pl.col("method") == "id")
     id_p, id_r = pairwise(ids, "correlation_id", "key")
     owner = (
@@ -76,7 +76,7 @@ def evaluate(scenario: Path, outdir: Path) -> Evaluation:
     heur = timeline.filter(pl.col("method") == "heuristic").join(owner, on="key", how="left")
     attached = heur.filter(pl.col("correlation_id").is_not_null())
     correct = attached.filter(pl.col("correlation_id") == pl.col("owner")).height
-    report = json.loads((outdir / REPORT_FILE).read_text(encoding="utf-8"))
+    report = json.loads((outdir / CORRELATION).read_text(encoding="utf-8"))
     truth = json.loads((scenario / "ground_truth.json").read_text(encoding="utf-8"))
     skews = []
     for rel, injected in truth["skews_ms"].items():

@@ -1,0 +1,273 @@
+"""The library API: what the ``timeline`` command does, as functions a notebook or a script calls.
+
+Re-exported from the package, so ``import timeline`` is enough::
+
+    import timeline
+
+    result = timeline.build(["exports/"], "out")           # parse, correlate, write the appendix
+    timeline.correlate("out")                              # re-correlate (e.g. after editing timeline.toml)
+    timeline.report("out", formats=("md",), template=True)  # re-write the appendix
+    frame = timeline.query("out", "SELECT * FROM requests WHERE failed")
+
+Every function raises a :class:`timeline.errors.TimelineError` subclass with a message that says
+what to do; none prints. The ``timeline`` command is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from timeline.analyze.query import cells, run_query, to_csv, to_json
+from timeline.correlation.report import CorrelationReport
+from timeline.correlation.run import correlate_outdir
+from timeline.correlation.show import load_request, render
+from timeline.errors import ConfigError, InputError, RegistryError
+from timeline.export.write import ReportOptions, resolve_formats, write_report
+from timeline.ingest.discover import discover
+from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
+from timeline.layout import EVENTS
+from timeline.parse.registry import Registry, default_registry
+from timeline.parserkit.spec.model import Spec, load_spec
+from timeline.parserkit.spec.parser import SpecParser
+from timeline.parserkit.timestamps import check_timezone
+from timeline.pipeline.build import BuildOptions, BuildReport
+from timeline.pipeline.build import build as run_build
+from timeline.pipeline.config import CONFIG_NAME, BuildConfig, load_config
+from timeline.pipeline.golden import GOLDEN_DIR, GoldenCase, cases_in, check_case
+from timeline.pipeline.plan import Decision, decide
+
+ConfigArg = str | Path | BuildConfig | None
+ParserRules = Mapping[str, str] | Sequence[tuple[str, str]]
+
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "BuildConfig",
+    "BuildReport",
+    "CorrelationReport",
+    "Decision",
+    "GoldenResult",
+    "build",
+    "check_golden",
+    "check_timezone",
+    "correlate",
+    "detect",
+    "parsers",
+    "query",
+    "query_cells",
+    "query_text",
+    "report",
+    "resolve_config",
+    "show",
+    "validate_spec",
+]
+
+
+def resolve_config(config: ConfigArg, inputs: Iterable[str | Path] = ()) -> BuildConfig:
+    """The settings to use: ``config`` itself, the file it names, else ``./timeline.toml``, else
+    ``timeline.toml`` in the first input directory that has one, else the defaults."""
+    if isinstance(config, BuildConfig):
+        return config
+    if config is not None:
+        return load_config(Path(config))
+    candidates = [Path.cwd() / CONFIG_NAME]
+    candidates += [Path(i) / CONFIG_NAME for i in inputs if str(i) != "-" and Path(i).is_dir()]
+    for candidate in candidates:
+        if candidate.is_file():
+            return load_config(candidate)
+    return BuildConfig()
+
+
+def parsers(config: ConfigArg = None, specs: Iterable[str | Path] = ()) -> Registry:
+    """Every parser: built-ins, installed plugins, the config's specs and ``specs``."""
+    cfg = resolve_config(config) if config is not None else BuildConfig()
+    return default_registry([*cfg.specs, *(Path(s) for s in specs)])
+
+
+def _rules(rules: ParserRules) -> tuple[tuple[str, str], ...]:
+    pairs = tuple(rules.items()) if isinstance(rules, Mapping) else tuple(rules)
+    for glob, name in pairs:
+        if not glob or not name:
+            raise ConfigError(f"parser rule {glob!r}={name!r} needs a glob and a parser name")
+    return pairs
+
+
+def build(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    *,
+    parsers: ParserRules = (),
+    config: ConfigArg = None,
+    specs: Iterable[str | Path] = (),
+    skip_unknown: bool = False,
+    keep_content: bool = False,
+    timezone: str | None = None,
+    year: int | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    jobs: int = 2,
+    salt: str | bytes | None = None,
+    correlate: bool = True,
+    report: bool = True,
+    command: str = "",
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BuildReport:
+    """Parse ``inputs`` (files, directories, globs, ``-`` for stdin) into ``outdir``.
+
+    ``parsers`` forces parsers by glob (``{"gateway/*.log": "nginx_combined"}``); ``config`` is a
+    ``timeline.toml`` path or a :class:`BuildConfig` (default: found as the command finds it).
+    With ``correlate`` the events are correlated into requests; with ``report`` as well, the
+    postmortem appendix is written. Returns the line accounting and the files written.
+    """
+    if timezone is not None and (problem := check_timezone(timezone)):
+        raise ConfigError(problem)
+    texts = [str(i) for i in inputs]
+    cfg = resolve_config(config, texts)
+    if timezone is not None:
+        cfg = dataclasses.replace(cfg, timezone=timezone)
+    if year is not None:
+        cfg = dataclasses.replace(cfg, year=year)
+    registry = default_registry([*cfg.specs, *(Path(s) for s in specs)])
+    options = BuildOptions(
+        outdir=Path(outdir),
+        parser_overrides=_rules(parsers),
+        config=cfg,
+        skip_unknown=skip_unknown,
+        keep_content=keep_content,
+        max_line_bytes=max_line_bytes,
+        jobs=jobs,
+        salt=salt.encode() if isinstance(salt, str) else salt,
+        command=command,
+        correlate=correlate,
+        report=report and correlate,
+    )
+    return run_build(texts, registry, options, progress=progress, on_total=on_total)
+
+
+def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationReport:
+    """Correlate ``outdir/events.parquet`` (again) into the timeline, the requests and the report.
+
+    ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present)."""
+    folder = Path(outdir)
+    if not (folder / EVENTS).is_file():
+        raise InputError(
+            f"{str(folder)!r} has no {EVENTS}; run `timeline build INPUTS -o {folder}` first"
+        )
+    return correlate_outdir(folder, EVENTS, resolve_config(config).correlation)
+
+
+def report(
+    outdir: str | Path,
+    *,
+    formats: Iterable[str] = (),
+    failing: str | None = None,
+    include_content: bool = False,
+    template: bool = False,
+) -> list[Path]:
+    """Write the postmortem appendix (``md``, ``html``, ``json``; default all) into ``outdir``.
+
+    ``failing`` is an SQL predicate over requests that defines failure (default: ``failed``);
+    ``template`` also writes the postmortem draft. Returns the paths written."""
+    options = ReportOptions(
+        formats=resolve_formats(formats),
+        failing=failing,
+        include_content=include_content,
+        template=template,
+    )
+    return write_report(Path(outdir), options)
+
+
+def detect(
+    inputs: Sequence[str | Path],
+    *,
+    parsers: ParserRules = (),
+    config: ConfigArg = None,
+    specs: Iterable[str | Path] = (),
+) -> list[Decision]:
+    """The parser ``build`` would choose for each input file, and why (forcing included)."""
+    texts = [str(i) for i in inputs]
+    cfg = resolve_config(config, texts)
+    registry = default_registry([*cfg.specs, *(Path(s) for s in specs)])
+    rules = _rules(parsers)
+    decisions = []
+    for item in discover(texts):
+        if item.path is None:
+            raise InputError("detect reads files, not stdin: save the stream to a file first")
+        decisions.append(decide(InputReader(item.path, item.display), registry, rules, cfg))
+    return decisions
+
+
+def show(outdir: str | Path, request: str) -> list[str]:
+    """One request as text lines (its cross-layer chain), found by any id it carries."""
+    return render(load_request(Path(outdir), request))
+
+
+def query(outdir: str | Path, sql: str) -> pl.DataFrame:
+    """Run SQL (polars SQL) over ``outdir``'s tables ``timeline``, ``requests`` and ``rejects``."""
+    return run_query(Path(outdir), sql)
+
+
+def query_text(frame: pl.DataFrame, fmt: str) -> str:
+    """A query result as ``csv`` (header, nested values as JSON) or ``json`` (array of rows)."""
+    if fmt == "csv":
+        return to_csv(frame)
+    if fmt == "json":
+        return to_json(frame)
+    raise ConfigError(f"unknown output format {fmt!r}; choose from csv, json")
+
+
+def query_cells(frame: pl.DataFrame) -> list[list[str]]:
+    """Every cell of a query result as text, for a terminal table."""
+    return cells(frame)
+
+
+def validate_spec(path: str | Path) -> Spec:
+    """Load and check a parser spec; :class:`timeline.errors.SpecError` lists every problem."""
+    return load_spec(Path(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenResult:
+    """One golden case run: the case, and None when it passed, else the diff (or what was written)."""
+
+    case: GoldenCase
+    problem: str | None
+
+
+def check_golden(
+    parser: str | Path,
+    *,
+    golden: str | Path | None = None,
+    update: bool = False,
+    specs: Iterable[str | Path] = (),
+) -> list[GoldenResult]:
+    """Run the golden pairs of ``parser``: a parser name, or the path of a spec file.
+
+    The pairs are ``<case>.<ext>`` beside ``<case>.expected.jsonl`` in ``golden`` (default: the
+    parser's ``golden/`` folder: beside its spec, or in its built-in folder). With ``update`` the
+    expected files are rewritten from the current parser (then read the diff)."""
+    extra = [Path(s) for s in specs]
+    spec_path = Path(parser) if str(parser).endswith(".toml") else None
+    if spec_path is not None:
+        name = SpecParser.from_file(spec_path).name
+        extra.append(spec_path)
+    else:
+        name = str(parser)
+    registry = default_registry(extra)
+    registry.get(name)  # an unknown name is an error naming the close ones
+    home = registry.folder(name)
+    if golden is None and home is None:
+        raise RegistryError(
+            f"parser {name!r} has no folder of golden pairs; pass one with --golden DIR"
+        )
+    folder = Path(golden) if golden is not None else (home or Path()) / GOLDEN_DIR
+    cases = cases_in(name, folder)
+    if not cases:
+        raise InputError(
+            f"no golden pairs in {str(folder)!r}: add <case>.<ext> inputs there "
+            "(and run with --update to write their <case>.expected.jsonl)"
+        )
+    return [GoldenResult(case, check_case(case, registry, update)) for case in cases]
