@@ -19,8 +19,10 @@ from parsers.gateway.envoy_text.parser import EnvoyTextParser
 from parsers.gateway.litellm_spend_log.parser import LiteLLMSpendLogParser
 from parsers.gateway.nginx_combined.parser import NginxCombinedParser
 from parsers.gateway.traefik_json.parser import TraefikJsonParser
+from parsers.inference.llama_cpp.parser import LlamaCppParser
 from parsers.inference.ollama.parser import OllamaParser
 from parsers.inference.openai_http.parser import OpenAIHttpParser
+from parsers.inference.sglang.parser import SglangParser
 from parsers.inference.tgi_json.parser import TgiJsonParser
 from parsers.inference.tgi_text.parser import TgiTextParser
 from parsers.inference.triton.parser import TritonParser
@@ -65,6 +67,8 @@ CODE_PARSERS: Final[tuple[type[Parser], ...]] = (
     TgiJsonParser,
     OllamaParser,
     TritonParser,
+    SglangParser,
+    LlamaCppParser,
     OpenAIHttpParser,
     OtlpJsonParser,
 )
