@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Final
 
 from parsers.gateway.aws_alb.parser import AwsAlbParser
+from parsers.gateway.azure_openai_diagnostics.parser import AzureOpenAIDiagnosticsParser
 from parsers.gateway.envoy_json.parser import EnvoyJsonParser
 from parsers.gateway.envoy_text.parser import EnvoyTextParser
+from parsers.gateway.litellm_proxy.parser import LiteLLMProxyParser
 from parsers.gateway.litellm_spend_log.parser import LiteLLMSpendLogParser
 from parsers.gateway.nginx_combined.parser import NginxCombinedParser
 from parsers.gateway.traefik_json.parser import TraefikJsonParser
@@ -50,8 +52,10 @@ CODE_PARSERS: Final[tuple[type[Parser], ...]] = (
     EnvoyTextParser,
     EnvoyJsonParser,
     LiteLLMSpendLogParser,
+    LiteLLMProxyParser,
     TraefikJsonParser,
     AwsAlbParser,
+    AzureOpenAIDiagnosticsParser,
     OpenAIModerationParser,
     AzureContentSafetyParser,
     BedrockGuardrailsParser,
