@@ -72,6 +72,7 @@ def test_permuting_events_gives_the_same_timeline(seed: int) -> None:
     assert shuffled.equals(base)
 
 
+@pytest.mark.slow  # about 40 s: runs in the slow step of .ci/run
 @settings(max_examples=4, deadline=None)
 @given(cuts=st.lists(st.integers(1, 200), min_size=1, max_size=4, unique=True))
 def test_re_splitting_input_files_gives_the_same_requests(cuts: list[int]) -> None:
@@ -188,6 +189,7 @@ def _scenario_events(name: str) -> pl.DataFrame:
     return read_events(root / "out" / "events.parquet")
 
 
+@pytest.mark.slow  # about 30 s: runs in the slow step of .ci/run
 @settings(max_examples=12, deadline=None)
 @given(
     name=st.sampled_from(sorted(SCENARIOS)),
