@@ -119,6 +119,7 @@ def _params() -> list[Any]:
     return out
 
 
+@pytest.mark.slow  # every multi-line parser on its golden inputs: runs in the slow step
 @pytest.mark.parametrize("name", _params())
 @settings(
     max_examples=3,

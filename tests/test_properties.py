@@ -137,6 +137,7 @@ def test_no_parser_crashes_on_arbitrary_text_and_the_line_contract_holds(
     assert is_multiline(parser) in (True, False)
 
 
+@pytest.mark.slow  # three full builds per example: runs in the slow step of .ci/run
 @settings(max_examples=15, deadline=None)
 @given(order=st.permutations([0, 1, 2]), split=st.integers(min_value=1, max_value=9))
 def test_input_order_does_not_change_the_output(order: list[int], split: int) -> None:
