@@ -18,11 +18,6 @@ from typing import Any, Final
 import polars as pl
 
 from parsers.gateway.azure_openai_diagnostics import fields
-from parsers.gateway.azure_openai_diagnostics.attrs import (
-    attribute_frame,
-    wide_attributes,
-    wide_ids,
-)
 from parsers.gateway.azure_openai_diagnostics.events import event_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source
 from timeline.parserkit.frame import first_reason
@@ -30,6 +25,11 @@ from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
 from timeline.parserkit.records import RecordReasons, read_records, sample_objects
 from timeline.parserkit.text import clean
 from timeline.parserkit.timestamps import parse_iso8601
+from timeline.parserkit.wide import (
+    attribute_frame,
+    wide_attributes,
+    wide_ids,
+)
 
 _REASONS: Final = RecordReasons(
     not_object="not a JSON object",

@@ -16,11 +16,11 @@ from typing import Final
 import polars as pl
 
 from parsers.gateway.litellm_proxy import lines as shapes
-from parsers.gateway.litellm_proxy.attrs import attribute_frame, wide_attributes, wide_ids
 from parsers.gateway.litellm_proxy.events import event_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.jsonpaths import column_name, decode_paths, jp, key_path, object_from
 from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.wide import attribute_frame, wide_attributes, wide_ids
 
 # Keys of a JsonFormatter record that the parser reads (``message`` is the first key).
 JSON_KEYS: Final = (
