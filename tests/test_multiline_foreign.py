@@ -42,9 +42,7 @@ FOREIGN: Final = (
 
 # Parsers that still fold foreign lines into the record before them (not this change's files):
 # they are expected to fail until fixed; ``strict`` makes a fix visible.
-KNOWN_FOLDING: Final[dict[str, str]] = {
-    "litellm_proxy": "folds any line after a record into it (e.g. an nginx line after a text record)",
-}
+KNOWN_FOLDING: Final[dict[str, str]] = {}
 
 # Documented free-text records: a message that carries real newlines (a prompt, a completion) owns
 # every line after it up to the next record, so no line placed there can be told apart from it.

@@ -173,3 +173,22 @@ PROVIDERS: Final = (
     "galadriel",
     "topaz",
 )
+
+# Lines a LiteLLM text record really continues with, besides indented and traceback-shaped lines
+# (``timeline.parserkit.tracebacks.CONTINUATION_RE``): the closing brackets of a pretty-printed dict
+# or JSON body, and the tails LiteLLM appends to its exception messages with ``\n``
+# (``router.py``: ``Received Model Group=...\nAvailable Model Group Fallbacks=...``, the retry and
+# fallback sentences) and the ``curl`` command its debug logger prints (``Request Sent from
+# LiteLLM:\ncurl -X POST \\`` ...). Any other line after a record is foreign and rejected.
+LITELLM_TAIL: Final = (
+    r"^(?:[\[\]{}()]+[,;]?\s*$"
+    r"|Received Model Group="
+    r"|Available Model Group Fallbacks="
+    r"|Fallback also failed:"
+    r"|No fallback model group found"
+    r"|Error doing the fallback:"
+    r"|(?:LiteLLM )?Retried: \d+ times?"
+    r"|LiteLLM Max Retries: \d"
+    r"|curl -X [A-Z]+ "
+    r")"
+)

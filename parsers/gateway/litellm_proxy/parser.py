@@ -20,6 +20,7 @@ from parsers.gateway.litellm_proxy.events import event_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.jsonpaths import column_name, decode_paths, jp, key_path, object_from
 from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.tracebacks import is_continuation
 from timeline.parserkit.wide import attribute_frame, wide_attributes, wide_ids
 
 # Keys of a JsonFormatter record that the parser reads (``message`` is the first key).
@@ -125,12 +126,20 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def continues(clean: pl.Expr) -> pl.Expr:
+    """True for a line that can continue a record: indented or traceback-shaped, a closing
+    bracket, one of LiteLLM's multi-line message tails, or a line after one ending in ``\\``."""
+    after_backslash = clean.shift(1).str.ends_with("\\").fill_null(False)
+    return is_continuation(clean) | clean.str.contains(shapes.LITELLM_TAIL) | after_backslash
+
+
 def records(df: pl.DataFrame) -> pl.DataFrame:
     """Mark record starts (``start``), the lines no record takes (``orphan``) and records (``rec``).
 
     Lines after a multi-line record (a LiteLLM text line, a uvicorn or gunicorn message) merge
-    into it. After a one-line record, or before any record, the first traceback starts a record
-    and the lines after it merge into that; the lines before it are orphans (rejected).
+    into it when they look like a continuation (:func:`continues`). After a one-line record, or
+    before any record, the first traceback starts a record and the continuation lines after it
+    merge into that. Every other line is an orphan (rejected), wherever it stands.
     """
     hard = pl.col("kind").is_in(_HARD)
     tb = pl.col("kind") == "traceback"
@@ -141,7 +150,8 @@ def records(df: pl.DataFrame) -> pl.DataFrame:
     )
     multi = (pl.col("_seg_mode") == "multi").fill_null(False)
     start = hard | (~multi & tb & (pl.col("_tbs") == 1))
-    orphan = ~hard & ~multi & (pl.col("_tbs") == 0)
+    open_record = multi | (pl.col("_tbs") > 0)
+    orphan = ~start & ~hard & (~open_record | ~continues(pl.col("clean")))
     work = work.with_columns(start.alias("start"), orphan.alias("orphan"))
     return work.with_columns(pl.col("start").cast(pl.Int64).cum_sum().alias("rec")).drop(
         "_seg", "_seg_mode", "_tbs"
