@@ -274,3 +274,35 @@ def test_spec_without_sniff_gets_a_warning_and_yields_ties() -> None:
     both_plain.register(SpecParser(other), "test")
     with pytest.raises(AmbiguousFormatError, match=r"other 1\.00, plain 1\.00 fit equally well"):
         detect(both_plain, sample)
+
+
+# --- the time zone a spec names ------------------------------------------------------------------
+
+_ZONED_SPEC = """
+name = "zoned_app"
+description = "an app that logs New York wall-clock times"
+layer = "gateway"
+reader = "jsonl"
+[sniff]
+require = ["t"]
+[timestamp]
+field = "t"
+formats = ["%Y-%m-%d %H:%M:%S"]
+timezone = "America/New_York"
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "hour"),
+    [
+        (SourceSettings(), 15),  # nobody set a zone: the spec's own (10:00 EST = 15:00 UTC)
+        (SourceSettings(timezone="Europe/Berlin", timezone_origin="configuration"), 15),
+        (SourceSettings(timezone="Europe/Berlin", timezone_origin="rule"), 9),  # a rule wins
+    ],
+)
+def test_a_spec_timezone_is_not_overridden_by_the_default(
+    settings: SourceSettings, hour: int
+) -> None:
+    frame = pl.DataFrame({"source_line": [1], "line": ['{"t": "2025-03-02 10:00:00"}']})
+    result = SpecParser(parse_spec(_ZONED_SPEC)).parse(Source("t", frame, settings))
+    assert result.events.get_column("ts_source").dt.hour().to_list() == [hour]

@@ -58,17 +58,22 @@ def correlate_outdir(
         report = run.report
         report.requests = run.components  # every component holds the events its ids came from
         meta = {**metadata, "correlation": report.to_dict()}
-        write_tables(outdir / TIMELINE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
+        # The three outputs are written in the scratch folder, then renamed into place together:
+        # a crash never leaves a new timeline beside old requests.
+        staged = Path(tmp)
+        write_tables(staged / TIMELINE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
         requests = (t.to_arrow() for t in run.requests(inputs, cuts))
         schema = polars_schema_to_arrow(REQUEST_SCHEMA)
-        written = write_tables(outdir / REQUESTS, schema, requests, meta)
-    if written != report.requests:
-        raise RuntimeError(
-            f"internal error: {written} requests written, {report.requests} components found"
+        written = write_tables(staged / REQUESTS, schema, requests, meta)
+        if written != report.requests:
+            raise RuntimeError(
+                f"internal error: {written} requests written, {report.requests} components found"
+            )
+        write_text_atomic(
+            staged / CORRELATION, json.dumps(report.to_dict(), indent=2, default=str) + "\n"
         )
-    write_text_atomic(
-        outdir / CORRELATION, json.dumps(report.to_dict(), indent=2, default=str) + "\n"
-    )
+        for name in (TIMELINE, REQUESTS, CORRELATION):
+            (staged / name).replace(outdir / name)
     return report
 
 

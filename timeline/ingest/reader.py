@@ -12,15 +12,25 @@
   reject. NUL bytes anywhere else make their line a reject.
 * :meth:`InputReader.head` calls a file binary only when most lines of its head are not text;
   the reason, with the fraction, becomes a note of the file's accounting.
+* A byte-order mark is removed at read time, for every format: a UTF-8 BOM at the start of the
+  stream (and at the start of any line, as concatenated files have them); a UTF-16 or UTF-32 BOM
+  makes the stream decoded to UTF-8 (invalid data after it ends the file with a note).
+* FIFOs and character devices (``<(zcat x.gz)``, ``/dev/stdin``) are read once, as streams: the
+  head read to sniff the format is kept and replayed, never read a second time.
+* At most ``max_file_bytes`` (``--max-file-bytes``) are read of one file: an endless source
+  (``/dev/zero``) stops there, with a note, and a line the limit cuts is a reject.
 * Memory is bounded by the block size plus the longest line kept.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
+import contextlib
 import hashlib
 import lzma
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +49,15 @@ HEAD_BYTES: Final = 64 << 10
 SAMPLE_LINES: Final = 64
 EXCERPT_CHARS: Final = 200
 DEFAULT_MAX_LINE_BYTES: Final = 4 << 20
+DEFAULT_MAX_FILE_BYTES: Final = 64 << 30
+STREAM_HEAD_BYTES: Final = 4 << 20  # raw bytes a stream's head may read (kept to be replayed)
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+_WIDE_BOMS: Final = (  # (mark, name, codec of the text after it)
+    (b"\xff\xfe\x00\x00", "UTF-32", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "utf-32-be"),
+    (b"\xff\xfe", "UTF-16", "utf-16-le"),
+    (b"\xfe\xff", "UTF-16", "utf-16-be"),
+)
 BINARY_SHARE: Final = 0.5  # a head is binary when more than this share of its lines is not text
 CONTROL_SHARE: Final = 0.3  # a line is not text when more than this share of it is control chars
 NUL_REASON: Final = "binary data (NUL byte)"
@@ -54,6 +73,10 @@ BAD_SCHEMA: Final = pl.Schema(
         "line_length": pl.Int64(),
     }
 )
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
 class _Decompressor(Protocol):
@@ -98,13 +121,32 @@ class ReadStats:
     lines: int = 0
     problems: list[str] = field(default_factory=list)  # notes for the file's accounting
     truncated: bool = False  # the compressed stream ends early or is corrupt: the last line is torn
+    cut_reason: str = "incomplete last line: the compressed stream is truncated"
+    content_sha256: str = ""  # of the decompressed content (same content, other compression)
+    limited: bool = False  # the read stopped at max_file_bytes
+
+
+def _limit_reason(limit: int) -> str:
+    return f"the read limit of {limit} bytes (--max-file-bytes) cut this line"
 
 
 def _raw_chunks(
-    handle: BinaryIO, stats: ReadStats, on_bytes: Callable[[int], None] | None
+    handle: _Readable,
+    stats: ReadStats,
+    on_bytes: Callable[[int], None] | None,
+    limit: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Iterator[bytes]:
     digest = hashlib.sha256()
-    while chunk := handle.read(READ_BYTES):
+    while chunk := handle.read(min(READ_BYTES, limit - stats.size) or 1):
+        if stats.size >= limit:  # one byte past the limit: the source goes on
+            stats.limited = True
+            stats.truncated = True
+            stats.cut_reason = _limit_reason(limit)
+            stats.problems.append(
+                f"read stopped at the limit of {limit} bytes (--max-file-bytes): the rest of the"
+                " input was not read (an endless source such as /dev/zero, or a larger file)"
+            )
+            break
         digest.update(chunk)
         stats.size += len(chunk)
         if on_bytes is not None:
@@ -121,7 +163,18 @@ def _decompressed(raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
         if first:
             yield first
         yield from raw
+        stats.content_sha256 = stats.sha256
         return
+    digest = hashlib.sha256()
+    try:
+        for out in _decompress(kind, first, raw, stats):
+            digest.update(out)
+            yield out
+    finally:
+        stats.content_sha256 = digest.hexdigest()
+
+
+def _decompress(kind: str, first: bytes, raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
     factory = next(f for _, name, f in _MAGIC if name == kind)
     dec = factory()
     produced = 0
@@ -158,6 +211,83 @@ def _decompressed(raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
         )
 
 
+def _unmarked(chunks: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
+    """``chunks`` with a leading byte-order mark removed; UTF-16/32 (by their BOM) as UTF-8."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 4:
+            break
+    if head.startswith(UTF8_BOM):
+        stats.problems.append("a UTF-8 byte-order mark at the start was removed")
+        if rest := head[len(UTF8_BOM) :]:
+            yield rest
+        yield from chunks
+        return
+    wide = next((w for w in _WIDE_BOMS if head.startswith(w[0])), None)
+    if wide is None:
+        if head:
+            yield head
+        yield from chunks
+        return
+    bom, name, codec = wide
+    stats.problems.append(f"{name} text (byte-order mark): decoded to UTF-8")
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    done = len(bom)  # bytes decoded before the current call, the decoder's pending ones aside
+    pending = 0
+    try:
+        for chunk in _chain(head[len(bom) :], chunks):
+            pending = len(decoder.getstate()[0])
+            yield decoder.decode(chunk).encode("utf-8")
+            done += len(chunk)
+        yield decoder.decode(b"", final=True).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Keep the text before the bad code unit; the line it tears becomes a reject.
+        yield exc.object[: exc.start].decode(codec).encode("utf-8")
+        stats.truncated = True
+        stats.cut_reason = f"incomplete last line: invalid {name} data follows"
+        stats.problems.append(
+            f"invalid {name} data after {done - pending + exc.start} bytes ({exc.reason}); the"
+            " rest of the file is unreadable"
+        )
+        for _ in chunks:  # finish hashing the file
+            pass
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _text_stream(raw: Iterator[bytes], stats: ReadStats) -> Iterator[bytes]:
+    """Decompressed, byte-order mark removed: the bytes that are split into lines."""
+    return _unmarked(_decompressed(raw, stats), stats)
+
+
+class _Replay:
+    """A stream's handle that first returns the bytes its head already read."""
+
+    def __init__(self, kept: bytes, handle: BinaryIO) -> None:
+        self.kept = kept
+        self.handle = handle
+
+    def read(self, size: int) -> bytes:
+        if self.kept:
+            out, self.kept = self.kept[:size], self.kept[size:]
+            return out
+        return self.handle.read(size)
+
+
+def is_stream(path: Path) -> bool:
+    """A FIFO or a character device: read once, as a stream (its head is kept, not read again)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 class InputReader:
     """Streams one file as :class:`Block` objects; see the module docstring."""
 
@@ -167,10 +297,15 @@ class InputReader:
         name: str,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         on_bytes: Callable[[int], None] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.path = path
         self.name = name
         self.max_line_bytes = max_line_bytes
+        self.max_file_bytes = max_file_bytes
+        self.stream = is_stream(path)
+        self._handle: BinaryIO | None = None  # a stream's, open from head() to the end of blocks()
+        self._kept = bytearray()  # a stream's bytes that head() read, replayed by blocks()
         self.block_bytes = max(BLOCK_BYTES, 2 * max_line_bytes)
         self.on_bytes = on_bytes
         self.stats = ReadStats()
@@ -182,6 +317,39 @@ class InputReader:
             return self.path.open("rb")
         except OSError as exc:
             raise InputError(f"cannot read {self.name!r}: {exc.strerror or exc}") from None
+
+    @contextlib.contextmanager
+    def _source(self, replay: bool) -> Iterator[_Readable]:
+        """The file's bytes; a stream is opened once, and ``replay`` starts with what head() read."""
+        if not self.stream:
+            with self._open() as handle:
+                yield handle
+            return
+        if self._handle is None:
+            self._handle = self._open()
+        if not replay:
+            yield self._handle
+            return
+        try:
+            yield _Replay(bytes(self._kept), self._handle)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close a stream left open between head() and blocks() (a no-op for plain files)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._kept = bytearray()
+
+    def _head_raw(self, handle: _Readable) -> Iterator[bytes]:
+        limit = min(self.max_file_bytes, STREAM_HEAD_BYTES if self.stream else self.max_file_bytes)
+        done = 0
+        while done < limit and (chunk := handle.read(min(HEAD_BYTES, limit - done))):
+            done += len(chunk)
+            if self.stream:
+                self._kept += chunk
+            yield chunk
 
     def head(self) -> tuple[Sample, bool]:
         """A sample of the first text lines, and whether the file is mostly not text (binary).
@@ -196,9 +364,8 @@ class InputReader:
         stats = ReadStats()
         buf = bytearray()
         hole = 0
-        with self._open() as handle:
-            raw = iter(lambda: handle.read(HEAD_BYTES), b"")
-            for out in _decompressed(raw, stats):
+        with self._source(replay=False) as handle:
+            for out in _text_stream(self._head_raw(handle), stats):
                 if not buf:
                     rest = out.lstrip(b"\x00")
                     hole += len(out) - len(rest)
@@ -251,8 +418,9 @@ class InputReader:
         )
         hole = 0  # NUL bytes at the start of the file
         leading = self.holes
-        with self._open() as handle:
-            for out in _decompressed(_raw_chunks(handle, stats, self.on_bytes), stats):
+        with self._source(replay=True) as handle:
+            raw = _raw_chunks(handle, stats, self.on_bytes, self.max_file_bytes)
+            for out in _text_stream(raw, stats):
                 if leading:
                     rest = out.lstrip(b"\x00")
                     hole += len(out) - len(rest)
@@ -345,7 +513,11 @@ class InputReader:
                 "source_line": pl.int_range(first, first + n, eager=True),
                 "line": pl.Series(texts, dtype=pl.String),
             }
-        ).with_columns(pl.col("line").str.strip_suffix("\r"))
+        )
+        line = pl.col("line").str.strip_suffix("\r")
+        if UTF8_BOM in data:  # a byte-order mark at the start of a line (concatenated files)
+            line = line.str.strip_prefix("\ufeff")
+        frame = frame.with_columns(line)
         length = pl.col("line").str.len_bytes()
         cases: list[tuple[pl.Expr, str]] = [(pl.col("line").is_null(), "invalid UTF-8")]
         if b"\x00" in data:
@@ -355,7 +527,7 @@ class InputReader:
             cases.append(
                 (
                     pl.col("source_line") == first + n - 1,
-                    "incomplete last line: the compressed stream is truncated",
+                    self.stats.cut_reason,
                 )
             )
         frame = frame.with_columns(first_reason(cases).alias("reason"))
@@ -406,7 +578,7 @@ def _as_text(raw: bytes, torn: bool) -> str | None:
         if not (torn and exc.start >= len(raw) - 3):
             return None
         text = raw[: exc.start].decode("utf-8")
-    text = text.removesuffix("\r")
+    text = text.removesuffix("\r").removeprefix("\ufeff")
     if len(_CONTROL.findall(text)) > len(text) * CONTROL_SHARE:
         return None
     return text

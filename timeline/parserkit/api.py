@@ -46,6 +46,10 @@ class SourceSettings:
     timezone: str = "UTC"
     year: int | None = None
     year_origin: str = ""
+    # Where ``timezone`` came from: "rule" (a ``[[sources]]`` rule matching this file),
+    # "configuration" (``[defaults]`` or ``--timezone``), "" (nobody said: UTC). A parser whose
+    # format declares its own zone (a spec's ``timezone``) uses it unless a rule names one.
+    timezone_origin: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,23 @@ timezone = "UTC"        # zone for timestamps without an offset
 year = 2025             # year for formats without one (vLLM, syslog)
 
 [[sources]]
-match = "gateway/*.log*"   # glob against the file's path as shown (or its base name)
-parser = "nginx_combined"
+match = "gateway/*.log*"   # glob against the file's path relative to this file's folder
+parser = "nginx_combined"   # (or against its base name, when the glob has no "/")
 timezone = "Europe/Berlin"
 
 specs = ["specs/my_app.toml"]   # user parser specs, relative to this file
 ```
+
+``match`` patterns mean the same wherever the command runs: they are matched against the path of
+each input file relative to the folder of this ``timeline.toml`` (``--parser GLOB=NAME`` against
+the path relative to the input argument that named the file). A :class:`BuildConfig` made in code
+(no file) matches like ``--parser``.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -70,46 +76,61 @@ class SourceRule:
     timezone: str | None = None
     year: int | None = None
 
-    def matches(self, display: str) -> bool:
-        """Whether the rule's glob matches the path as shown, or its base name."""
-        return glob_matches(self.match, display)
+    def matches(self, path: str) -> bool:
+        """Whether the rule's glob matches ``path`` (relative to the config's folder), or its base name."""
+        return glob_matches(self.match, path)
 
 
-def glob_matches(pattern: str, display: str) -> bool:
-    """``pattern`` against the shown path, or against its base name when it has no ``/``."""
-    if fnmatch.fnmatchcase(display, pattern):
+def glob_matches(pattern: str, path: str) -> bool:
+    """``pattern`` against ``path``, or against its base name when the pattern has no ``/``."""
+    if fnmatch.fnmatchcase(path, pattern):
         return True
-    return "/" not in pattern and fnmatch.fnmatchcase(display.rsplit("/", 1)[-1], pattern)
+    return "/" not in pattern and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
 
 
 @dataclass(frozen=True)
 class BuildConfig:
     """Everything ``timeline.toml`` and the command line say about sources."""
 
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: nobody set one (UTC, a spec's own zone wins)
     year: int | None = None
     rules: tuple[SourceRule, ...] = ()
     specs: tuple[Path, ...] = ()
     path: str | None = None
     correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
 
-    def parser_for(self, display: str) -> str | None:
-        """The parser named for this source by the first matching rule that names one."""
-        for rule in self.rules:
-            if rule.parser and rule.matches(display):
-                return rule.parser
-        return None
+    def rule_path(self, absolute: str, relative: str) -> str:
+        """The path rules match for a file: relative to this config's folder (``relative``, the
+        path below its input argument, for a config made in code or for stdin)."""
+        if self.path is None or not absolute or absolute == "-":
+            return relative
+        base = os.path.dirname(os.path.abspath(self.path))  # noqa: PTH100, PTH120 (lexical)
+        return Path(os.path.relpath(absolute, base)).as_posix()
 
-    def settings_for(self, display: str) -> SourceSettings:
+    def rule_for(self, path: str) -> SourceRule | None:
+        """The first rule that names a parser and matches ``path`` (see :meth:`rule_path`)."""
+        return next((r for r in self.rules if r.parser and r.matches(path)), None)
+
+    def parser_for(self, path: str) -> str | None:
+        """The parser named for this source by the first matching rule that names one."""
+        rule = self.rule_for(path)
+        return rule.parser if rule is not None else None
+
+    def settings_for(self, path: str) -> SourceSettings:
         """Time zone and year for this source (first matching rule wins, then defaults)."""
         tz, year = self.timezone, self.year
+        origin = "configuration" if tz is not None else ""
         for rule in self.rules:
-            if rule.matches(display):
-                tz = rule.timezone or tz
+            if rule.matches(path):
+                if rule.timezone:
+                    tz, origin = rule.timezone, "rule"
                 year = rule.year if rule.year is not None else year
                 break
         return SourceSettings(
-            timezone=tz, year=year, year_origin="configuration" if year is not None else ""
+            timezone=tz or "UTC",
+            year=year,
+            year_origin="configuration" if year is not None else "",
+            timezone_origin=origin,
         )
 
 
@@ -135,7 +156,7 @@ def config_from_table(root: Any, path: Path) -> BuildConfig:
     correlation = correlation_from_values(values["correlation"])
     problems.raise_if_any(str(path), ConfigError)
     return BuildConfig(
-        timezone=defaults["timezone"] or "UTC",
+        timezone=defaults["timezone"] or None,
         year=defaults["year"],
         rules=rules,
         specs=tuple(path.parent / s for s in values["specs"]),

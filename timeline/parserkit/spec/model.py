@@ -119,7 +119,7 @@ class Spec:
     null_values: tuple[str, ...] = NULL_TOKENS
     ts_field: Sources | None = None
     ts_formats: tuple[str, ...] = ("iso8601",)
-    ts_timezone: str = "UTC"
+    ts_timezone: str | None = None  # the format's own zone, if the spec names one
     ts_required: bool = True
     ts_field_formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ts_date_from: str | None = None
@@ -464,7 +464,7 @@ def spec_from_table(root: Any, where: str = "<spec>") -> Spec:
         null_values=null_values if null_values is not None else NULL_TOKENS,
         ts_field=ts_field,
         ts_formats=ts["formats"] or ("iso8601",),
-        ts_timezone=ts["timezone"] or "UTC",
+        ts_timezone=ts["timezone"] or None,
         ts_required=ts["required"],
         ts_field_formats=dict(ts["field_formats"]),
         ts_date_from=ts["date_from"],

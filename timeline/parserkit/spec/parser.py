@@ -85,7 +85,10 @@ class SpecParser:
 
         cases: list[tuple[pl.Expr, str]] = [(~pl.col("_ok"), ex.not_ok_reason)]
         ts_exprs: list[pl.Expr] = []
-        zone = source.settings.timezone or spec.ts_timezone
+        # A rule for this file wins, then the format's own zone, then the build's default.
+        zone = source.settings.timezone
+        if spec.ts_timezone is not None and source.settings.timezone_origin != "rule":
+            zone = spec.ts_timezone
         if spec.ts_field is not None:
             ts = _event_time(spec, zone, source.settings.year, spec.null_values)
             ts_exprs = [
