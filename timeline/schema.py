@@ -142,6 +142,20 @@ FIELDS: Final[tuple[Field, ...]] = (
         "`ts_inherited IS TRUE` / `IS NOT TRUE`.",
         "true",
     ),
+    _f(
+        "ts_precision_ms",
+        "float64",
+        "time",
+        "How precise the parsed timestamp text was, in milliseconds: the true time lies in "
+        "[ts, ts + ts_precision_ms). 1000 for whole seconds, 1 for milliseconds, 0.001 for "
+        "microseconds, 1e-6 for nanoseconds (read from the printed fraction, or an epoch number's "
+        "unit). An inherited time (`ts_inherited`) keeps the precision of the stamp it inherited, "
+        "but the event happened then or later: correlation treats it as open-ended. Null when "
+        "unknown (e.g. a time taken from an envelope), treated as exact. Clock-skew evidence and "
+        "the causal-violation count treat every stamp as that interval; ordering moves an event "
+        "within it only when coarser than 1 ms.",
+        "1000.0",
+    ),
     _f("duration_ms", "float64", "time", "How long the operation took, in milliseconds.", "812.5"),
     _f(
         "ts_at_end",

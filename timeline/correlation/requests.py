@@ -63,6 +63,8 @@ REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
     "correlation_id",
     "ts",
     "ts_raw",
+    "ts_precision_ms",
+    "ts_inherited",
     "event_type",
     "ts_at_end",
     "duration_ms",

@@ -12,6 +12,11 @@ that region the source is left alone: nothing demands a correction (silent adjus
 Jaeger's adjuster showed). Otherwise the offset is the middle of the region and half its width is
 reported as the bound; a one-sided region gives the smallest correction that satisfies it. Offsets
 beyond ``max_skew_ms`` are reported and not applied. Manual offsets from ``timeline.toml`` win.
+
+Imprecise stamps are intervals (``spans.interval_columns``), and the evidence of a source in a
+request uses only its most exact stamps: precise ones when it has any, else imprecise ones
+(coarser than 1 ms), and inherited times (``ts_inherited``: then or later) only when it has nothing
+else. The reference source's events all count (their intervals are sound, only wider).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import polars as pl
 
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.order import causal_rank
-from timeline.correlation.spans import gateway_bounds, interval_columns
+from timeline.correlation.spans import exactness, gateway_bounds, interval_columns
 
 
 @dataclass
@@ -192,13 +197,20 @@ Buckets = Callable[[], Iterable[pl.DataFrame]]
 
 def estimate(frame: pl.DataFrame, config: CorrelationConfig) -> list[Correction]:
     """``frame``: correlation_id, source, layer, event_type, policy_stage, ts_source, ts_raw,
-    duration_ms, ts_at_end of id-linked events. See ``estimate_buckets``."""
+    ts_precision_ms, ts_inherited, duration_ms, ts_at_end of id-linked events. See
+    ``estimate_buckets``."""
     return estimate_buckets(lambda: [frame], config)
 
 
-def _spans(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("ts_source").is_not_null()).with_columns(
-        *interval_columns("ts_source"), causal_rank().alias("rank")
+def _spans(frame: pl.DataFrame, refs: list[str]) -> pl.DataFrame:
+    """Intervals and causal ranks of the timed events; a non-reference source's events in a
+    request only at the best exactness it has there."""
+    timed = frame.filter(pl.col("ts_source").is_not_null()).with_columns(exactness().alias("_x"))
+    best = pl.col("_x") == pl.col("_x").min().over("correlation_id", "source")
+    return (
+        timed.filter(pl.col("source").is_in(refs) | best)
+        .drop("_x")
+        .with_columns(*interval_columns("ts_source"), causal_rank().alias("rank"))
     )
 
 
@@ -248,7 +260,7 @@ def estimate_buckets(buckets: Buckets, config: CorrelationConfig) -> list[Correc
     first: dict[str, list[pl.DataFrame]] = {s: [] for s in todo}
     if todo:
         for bucket in buckets():
-            spans = _spans(bucket)
+            spans = _spans(bucket, refs)
             gateway = (
                 spans.filter(pl.col("source").is_in(refs))
                 .group_by("correlation_id")
@@ -279,7 +291,7 @@ def estimate_buckets(buckets: Buckets, config: CorrelationConfig) -> list[Correc
     chains: dict[str, list[pl.DataFrame]] = {s: [] for s in bounds}
     if bounds:
         for bucket in buckets():
-            spans = _spans(bucket)
+            spans = _spans(bucket, refs)
             for source in bounds:
                 chains[source].append(_chain_bounds(spans, source, trusted))
     for source, per_request in bounds.items():

@@ -8,10 +8,26 @@ from __future__ import annotations
 
 import polars as pl
 
+from timeline.parserkit.timestamps import precision_ms
 from timeline.schema import ID_STRUCT, KV_STRUCT, conform
 
 # Canonical id columns copied into ``ids`` (kind = column name) for alias resolution.
 ID_COLUMNS = ("request_id", "trace_id", "session_id")
+
+# A revision written into the model name: ``name@rev`` (Vertex AI, pinned Hugging Face revisions,
+# ``...@rev-b``), or ``name:rev`` when ``rev`` looks like a version: a commit hash (7-40 hex), a
+# number (``v1``, ``1.2``, Bedrock's ``...-v1:0``) or a date (``2024-08-06``, ``20240806``). Any
+# other tag after a colon is not a revision: ``llama3:8b``, ``qwen2.5:7b-instruct-q4_K_M`` and
+# ``llama3:latest`` are ollama tags (size / quantization variants of a name).
+MODEL_AT_REVISION = r"^[^@\s]+@([^@/\s]+)$"
+MODEL_COLON_REVISION = r"^[^:\s]+:([0-9a-f]{7,40}|v?\d+(?:\.\d+)*|\d{4}-?\d{2}-?\d{2})$"
+
+
+def revision_in_model(model: pl.Expr) -> pl.Expr:
+    """The revision written into a model name (see ``MODEL_AT_REVISION``), else null."""
+    return pl.coalesce(
+        model.str.extract(MODEL_AT_REVISION, 1), model.str.extract(MODEL_COLON_REVISION, 1)
+    )
 
 
 def normalize(
@@ -23,7 +39,12 @@ def normalize(
     keep_raw: bool = True,
 ) -> pl.DataFrame:
     """Return canonical events sorted by source line (stable), with ``raw`` from ``lines`` if unset
-    (and ``keep_raw``: without it ``raw`` is null, the build drops content anyway)."""
+    (and ``keep_raw``: without it ``raw`` is null, the build drops content anyway).
+
+    ``ts_precision_ms`` is filled for every timed event whose parser did not set it, from the text
+    in ``ts_raw`` (:func:`timeline.parserkit.timestamps.precision_ms`); it is null without a time.
+    ``model_revision`` is filled from a revision written into ``model`` (:func:`revision_in_model`)
+    where the parser set none; ``model`` keeps what was logged."""
     if "source_line" not in events.columns:
         raise ValueError(f"parser {parser!r} returned events without source_line")
     frame = events.sort("source_line", maintain_order=True)
@@ -51,6 +72,12 @@ def normalize(
         .list.unique(maintain_order=True)
         .alias("ids"),
         pl.when(pl.col("ts_source").is_not_null()).then(pl.col("ts_assumed_tz").fill_null(False)),
+        pl.when(pl.col("ts_source").is_not_null())
+        .then(pl.coalesce(pl.col("ts_precision_ms"), precision_ms(pl.col("ts_raw"))))
+        .alias("ts_precision_ms"),
+        pl.coalesce(pl.col("model_revision"), revision_in_model(pl.col("model"))).alias(
+            "model_revision"
+        ),
     )
 
 

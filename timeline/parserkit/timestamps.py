@@ -13,13 +13,17 @@ Formats, by name:
 whose unit its number of digits tells.
 
 A timestamp without an offset is read in the source's zone (default UTC) and flagged as assumed.
+
+Every parse also says how precise the text was (:func:`precision_ms`, the ``precision_ms`` of
+:class:`Parsed`): the width in milliseconds of the interval ``[ts, ts + precision)`` the true time
+lies in, 1000 for whole seconds, 1 for milliseconds, 0.001 for microseconds.
 """
 
 from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
@@ -29,12 +33,99 @@ _EPOCH_SCALE: Final = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1, "
 _UTC: Final = pl.Datetime("us", "UTC")
 
 
+def _no_precision() -> pl.Expr:
+    return pl.lit(None, dtype=pl.Float64)
+
+
 @dataclass(frozen=True)
 class Parsed:
-    """Two expressions: the UTC timestamp (null when unparseable) and whether the zone was assumed."""
+    """Expressions: the UTC timestamp (null when unparseable), whether the zone was assumed, and
+    the precision of the text in milliseconds (null when unknown; see :func:`precision_ms`)."""
 
     ts: pl.Expr
     assumed_tz: pl.Expr
+    precision_ms: pl.Expr = field(default_factory=_no_precision)
+
+
+# Digits of an epoch number's integral part -> its unit (seconds until 2286 have 10 digits).
+_EPOCH_BY_DIGITS: Final = ((11, "epoch_s"), (14, "epoch_ms"), (17, "epoch_us"), (20, "epoch_ns"))
+# Milliseconds per unit of an epoch number's integral part.
+_EPOCH_UNIT_MS: Final = {"epoch_s": 1000.0, "epoch_ms": 1.0, "epoch_us": 1e-3, "epoch_ns": 1e-6}
+# Time of day with seconds and an optional fraction (``10:15:04``, ``10:15:04,123``).
+_HMS: Final = r"\d{1,2}:\d{2}:\d{2}(?:[.,](\d+))?"
+_HM: Final = r"\d{1,2}:\d{2}"
+_EPOCH: Final = r"^\s*-?(\d+)(?:\.(\d+))?\s*$"
+
+
+def _fraction(unit_ms: pl.Expr, digits: pl.Expr) -> pl.Expr:
+    """``unit_ms`` divided by 10 per fraction digit (at most nanoseconds: 9 digits)."""
+    return unit_ms / pl.lit(10.0).pow(digits.fill_null(0).clip(0, 9).cast(pl.Float64))
+
+
+def epoch_precision_ms(text: pl.Expr, unit: str) -> pl.Expr:
+    """Precision of an epoch number in ``unit`` (``epoch_s`` ...): the unit, divided by ten per
+    fraction digit (``1709374504`` s: 1000 ms; ``1709374504.12``: 10 ms). Null when not a number."""
+    parts = text.cast(pl.String).str.extract_groups(_EPOCH)
+    digits = parts.struct.field("2").str.len_chars()
+    value = _fraction(pl.lit(_EPOCH_UNIT_MS[unit]), digits)
+    return pl.when(parts.struct.field("1").is_not_null()).then(value)
+
+
+def precision_ms(text: pl.Expr) -> pl.Expr:
+    """How precise a timestamp's text is, in milliseconds, from the text alone (null when the text
+    shows no time):
+
+    * a time of day with seconds: 1000, divided by ten per fraction digit (``10:15:04`` 1000,
+      ``10:15:04.123`` 1, ``10:15:04,123456`` 0.001, nanoseconds 1e-6);
+    * a time of day without seconds (``10:15``): 60000;
+    * an epoch number: its unit told by its integral digits as :func:`parse_guess` reads it (up to
+      11 seconds, 14 ms, 17 µs, 20 ns), divided by ten per fraction digit;
+    * a date alone (``2025-03-02``): one day.
+
+    Formats whose unit the text cannot tell (an epoch in ms with 10 digits, ``%Y%m%d%H%M%S``)
+    set their precision from the format: :func:`parse_epoch` and :func:`parse_pattern` do."""
+    value = text.cast(pl.String)
+    hms = value.str.extract(_HMS, 0)
+    frac = value.str.extract(_HMS, 1).str.len_chars()
+    epoch = value.str.extract_groups(_EPOCH)
+    int_digits = epoch.struct.field("1").str.len_chars()
+    unit: pl.Expr = pl.lit(None, dtype=pl.Float64)
+    for most, name in reversed(_EPOCH_BY_DIGITS):
+        unit = pl.when(int_digits <= most).then(pl.lit(_EPOCH_UNIT_MS[name])).otherwise(unit)
+    epoch_ms = _fraction(unit, epoch.struct.field("2").str.len_chars())
+    return (
+        pl.when(hms.is_not_null())
+        .then(_fraction(pl.lit(1000.0), frac))
+        .when(epoch.struct.field("1").is_not_null())
+        .then(epoch_ms)
+        .when(value.str.contains(_HM))
+        .then(pl.lit(60_000.0))
+        .when(value.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\w{3}/\d{4}"))
+        .then(pl.lit(86_400_000.0))
+        .cast(pl.Float64)
+    )
+
+
+def pattern_precision_ms(text: pl.Expr, pattern: str) -> pl.Expr:
+    """Precision of a timestamp read with a strptime ``pattern``: the fraction's digits after a
+    ``%f`` (the last ``.digits`` / ``,digits`` of the text), else seconds (``%S``, ``%T``, ``%s``
+    ...), minutes (``%M``, ``%R``), hours (``%H``, ``%I``) or a day."""
+    value = text.cast(pl.String)
+    if "%f" in pattern or "%.f" in pattern or re.search(r"%[0-9]f", pattern):
+        frac = value.str.extract_all(r"[.,]\d+").list.last().str.len_chars() - 1
+        return _fraction(pl.lit(1000.0), frac)
+    if "%s" in pattern:
+        return epoch_precision_ms(value.str.extract(r"(-?\d+(?:\.\d+)?)", 1), "epoch_s")
+    if "%+" in pattern:
+        return precision_ms(value)
+    for tokens, ms in (
+        (("%S", "%T", "%X", "%r", "%c"), 1000.0),
+        (("%M", "%R"), 60_000.0),
+        (("%H", "%I", "%k", "%l"), 3_600_000.0),
+    ):
+        if any(t in pattern for t in tokens):
+            return pl.lit(ms, dtype=pl.Float64)
+    return pl.lit(86_400_000.0, dtype=pl.Float64)
 
 
 def has_year(pattern: str) -> bool:
@@ -131,6 +222,7 @@ def parse_iso8601(text: pl.Expr, timezone: str = "UTC") -> Parsed:
         .when(naive.is_not_null())
         .then(True)
         .otherwise(None),
+        pl.when(pl.coalesce(aware, naive).is_not_null()).then(precision_ms(text)),
     )
 
 
@@ -149,7 +241,8 @@ def parse_epoch(text: pl.Expr, unit: str) -> Parsed:
         micros = whole // 1_000
     else:
         micros = whole * scale + (frac * scale).round(0).cast(pl.Int64)
-    return Parsed(micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), pl.lit(False))
+    ts = micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    return Parsed(ts, pl.lit(False), pl.when(ts.is_not_null()).then(epoch_precision_ms(text, unit)))
 
 
 def parse_pattern(
@@ -157,6 +250,7 @@ def parse_pattern(
 ) -> Parsed:
     """A strptime pattern. Without a year in the pattern, ``year`` is prepended (null if unknown)."""
     value = text.str.strip_chars()
+    precision = pattern_precision_ms(value, pattern)
     fmt = to_chrono(pattern)
     if fmt.endswith("%z"):  # Python's %z reads Z as +00:00; chrono does not
         value = value.str.replace(r"[Zz]$", "+00:00")
@@ -167,9 +261,13 @@ def parse_pattern(
         fmt = "%Y " + fmt
     if has_offset(pattern):
         ts = value.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
-        return Parsed(ts, pl.when(ts.is_not_null()).then(False))
+        return Parsed(
+            ts, pl.when(ts.is_not_null()).then(False), pl.when(ts.is_not_null()).then(precision)
+        )
     ts = _localize(value.str.to_datetime(fmt, strict=False, time_unit="us"), timezone)
-    return Parsed(ts, pl.when(ts.is_not_null()).then(True))
+    return Parsed(
+        ts, pl.when(ts.is_not_null()).then(True), pl.when(ts.is_not_null()).then(precision)
+    )
 
 
 def parse_any(
@@ -188,11 +286,8 @@ def parse_any(
         return parsed[0]
     ts = pl.coalesce([p.ts for p in parsed])
     assumed = pl.coalesce([pl.when(p.ts.is_not_null()).then(p.assumed_tz) for p in parsed])
-    return Parsed(ts, assumed)
-
-
-# Digits of an epoch number's integral part -> its unit (seconds until 2286 have 10 digits).
-_EPOCH_BY_DIGITS: Final = ((11, "epoch_s"), (14, "epoch_ms"), (17, "epoch_us"), (20, "epoch_ns"))
+    precision = pl.coalesce([pl.when(p.ts.is_not_null()).then(p.precision_ms) for p in parsed])
+    return Parsed(ts, assumed, precision)
 
 
 def parse_guess(text: pl.Expr, timezone: str = "UTC") -> Parsed:
@@ -204,4 +299,5 @@ def parse_guess(text: pl.Expr, timezone: str = "UTC") -> Parsed:
     for most, unit in reversed(_EPOCH_BY_DIGITS):
         epoch = pl.when(digits <= most).then(parse_epoch(text, unit).ts).otherwise(epoch)
     assumed = pl.when(iso.ts.is_not_null()).then(iso.assumed_tz).when(epoch.is_not_null())
-    return Parsed(pl.coalesce(iso.ts, epoch), assumed.then(False))
+    ts = pl.coalesce(iso.ts, epoch)
+    return Parsed(ts, assumed.then(False), pl.when(ts.is_not_null()).then(precision_ms(text)))

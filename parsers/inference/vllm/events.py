@@ -105,8 +105,12 @@ def _deploy_columns() -> dict[str, pl.Expr]:
         m.str.extract(r"'model': '([^']*)'", 1),
         m.str.extract(r"'model_tag': '([^']*)'", 1),
     )
+    # ``revision='abc'`` (older engine configs), ``revision=abc`` (V1 prints it unquoted; ``None``
+    # when unset), ``'revision': 'abc'`` in the non-default args dict.
+    unquoted = m.str.extract(r"(?:^|[\s,(])revision=([^\s,')]+)", 1)
     revision = pl.coalesce(
         m.str.extract(r"(?:^|[\s,(])revision='([^']*)'", 1),
+        pl.when(unquoted != "None").then(unquoted),
         m.str.extract(r"'revision': '([^']*)'", 1),
     )
     deploy = pl.col("mkind").is_in(["config", "args"])

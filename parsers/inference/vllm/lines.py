@@ -10,9 +10,11 @@ from typing import Final
 import polars as pl
 
 # V1 multiprocess prefix: `(APIServer pid=1) `, `(EngineCore_0 pid=240) `,
-# `(VllmWorker TP0 pid=77) `, Ray's `(RayWorkerWrapper pid=1234, ip=10.0.0.2) `.
+# `(VllmWorker TP0 pid=77) `, Ray's `(RayWorkerWrapper pid=1234, ip=10.0.0.2) `. vLLM writes the
+# prefix and one space before every physical line (``_add_prefix``), so the body keeps a
+# traceback frame's indentation.
 PREFIX: Final = (
-    r"^(?:\((?P<proc>[A-Za-z][\w.-]*)(?: [^()=]*?)? pid=(?P<pid>\d+)(?:, ip=(?P<ip>[^)\s]+))?\)\s+)?"
+    r"^(?:\((?P<proc>[A-Za-z][\w.-]*)(?: [^()=]*?)? pid=(?P<pid>\d+)(?:, ip=(?P<ip>[^)\s]+))?\) ?)?"
     r"(?P<body>.*)$"
 )
 

@@ -55,7 +55,7 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("traceback"))
         .when(pl.col("clean").str.contains(shapes.NOISE))
         .then(pl.lit("noise"))
-        .when(is_continuation(pl.col("clean")))
+        .when(is_continuation(pl.col("body")))
         .then(pl.lit("continuation"))
         .otherwise(pl.lit("other"))
     )
@@ -122,11 +122,10 @@ def _records(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _continuations(work: pl.DataFrame) -> pl.DataFrame:
-    """Per record: the merged lines' text (the message part for same-header lines)."""
+    """Per record: the merged lines' text (the message part for same-header lines, the text
+    after a V1 process prefix for the others)."""
     cont = work.filter(~pl.col("start") & (pl.col("rec") > 0))
-    text = (
-        pl.when(pl.col("header").is_not_null()).then(pl.col("message")).otherwise(pl.col("clean"))
-    )
+    text = pl.when(pl.col("header").is_not_null()).then(pl.col("message")).otherwise(pl.col("body"))
     return cont.group_by("rec").agg(text.alias("cont_lines"), pl.len().alias("cont_count"))
 
 
