@@ -1,4 +1,5 @@
-"""The HTML appendix in headless Chromium: it renders, loads nothing, and runs no log content.
+"""The HTML appendix in headless Chromium: it renders, loads nothing, runs no log content, logs
+no console error (a CSP violation would be one), and its request-id search box filters.
 
 Marked ``browser``. Under CI=true a missing chromium is a failure; elsewhere the tests skip.
 """
@@ -44,10 +45,10 @@ def _chromium() -> str:
     pytest.skip("chromium not installed (apt-get install chromium)")
 
 
-def _run(tmp: Path, page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp: Path, page: Path, *extra: str, query: str = "") -> subprocess.CompletedProcess[str]:
     profile = tmp / f"profile-{len(list(tmp.iterdir()))}"
     return subprocess.run(
-        [_chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
+        [_chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri() + query],
         capture_output=True,
         text=True,
         timeout=90,
@@ -162,7 +163,9 @@ def test_no_script_or_handler_from_log_content_runs(tmp_path: Path, page: Path) 
     assert "&lt;script&gt;document.title='PWNED'&lt;/script&gt;" in dom
     tags = _tags(dom)
     assert [t for t, attrs in tags if any(k.startswith("on") for k, _ in attrs)] == []
-    assert [t for t, _ in tags if t in ("img", "iframe", "object", "embed", "a")] == []
+    assert [t for t, _ in tags if t in ("img", "iframe", "object", "embed")] == []
+    links = [dict(attrs).get("href") for t, attrs in tags if t == "a"]
+    assert links and all(str(h).startswith("#") for h in links)  # only links within the page
     assert sum(1 for t, _ in tags if t == "script") == 2  # the page's data and its own script
 
 
@@ -185,3 +188,70 @@ def test_marker_check_can_fail(tmp_path: Path) -> None:
     control = tmp_path / "control.html"
     control.write_text("<title>ok</title><script>document.title='PWNED'</script>", encoding="utf-8")
     assert "<title>PWNED</title>" in _run(tmp_path, control, "--dump-dom").stdout
+
+
+def _console(stderr: str) -> list[str]:
+    """Messages the page wrote to the console (chromium logs them with ``:CONSOLE``)."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_no_console_errors(tmp_path: Path, page: Path) -> None:
+    result = _run(
+        tmp_path,
+        page,
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        "--virtual-time-budget=2000",
+    )
+    assert "<title>Postmortem appendix</title>" in result.stdout
+    assert _console(result.stderr) == []
+
+
+def test_console_check_can_fail(tmp_path: Path) -> None:
+    """Control: a script error and a CSP violation both reach the log."""
+    control = tmp_path / "control.html"
+    control.write_text(
+        '<meta http-equiv="Content-Security-Policy" content="style-src \'none\'">'
+        '<p style="color:red">x</p><script>missing();</script>',
+        encoding="utf-8",
+    )
+    result = _run(
+        tmp_path,
+        control,
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        "--virtual-time-budget=2000",
+    )
+    messages = " ".join(_console(result.stderr))
+    assert "missing is not defined" in messages and "Content Security Policy" in messages
+
+
+def _exemplars(dom: str) -> dict[str, bool]:
+    """Each exemplar section's request id and whether it is shown."""
+    out = {}
+    for tag, attrs in _tags(dom):
+        values = dict(attrs)
+        if tag == "section" and "exemplar" in str(values.get("class")).split():
+            out[str(values.get("data-request"))] = "hidden" not in str(values["class"]).split()
+    return out
+
+
+def test_request_search_box_filters_exemplars(tmp_path: Path, page: Path) -> None:
+    """``?request=`` fills the search box and fires its input event, as typing would."""
+    shown = _exemplars(_run(tmp_path, page, "--dump-dom", "--virtual-time-budget=2000").stdout)
+    assert len(shown) >= 2 and all(shown.values())
+    wanted = sorted(shown)[1]
+    result = _run(
+        tmp_path, page, "--dump-dom", "--virtual-time-budget=2000", query=f"?request={wanted[-6:]}"
+    )
+    filtered = _exemplars(result.stdout)
+    assert filtered == {cid: cid == wanted for cid in shown}
+    assert f"1 of {len(shown)} exemplar requests match" in result.stdout
+    controls = [
+        dict(a) for t, a in _tags(result.stdout) if t == "p" and ("class", "controls noprint") in a
+    ]
+    assert controls and all("hidden" not in c for c in controls)  # shown once the script runs
+    none = _run(tmp_path, page, "--dump-dom", "--virtual-time-budget=2000", query="?request=zzzz")
+    assert not any(_exemplars(none.stdout).values())

@@ -14,6 +14,9 @@ from timeline.analyze.scope import Window, bucket, truncate
 EVENT_CHANGES: Final = ("deploy.change", "server.start")
 MAX_VALUES: Final = 10
 MAX_EVENT_POINTS: Final = 200
+# A value appears (disappears) only when not seeing it before (after) would be this unlikely.
+EDGE_CHANCE: Final = 0.01
+UTC_US: Final = pl.Datetime("us", "UTC")
 
 
 def _version_events(timeline: pl.LazyFrame) -> pl.LazyFrame:
@@ -88,6 +91,61 @@ def _values(timeline: pl.LazyFrame, width: int, features: pl.DataFrame) -> pl.Da
     )
 
 
+def _edges(values: pl.DataFrame, shares: pl.DataFrame, extent: Window, width: int) -> pl.DataFrame:
+    """``values`` with ``appeared`` and ``disappeared``.
+
+    Only values carried by a request and seen at or after the window's start (its first request)
+    can change: a value seen only at startup, before any request, neither appears nor disappears.
+    A value appeared when it was first seen after the window's first bucket and the field was
+    logged often enough before, at the share the value later had, that it would have been seen
+    then had it been there: (1 - share) ** (events of the field before) < ``EDGE_CHANCE``.
+    Likewise a value disappeared when the field went on being logged long enough after its last
+    sighting. So a rare value is not said to appear or disappear at the window's edges.
+    """
+    if values.is_empty() or extent.start is None:
+        return values.with_columns(
+            pl.lit(False).alias("appeared"), pl.lit(False).alias("disappeared")
+        )
+    start_minute = truncate(pl.lit(extent.start, dtype=UTC_US), width)
+    totals = shares.group_by("field", "minute").agg(pl.col("events").sum().alias("total"))
+    minute = pl.col("minute")
+    context = (
+        values.select("field", "value", "first_minute", "last_minute")
+        .join(totals, on="field", how="left")
+        .group_by("field", "value")
+        .agg(
+            pl.col("total")
+            .filter((minute >= start_minute) & (minute < pl.col("first_minute")))
+            .sum()
+            .alias("before"),
+            pl.col("total").filter(minute > pl.col("last_minute")).sum().alias("after"),
+            pl.col("total")
+            .filter((minute >= pl.col("first_minute")) & (minute <= pl.col("last_minute")))
+            .sum()
+            .alias("during"),
+        )
+    )
+    share = (pl.col("events") / pl.col("during")).clip(0.0, 1.0)
+    miss = 1.0 - share
+    live = (pl.col("requests") > 0) & (pl.col("last_seen") >= pl.lit(extent.start, dtype=UTC_US))
+    return (
+        values.join(context, on=["field", "value"], how="left")
+        .with_columns(
+            (
+                live
+                & (pl.col("first_minute") > start_minute)
+                & (miss.pow(pl.col("before")) < EDGE_CHANCE)
+            )
+            .fill_null(False)
+            .alias("appeared"),
+            (live & (pl.col("after") > 0) & (miss.pow(pl.col("after")) < EDGE_CHANCE))
+            .fill_null(False)
+            .alias("disappeared"),
+        )
+        .drop("before", "after", "during")
+    )
+
+
 def _shares(timeline: pl.LazyFrame, width: int) -> pl.DataFrame:
     """Events per (field, bucket, value), for the share of each value per bucket."""
     return collect(
@@ -127,8 +185,8 @@ def change_log(
         return {"fields": [], "change_points": []}
     start = pl.Series([extent.start]).dt.truncate("1m")[0]
     end = extent.end
-    all_values = _values(timeline, width, features)
     shares = _shares(timeline, width)
+    all_values = _edges(_values(timeline, width, features), shares, extent, width)
     fields: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
     for name in VERSION_FIELDS:
@@ -161,14 +219,10 @@ def change_log(
                 "share_per_minute": _share(shares, name, kept["value"].to_list()),
             }
         )
-        multi = values.height > 1
-        # A value appeared (or disappeared) when the field was already (or still) logged.
-        start_minute = values["first_minute"].min()
-        end_minute = values["last_minute"].max()
         for r in values.iter_rows(named=True):
-            if r["first_minute"] > start_minute:
+            if r["appeared"]:
                 points.append(_point(name, r, "appeared", r["first_minute"], r["first_seen"]))
-            if multi and r["last_minute"] < end_minute:
+            if r["disappeared"]:
                 points.append(_point(name, r, "disappeared", r["last_minute"], r["last_seen"]))
     points += _event_points(timeline, width)
     points.sort(key=_point_order)

@@ -15,8 +15,10 @@ import polars as pl
 
 from timeline.analyze.evidence import iso, source_of
 from timeline.analyze.features import carriers
+from timeline.correlation.requests import docs_returned
 
 MAX_FAILING: Final = 3
+CHAIN: Final = ("prompt", "retrieval", "model", "policy")
 MAX_EVENTS: Final = 40
 # Failing requests looked at, in order, to find one per failure reason.
 SCAN_FAILING: Final = 200
@@ -139,9 +141,96 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+def _text(value: Any) -> str | None:
+    """A detail as text (None when missing); a float without a trailing ``.0``."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
+    return str(value)
+
+
+def _parts(*pairs: tuple[str, Any]) -> str:
+    return ", ".join(f"{label} {text}".strip() for label, v in pairs if (text := _text(v)))
+
+
+def _stage(stage: str, events: pl.DataFrame) -> dict[str, Any]:
+    """One step of the request's causal chain, from the events of its layer."""
+    layer = events["layer"]
+    if stage == "prompt":
+        rows = events.filter(
+            pl.col("prompt_template").is_not_null()
+            | pl.col("prompt_template_version").is_not_null()
+            | ((layer == "inference") & pl.col("input_tokens").is_not_null())
+        )
+    elif stage == "retrieval":
+        rows = events.filter((layer == "retrieval") & (pl.col("event_type") == "retrieval.query"))
+        if rows.is_empty():
+            rows = events.filter(layer == "retrieval")
+    elif stage == "model":
+        rows = events.filter(
+            (layer == "inference")
+            & pl.col("event_type").is_in(["inference.response", "inference.error"])
+        )
+        if rows.is_empty():
+            rows = events.filter(layer == "inference")
+    else:
+        rows = events.filter(layer == "policy")
+    if rows.is_empty():
+        return {"stage": stage, "text": "not logged", "status": None, "event_id": None}
+    texts = []
+    for r in rows.head(4).iter_rows(named=True):
+        failed = r["status"] not in (None, "ok")
+        if stage == "prompt":
+            text = _parts(
+                ("template", r["prompt_template"]),
+                ("version", r["prompt_template_version"]),
+                ("input tokens", r["input_tokens"]),
+            )
+        elif stage == "retrieval":
+            text = _parts(
+                ("index", r["index_name"]),
+                ("version", r["index_version"]),
+                ("documents", r["documents"]),
+                ("status", r["status"] if failed else None),
+            )
+        elif stage == "model":
+            text = _parts(
+                ("", r["model"]),
+                ("revision", r["model_revision"]),
+                ("status", r["status"]),
+                ("error", r["error_type"]),
+                ("finish", r["finish_reason"]),
+            )
+        else:
+            text = _parts(
+                ("", r["policy_name"]),
+                ("", r["policy_stage"]),
+                ("", r["verdict"] or r["status"]),
+            )
+        texts.append(text or "logged")
+        if stage != "policy":
+            break
+    first = rows.row(0, named=True)
+    statuses = [v for v in rows["status"].to_list() if v not in (None, "ok")]
+    return {
+        "stage": stage,
+        "text": "; ".join(texts),
+        "status": statuses[0] if statuses else first["status"],
+        "event_id": first["event_id"],
+    }
+
+
+def chain(events: pl.DataFrame) -> list[dict[str, Any]]:
+    """The request's causal chain: prompt -> retrieval -> model -> policy, one step each."""
+    with_docs = events.with_columns(docs_returned().alias("documents"))
+    return [_stage(stage, with_docs) for stage in CHAIN]
+
+
 def _chain(timeline: pl.DataFrame, request: dict[str, Any], kind: str) -> dict[str, Any]:
     events = timeline.filter(pl.col("correlation_id") == request["correlation_id"]).sort("seq")
     return {
+        "chain": chain(events),
         "kind": kind,
         "correlation_id": request["correlation_id"],
         "start": iso(request["start"]),

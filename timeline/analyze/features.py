@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -18,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from timeline.analyze.load import collect
+
+UTC_US: Final = pl.Datetime("us", "UTC")
 
 # Version-like fields, in the order ties are broken: what changed and what suspects are made of.
 VERSION_FIELDS: Final = (
@@ -52,6 +55,21 @@ COUNT_SCHEMA: Final = pl.Schema(
         "failing_with": pl.Int64(),
         "rest_with": pl.Int64(),
         "requests_timed": pl.Int64(),
+        "failing_event_only": pl.Int64(),
+        "rest_before_rise": pl.Int64(),
+        "first_start": pl.Datetime("us", "UTC"),
+        "last_start": pl.Datetime("us", "UTC"),
+    }
+)
+# Event statuses that make an event itself a failing one (a value logged only on such events,
+# beside other events of its request, is how the request failed: see ``analyze.ranking``).
+FAILING_EVENT_STATUSES: Final = ("error", "timeout", "blocked")
+FLAG_SCHEMA: Final = pl.Schema(
+    {
+        "correlation_id": pl.String(),
+        "failing": pl.Boolean(),
+        "start": pl.Datetime("us", "UTC"),
+        "events": pl.Int64(),
     }
 )
 
@@ -63,8 +81,16 @@ def partitions(n_requests: int) -> int:
     return math.ceil(n_requests / SPILL_PARTITION_REQUESTS)
 
 
+def failing_event() -> pl.Expr:
+    """True for an event that is itself a failure: an error, timeout or block (null: False)."""
+    return (
+        pl.col("status").is_in(list(FAILING_EVENT_STATUSES)) | (pl.col("verdict") == "block")
+    ).fill_null(False)
+
+
 def _field_values(events: pl.LazyFrame, rank: int, name: str) -> pl.LazyFrame:
-    """(correlation_id, field, value, rank, timed) for the events carrying field ``name``."""
+    """(correlation_id, field, value, rank, timed, ok, n) for the events carrying ``name``:
+    ``ok`` when the event is not itself a failure, ``n`` = 1 (summed per request)."""
     return events.filter(
         pl.col("correlation_id").is_not_null() & pl.col(name).is_not_null()
     ).select(
@@ -73,23 +99,58 @@ def _field_values(events: pl.LazyFrame, rank: int, name: str) -> pl.LazyFrame:
         pl.col(name).cast(pl.String).alias("value"),
         pl.lit(rank, dtype=pl.Int32).alias("rank"),
         pl.col("ts").is_not_null().alias("timed"),
+        (~failing_event()).alias("ok"),
+        pl.lit(1, dtype=pl.Int64).alias("n"),
     )
 
 
+def _reduced() -> list[pl.Expr]:
+    """How (request, field, value) rows combine: associative, so batches reduce in stages."""
+    return [pl.col("rank").first(), pl.col("timed").any(), pl.col("ok").any(), pl.col("n").sum()]
+
+
 def _per_request(values: pl.LazyFrame) -> pl.LazyFrame:
-    return values.group_by(*KEYS).agg(pl.col("rank").first(), pl.col("timed").any())
+    return values.group_by(*KEYS).agg(_reduced())
+
+
+def _flags(requests: pl.LazyFrame, rise_at: datetime | None) -> pl.LazyFrame:
+    """Per request: ``failing``, ``start``, ``events`` (null when ``requests`` lacks them) and
+    ``before_rise`` (a request that started before ``rise_at``; all timed ones without a rise)."""
+    names = requests.collect_schema().names()
+    cols = [
+        pl.col(k).cast(t) if k in names else pl.lit(None, dtype=t).alias(k)
+        for k, t in FLAG_SCHEMA.items()
+    ]
+    start = pl.col("start")
+    before = start.is_not_null() if rise_at is None else (start < pl.lit(rise_at, dtype=UTC_US))
+    return requests.select(cols).with_columns(before.fill_null(False).alias("before_rise"))
 
 
 def _count(per_request: pl.LazyFrame, flags: pl.LazyFrame) -> pl.DataFrame:
-    """Failing, other and timed requests per (field, value) of one slice of the requests."""
+    """Failing, other and timed requests per (field, value) of one slice of the requests; the
+    requests on which the value is logged only on failing events while the request has other
+    events; successful carriers before the rise; first and last start of a carrier."""
+    failing = pl.col("failing") == True  # noqa: E712
+    rest = pl.col("failing") == False  # noqa: E712
+    only_failing = ~pl.col("ok") & (pl.col("events").is_null() | (pl.col("events") > pl.col("n")))
     return collect(
         per_request.join(flags, on="correlation_id", how="left")
         .group_by("field", "value")
         .agg(
             pl.col("rank").first(),
-            (pl.col("failing") == True).sum().cast(pl.Int64).alias("failing_with"),  # noqa: E712
-            (pl.col("failing") == False).sum().cast(pl.Int64).alias("rest_with"),  # noqa: E712
+            failing.sum().cast(pl.Int64).alias("failing_with"),
+            rest.sum().cast(pl.Int64).alias("rest_with"),
             pl.col("timed").sum().cast(pl.Int64).alias("requests_timed"),
+            (only_failing & pl.col("failing").is_not_null())
+            .sum()
+            .cast(pl.Int64)
+            .alias("failing_event_only"),
+            (rest & pl.col("before_rise").fill_null(False))
+            .sum()
+            .cast(pl.Int64)
+            .alias("rest_before_rise"),
+            pl.col("start").min().alias("first_start"),
+            pl.col("start").max().alias("last_start"),
         )
     )
 
@@ -105,18 +166,23 @@ def feature_counts(
     n_requests: int,
     parts: int | None = None,
     spill_dir: Path | None = None,
+    rise_at: datetime | None = None,
 ) -> pl.DataFrame:
-    """Per (field, value): failing and other requests carrying it, and requests carrying it on a
-    timed event (``requests_timed``, what the change log counts).
+    """Per (field, value): failing and other requests carrying it, requests carrying it on a
+    timed event (``requests_timed``, what the change log counts), requests on which it is logged
+    only on failing events (``failing_event_only``), successful carriers that started before
+    ``rise_at`` (``rest_before_rise``; all of them without a rise) and the first and last start
+    of a carrier.
 
-    ``requests`` carries ``correlation_id`` and ``failing``. Values carried only by requests
-    missing from ``requests`` count in ``requests_timed`` only. Up to ``PARTITION_REQUESTS``
-    requests, each field is counted in one streaming pass; beyond, over hash partitions of
-    ``correlation_id`` spilled to ``spill_dir`` (default: the system's temporary directory).
+    ``requests`` carries ``correlation_id`` and ``failing`` (``start`` and ``events`` when it has
+    them). Values carried only by requests missing from ``requests`` count in ``requests_timed``
+    only. Up to ``PARTITION_REQUESTS`` requests, each field is counted in one streaming pass;
+    beyond, over hash partitions of ``correlation_id`` spilled to ``spill_dir`` (default: the
+    system's temporary directory).
     """
     parts = partitions(n_requests) if parts is None else parts
-    events = timeline.select("correlation_id", "ts", *SUSPECT_FIELDS)
-    flags = requests.select("correlation_id", "failing")
+    events = timeline.select("correlation_id", "ts", "status", "verdict", *SUSPECT_FIELDS)
+    flags = _flags(requests, rise_at)
     if parts == 1:
         out = [
             _count(_per_request(_field_values(events, rank, name)), flags)
@@ -135,6 +201,10 @@ def feature_counts(
             pl.col("failing_with").sum(),
             pl.col("rest_with").sum(),
             pl.col("requests_timed").sum(),
+            pl.col("failing_event_only").sum(),
+            pl.col("rest_before_rise").sum(),
+            pl.col("first_start").min(),
+            pl.col("last_start").max(),
         )
         .cast(COUNT_SCHEMA)
         .select(COUNT_SCHEMA.names())
@@ -156,13 +226,11 @@ class _Spill:
 
     def add(self, frame: pl.LazyFrame, keys: tuple[str, ...] = ()) -> None:
         """Append ``frame``'s rows; with ``keys``, each batch is first reduced to one row per key
-        (``rank`` first, ``timed`` any)."""
+        (as :func:`_per_request` does)."""
         part = (pl.col("correlation_id").hash(7) % self.parts).alias("_part")
         for batch in frame.with_columns(part).collect_batches(chunk_size=SPILL_BATCH_ROWS):
             if keys:
-                batch = batch.group_by(*keys, "_part").agg(
-                    pl.col("rank").first(), pl.col("timed").any()
-                )
+                batch = batch.group_by(*keys, "_part").agg(_reduced())
             for key, rows in batch.partition_by("_part", as_dict=True, include_key=False).items():
                 k = int(str(key[0]))
                 pending = self.pending.setdefault(k, [])
@@ -209,7 +277,7 @@ def _count_spilled(
         part_flags = (
             pl.scan_parquet(requests.path(k))
             if k in flagged
-            else pl.LazyFrame(schema={"correlation_id": pl.String, "failing": pl.Boolean})
+            else pl.LazyFrame(schema={**FLAG_SCHEMA, "before_rise": pl.Boolean()})
         )
         out.append(_count(_per_request(pl.scan_parquet(values.path(k))), part_flags))
     return out

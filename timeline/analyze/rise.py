@@ -6,13 +6,18 @@ after" against "one rate throughout", among splits where the rate after is highe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
 from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
 from timeline.analyze.scope import bucket
+from timeline.analyze.stats import chi2_1_threshold
+
+# Significance level of the tests of the rise and of the candidates; fewest excess failures.
+ALPHA: Final = 0.05
+MIN_EXCESS_FAILURES: Final = 5
 
 
 def _ll(k: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -39,7 +44,23 @@ def failing_series(requests: pl.LazyFrame, width: int) -> pl.DataFrame:
 
 
 def find_rise(series: pl.DataFrame) -> dict[str, Any] | None:
-    """The bucket at which the failing rate rose, with the rates before and after; None if none."""
+    """The bucket at which the failing rate rose significantly (see :func:`assess_rise`), with the
+    rates before and after; None when no split passes the test ("noise is not a rise")."""
+    tested = assess_rise(series)
+    if tested is None or not tested["significant"]:
+        return None
+    return {k: tested[k] for k in ("minute", "rate_before", "rate_after", "log_likelihood_ratio")}
+
+
+def assess_rise(series: pl.DataFrame, alpha: float = ALPHA) -> dict[str, Any] | None:
+    """The best split of the failing share into a lower rate before and a higher one after, and
+    whether it is significant; None when there is nothing to split.
+
+    Significant when 2 x the log-likelihood ratio exceeds the chi-square (1 degree of freedom)
+    quantile at ``alpha`` divided by the number of splits tried (Bonferroni over the buckets), and
+    the requests after the split hold at least ``MIN_EXCESS_FAILURES`` failures more than the
+    rate before would give.
+    """
     if series.height < 2 or series["failing"].sum() == 0:
         return None
     k_all = series["failing"].sum()
@@ -66,9 +87,16 @@ def find_rise(series: pl.DataFrame) -> dict[str, Any] | None:
     if scored.is_empty():
         return None
     best = scored.row(0, named=True)
+    splits = series.height - 1
+    threshold = chi2_1_threshold(alpha / splits) / 2.0
+    excess = best["k1"] - best["rate_before"] * best["n1"]
     return {
         "minute": iso(best["minute"]),
         "rate_before": round(best["rate_before"], 4),
         "rate_after": round(best["rate_after"], 4),
         "log_likelihood_ratio": round(best["llr"], 2),
+        "threshold": round(threshold, 2),
+        "splits": splits,
+        "excess_failures": round(excess, 1),
+        "significant": bool(best["llr"] >= threshold and excess >= MIN_EXCESS_FAILURES),
     }

@@ -1,19 +1,22 @@
-"""Suspects: attribute values over-represented among failing requests, with lift and intervals.
+"""Suspects: attribute values over-represented among failing requests, with their effect sizes.
 
 Evidence, not verdicts: a value that coincides with failures is listed with its counts, its lift
-(share among failing requests / share among the rest), a 95 % interval, and the change point at
-which it appeared, if any.
+(share among failing requests / share among the rest) and 95 % interval, the failure rate with
+and without it, the relative risk and its interval, the excess failures it accounts for, the share
+of failing requests it covers, when it was first and last seen, and the change point at which it
+appeared, if any. The order comes from ``analyze.ranking``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import polars as pl
 
-from timeline.analyze.evidence import cite
+from timeline.analyze.evidence import cite, iso
 from timeline.analyze.features import carriers, first_carriers
-from timeline.analyze.stats import lift, wilson
+from timeline.analyze.stats import lift, relative_risk, wilson
 
 MAX_SUSPECTS: Final = 10
 
@@ -27,9 +30,34 @@ def value_counts(features: pl.DataFrame, n_failing: int, n_requests: int) -> pl.
     n2 = n_requests - n1
     lo1, hi1 = wilson(pl.col("failing_with"), pl.lit(n1))
     lo2, hi2 = wilson(pl.col("rest_with"), pl.lit(n2))
+    carriers = pl.col("carriers")
+    without = pl.lit(n_requests, dtype=pl.Int64) - carriers
+    failing_without = pl.lit(n1, dtype=pl.Int64) - pl.col("failing_with")
+    rate_with = pl.when(carriers > 0).then(pl.col("failing_with") / carriers)
+    rate_without = pl.when(without > 0).then(failing_without / without)
     return (
         features.filter((pl.col("failing_with") + pl.col("rest_with")) > 0)
-        .select("field", "value", "rank", "failing_with", "rest_with")
+        .select(
+            "field",
+            "value",
+            "rank",
+            "failing_with",
+            "rest_with",
+            "failing_event_only",
+            "rest_before_rise",
+            "first_start",
+            "last_start",
+        )
+        .with_columns((pl.col("failing_with") + pl.col("rest_with")).alias("carriers"))
+        .with_columns(
+            rate_with.alias("rate_with"),
+            rate_without.alias("rate_without"),
+            ((rate_with - rate_without) * carriers).alias("excess_failures"),
+            (pl.col("failing_with") / n1 if n1 else pl.lit(None, dtype=pl.Float64)).alias(
+                "failing_coverage"
+            ),
+            *relative_risk(pl.col("failing_with"), carriers, failing_without, without),
+        )
         .with_columns(
             pl.lit(n1, dtype=pl.Int64).alias("failing_total"),
             pl.lit(n2, dtype=pl.Int64).alias("rest_total"),
@@ -58,30 +86,101 @@ def _round(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
+# The columns of a ranked value shown for each suspect, in order.
+SHOWN: Final = (
+    "field",
+    "value",
+    "stage",
+    "likely",
+    "failing_with",
+    "rest_with",
+    "failing_total",
+    "rest_total",
+    "failing_share",
+    "rest_share",
+    "failing_share_low",
+    "failing_share_high",
+    "rest_share_low",
+    "rest_share_high",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "carriers",
+    "rate_with",
+    "rate_without",
+    "relative_risk",
+    "relative_risk_low",
+    "relative_risk_high",
+    "excess_failures",
+    "failing_coverage",
+    "p_value",
+    "p_adjusted",
+)
+
+
+def present_since(end: datetime | None, span_s: float | None, width: int) -> datetime | None:
+    """A value last carried at or after this time is still present at the window's end: the
+    last bucket or the last 5 % of the window, whichever is longer."""
+    if end is None:
+        return None
+    tail = max(60.0 * width, 0.05 * float(span_s or 0.0))
+    return end - timedelta(seconds=tail)
+
+
+def value_item(row: dict[str, Any], present_after: datetime | None) -> dict[str, Any]:
+    """One ranked value as plain JSON values: counts, shares, effect sizes, first and last seen."""
+    item = {k: _round(row.get(k)) for k in SHOWN}
+    item["likely"] = bool(row.get("likely"))
+    order = row.get("causal_order")
+    item["causal_rank"] = None if order is None else int(order) + 1
+    item["first_seen"] = iso(row.get("first_start"))
+    item["last_seen"] = iso(row.get("last_start"))
+    last = row.get("last_start")
+    item["present_at_end"] = bool(
+        last is not None and present_after is not None and last >= present_after
+    )
+    return item
+
+
 def suspects(
-    counts: pl.DataFrame,
+    ranked: pl.DataFrame,
     timeline: pl.LazyFrame,
     requests: pl.LazyFrame,
     change_points: list[dict[str, Any]],
     rise: dict[str, Any] | None,
+    present_after: datetime | None = None,
     limit: int = MAX_SUSPECTS,
 ) -> list[dict[str, Any]]:
-    """The values most over-represented among failing requests (lift > 1), best first.
+    """Candidate causes: the likely candidates in causal order (``analyze.ranking``), then the
+    other values over-represented among failing requests (lift > 1) by the lower bound of the
+    lift interval. Failure modes (symptoms) are never among them.
 
-    Ranked by the lower bound of the lift interval, then by failing requests carrying the value.
     ``requests`` carries ``failing``; carriers are read from ``timeline`` for the values listed.
     """
-    top = counts.filter((pl.col("failing_with") > 0) & (pl.col("lift") > 1.0)).head(limit)
+    top = ranked.filter(
+        ~pl.col("symptom") & (pl.col("failing_with") > 0) & (pl.col("lift") > 1.0)
+    ).head(limit)
+    return _with_evidence(top, timeline, requests, change_points, rise, present_after)
+
+
+def _with_evidence(
+    rows: pl.DataFrame,
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
+    change_points: list[dict[str, Any]],
+    rise: dict[str, Any] | None,
+    present_after: datetime | None,
+) -> list[dict[str, Any]]:
     failing_ids = requests.filter(pl.col("failing")).select("correlation_id")
     appeared = {(p["field"], p["value"]): p for p in change_points if p["kind"] == "appeared"}
     out = []
-    for row in top.iter_rows(named=True):
+    for row in rows.iter_rows(named=True):
         found = carriers(timeline, row["field"], row["value"]).join(
             failing_ids, on="correlation_id", how="semi"
         )
         firsts = first_carriers(found.collect())
         change = appeared.get((row["field"], row["value"]))
-        item = {k: _round(v) for k, v in row.items() if k != "rank"}
+        item = value_item(row, present_after)
         item["change"] = (
             {"minute": change["minute"], "at": change["at"], "evidence": change["evidence"]}
             if change
@@ -93,15 +192,42 @@ def suspects(
     return out
 
 
+def symptoms(
+    ranked: pl.DataFrame,
+    timeline: pl.LazyFrame,
+    requests: pl.LazyFrame,
+    change_points: list[dict[str, Any]],
+    present_after: datetime | None = None,
+    limit: int = MAX_SUSPECTS,
+) -> list[dict[str, Any]]:
+    """Values logged (almost) only on failing events: how requests failed, most failing first."""
+    rows = ranked.filter(pl.col("symptom")).sort(
+        "failing_with", "rank", "value", descending=[True, False, False]
+    )
+    return _with_evidence(rows.head(limit), timeline, requests, change_points, None, present_after)
+
+
 def nearest_change_before(
-    change_points: list[dict[str, Any]], rise: dict[str, Any] | None
+    change_points: list[dict[str, Any]],
+    rise: dict[str, Any] | None,
+    failure_modes: set[tuple[str, str]] | None = None,
 ) -> dict[str, Any] | None:
-    """The change point at or before the rise bucket that is closest to it (latest), if any."""
+    """The change point at or before the rise bucket that is closest to it (latest), if any.
+
+    A disappearance is no such change, nor is a value that is a failure mode (``failure_modes``:
+    (field, value) pairs logged only on failing events): a symptom is never "the change before
+    the rise"."""
     if rise is None:
         return None
+    modes = failure_modes or set()
     before = [
-        p for p in change_points if p["minute"] <= rise["minute"] and p["kind"] != "disappeared"
+        p
+        for p in change_points
+        if p["minute"] is not None
+        and p["minute"] <= rise["minute"]
+        and p["kind"] != "disappeared"
+        and (p["field"], p["value"]) not in modes
     ]
     if not before:
         return None
-    return max(before, key=lambda p: (p["minute"], p["at"]))
+    return max(before, key=lambda p: (p["minute"], p["at"] or ""))

@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any, Final
 
 from timeline.export.mermaid import sequence
-from timeline.export.text import NULL_TEXT, cites, hm, md, number, pairs, pct, plain, table
+from timeline.export.text import (
+    NULL_TEXT,
+    chain_line,
+    cites,
+    hm,
+    hms,
+    md,
+    number,
+    pairs,
+    pct,
+    plain,
+    table,
+)
 
 NOTICE: Final = (
     "This appendix lays out evidence from the logs; it does not say who or what is at fault. "
@@ -121,19 +133,90 @@ def _outcomes(doc: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _candidates(doc: dict[str, Any]) -> list[str]:
+    out = ["## Candidate causes", ""]
+    likely = [x for x in doc["suspects"] if x["likely"]]
+    if not likely:
+        out += [
+            "No likely candidate: no logged value passes the tests "
+            f"(one-sided Fisher exact test, Holm-corrected over {md(doc['candidates_tested'])} "
+            "values, p < 0.05; relative risk at least 1.5 with its 95% interval above 1; at "
+            "least 5 excess failures).",
+            "",
+        ]
+    else:
+        out += [
+            "Likely candidates in causal order: values that appeared by the rise first, then along "
+            "a request's chain (prompt, retrieval, model, policy, then upstream, route and host), "
+            "then by time. Values logged only on failing events are failure modes, not "
+            "candidates. Relative risk = failure rate with the value / without it (95% interval, "
+            "Katz log method); excess failures = (rate with - rate without) x requests with it.",
+            "",
+        ]
+        out += table(
+            [
+                "#",
+                "step",
+                "field",
+                "value",
+                "failing with",
+                "failing without",
+                "relative risk (95%)",
+                "excess failures",
+                "covers",
+                "first / last seen",
+                "at end",
+                "p (Holm)",
+                "evidence",
+            ],
+            [
+                [
+                    x["causal_rank"],
+                    x["stage"],
+                    x["field"],
+                    x["value"],
+                    f"{pct(x['rate_with'])} ({x['failing_with']}/{x['carriers']})",
+                    f"{pct(x['rate_without'])} "
+                    f"({x['failing_total'] - x['failing_with']}/"
+                    f"{x['failing_total'] + x['rest_total'] - x['carriers']})",
+                    f"{number(x['relative_risk'], '.2f')} ({number(x['relative_risk_low'], '.2f')}"
+                    f" to {number(x['relative_risk_high'], '.2f')})",
+                    number(x["excess_failures"], ".0f"),
+                    pct(x["failing_coverage"]),
+                    f"{hms(x['first_seen'])} / {hms(x['last_seen'])}",
+                    "still present" if x["present_at_end"] else "gone",
+                    number(x["p_adjusted"], ".2g"),
+                    cites(x["evidence"]),
+                ]
+                for x in likely
+            ],
+        )
+        out.append("")
+    near = doc["nearest_change_before_rise"]
+    if near:
+        out += [
+            f"The change logged nearest before the rise: {md(near['field'])} = "
+            f"{md(near['value'])} at {md(near['at'])} (evidence: {md(cites(near['evidence']))}).",
+            "",
+        ]
+    return out
+
+
 def _suspects(doc: dict[str, Any]) -> list[str]:
     out = ["## Suspects: values over-represented among failing requests", ""]
     if not doc["suspects"]:
         return [*out, "No attribute value is over-represented among failing requests.", ""]
     out += [
         "Lift = share of failing requests carrying the value / share of the other requests "
-        "carrying it, with a 95% interval (Katz log method). Ranked by the interval's lower bound.",
+        "carrying it, with a 95% interval (Katz log method). Likely candidates first, in causal "
+        "order; then by the interval's lower bound.",
         "",
     ]
     out += table(
         [
             "field",
             "value",
+            "likely",
             "failing with",
             "others with",
             "lift",
@@ -145,6 +228,7 @@ def _suspects(doc: dict[str, Any]) -> list[str]:
             [
                 s["field"],
                 s["value"],
+                s["likely"],
                 f"{s['failing_with']}/{s['failing_total']}",
                 f"{s['rest_with']}/{s['rest_total']}",
                 number(s["lift"], ".2f"),
@@ -155,13 +239,68 @@ def _suspects(doc: dict[str, Any]) -> list[str]:
             for s in doc["suspects"]
         ],
     )
-    near = doc["nearest_change_before_rise"]
-    if near:
+    return [*out, ""]
+
+
+def _modes(doc: dict[str, Any]) -> list[str]:
+    f = doc["failure_modes"]
+    out = ["## Failure modes: how requests failed", ""]
+    out.append(
+        "Outcomes, not causes: why a request counts as failing, its error type, the policy "
+        "that blocked it, the status it was answered with."
+    )
+    out.append("")
+    for title, key in (
+        ("reason", "reasons"),
+        ("error type", "error_types"),
+        ("blocked by", "blocked_by"),
+        ("status", "status_classes"),
+    ):
+        if f[key]:
+            out += table(
+                [title, "failing requests", "share of failing"],
+                [[r["value"], r["requests"], pct(r["share"])] for r in f[key]],
+            )
+            out.append("")
+    if f["logged_on_failures"]:
         out += [
+            "Values logged only on failing events (for example a rail that appears only when "
+            "it blocks): they show how requests failed and are never ranked as candidates.",
             "",
-            f"The change nearest before the rise: {md(near['field'])} = {md(near['value'])} "
-            f"at {md(near['at'])} (evidence: {cites(near['evidence'])}).",
         ]
+        out += table(
+            ["field", "value", "failing with", "carriers", "evidence"],
+            [
+                [m["field"], m["value"], m["failing_with"], m["carriers"], cites(m["evidence"])]
+                for m in f["logged_on_failures"]
+            ],
+        )
+        out.append("")
+    return out
+
+
+def _impact(doc: dict[str, Any]) -> list[str]:
+    i = doc["impact"]
+    ongoing = {True: "yes", False: "no", None: NULL_TEXT}[i["ongoing_at_end"]]
+    alert = {True: "yes", False: "no", None: NULL_TEXT}[i["status_alert_would_fire"]]
+    out = ["## Impact", ""]
+    out += table(
+        ["measure", "value"],
+        [
+            ["since", i["since"] or "the window start (no rise)"],
+            ["until", i["until"]],
+            ["duration (min)", i["duration_minutes"]],
+            ["ongoing at window end", ongoing],
+            ["requests", i["requests"]],
+            ["failing requests", i["failing_requests"]],
+            ["excess failures over the rate before", i["excess_failures"]],
+            ["distinct clients affected", f"{i['clients_affected']} of {i['clients']}"],
+            ["silent failures (failing, answered 2xx)", i["silent_failures"]],
+            ["failing without a status", i["failing_without_status"]],
+            ["share answered 5xx", pct(i["status_5xx_share"])],
+            [f"5xx alert at {pct(i['alert_5xx_share'])} would fire", alert],
+        ],
+    )
     return [*out, ""]
 
 
@@ -218,6 +357,8 @@ def _exemplars(doc: dict[str, Any]) -> list[str]:
             f"{md(ex['heuristic_events'])} heuristic.",
             "",
         ]
+        if ex.get("chain"):
+            out += ["Chain: " + md(chain_line(ex["chain"])), ""]
         out += ["```mermaid", *sequence(ex), "```", ""]
         out += table(
             ["seq", "+ms", "layer", "event", "status", "details", "link", "evidence"],
@@ -359,6 +500,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out = ["# Postmortem appendix", "", f"> {NOTICE}", ""]
     for section in (
         _findings,
+        _candidates,
+        _impact,
+        _modes,
         _scope,
         _changes,
         _suspects,

@@ -11,6 +11,7 @@ import re
 from typing import Any, Final
 
 from timeline.export.text import number
+from timeline.export.waterfall import coarse_precision as _precision
 
 _SAFE: Final = re.compile(r"[A-Za-z0-9 .,:/@=+_-]")
 _ALIASES: Final = {
@@ -20,7 +21,7 @@ _ALIASES: Final = {
     "inference": "I",
     "other": "O",
 }
-MAX_TEXT: Final = 90
+MAX_TEXT: Final = 120
 
 
 def mermaid_text(value: Any) -> str:
@@ -29,26 +30,44 @@ def mermaid_text(value: Any) -> str:
     return "".join(ch if _SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value if v is not None)
+    return str(value)
+
+
 def sequence(exemplar: dict[str, Any]) -> list[str]:
-    """The lines of a ``mermaid`` code block for one exemplar chain."""
-    layers = [layer for layer in _ALIASES if any(e["layer"] == layer for e in exemplar["events"])]
+    """The lines of a ``mermaid`` code block for one exemplar chain.
+
+    Null-safe: a step without a time says ``no time``, missing fields are left out; a stamp coarser than
+    a millisecond says so (its order may be off by that much).
+    """
+    events = [e for e in exemplar.get("events") or [] if isinstance(e, dict)]
+    layers = [layer for layer in _ALIASES if any(e.get("layer") == layer for e in events)]
     lines = ["sequenceDiagram"]
     lines += [f"    participant {_ALIASES[layer]} as {layer}" for layer in layers]
     previous = "G" if "gateway" in layers else (_ALIASES[layers[0]] if layers else "G")
-    for event in exemplar["events"]:
-        here = _ALIASES.get(event["layer"], "O")
-        offset = event["offset_ms"]
-        when = "?" if offset is None else f"{offset:+.1f}ms"
-        label = f"{when} {event['event_type'] or ''} {event['status'] or ''}".strip()
-        details = event["details"]
+    for event in events:
+        here = _ALIASES.get(str(event.get("layer")), "O")
+        offset = event.get("offset_ms")
+        when = f"{offset:+.1f}ms" if isinstance(offset, int | float) else "no time"
+        label = f"{when} {event.get('event_type') or ''} {event.get('status') or ''}".strip()
+        details = event.get("details") or {}
+        duration = details.get("duration_ms")
+        if isinstance(duration, int | float):
+            label += f" took {duration:g}ms"
         for key in ("status_code", "verdict", "model_revision", "index_name", "error_type"):
-            if key in details:
-                label += f" {key}={details[key]}"
-        if event["clock_offset_ms"]:
-            label += f" clock {event['clock_offset_ms']:+.1f}ms"
-        heuristic = event["correlation_method"] == "heuristic"
+            if details.get(key) is not None:
+                label += f" {key}={_value(details[key])}"
+        coarse = _precision(event)
+        if coarse is not None:
+            label += f" stamp to {coarse:g}ms"
+        clock = event.get("clock_offset_ms")
+        if isinstance(clock, int | float) and clock:
+            label += f" clock {clock:+.1f}ms"
+        heuristic = event.get("correlation_method") == "heuristic"
         if heuristic:
-            label += f" heuristic link {number(event['correlation_confidence'], '.2f')}"
+            label += f" heuristic link {number(event.get('correlation_confidence'), '.2f')}"
         arrow = "-->>" if heuristic else "->>"
         if here == previous:
             lines.append(f"    Note over {here}: {mermaid_text(label)}")

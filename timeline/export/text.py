@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -12,12 +13,31 @@ NULL_TEXT: Final = "—"
 
 
 def plain(value: Any) -> str:
-    """A value as text, unescaped: None is :data:`NULL_TEXT`, a float is shortest (``g``)."""
+    """A value as text, unescaped and never a Python repr: None is :data:`NULL_TEXT`, a boolean
+    ``yes`` / ``no``, a float in plain decimals (at most 4 places, no exponent), a mapping
+    ``key value, key value``, a list ``a, b``."""
     if value is None:
         return NULL_TEXT
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:g}"
+        return _decimal(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{plain(k)} {plain(v)}" for k, v in value.items()) or NULL_TEXT
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return ", ".join(plain(v) for v in items) or NULL_TEXT
     return str(value)
+
+
+def _decimal(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value.is_integer():
+        return f"{value:.0f}"
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def md(value: Any) -> str:
@@ -56,15 +76,25 @@ def hm(iso: Any) -> str:
     return NULL_TEXT if not iso else str(iso)[11:16]
 
 
+def pairs(values: dict[Any, Any], sep: str = ", ", between: str = " ") -> str:
+    """``key value, key value`` (not escaped); values through :func:`plain` (a nested mapping
+    or list as text, never a Python repr; None is :data:`NULL_TEXT`)."""
+    return sep.join(
+        f"{plain(k)}{between}{f'({plain(v)})' if isinstance(v, dict) and v else plain(v)}"
+        for k, v in values.items()
+    )
+
+
+def hms(iso: Any) -> str:
+    """``HH:MM:SS`` of an ISO timestamp."""
+    return NULL_TEXT if not iso else str(iso)[11:19]
+
+
+def chain_line(chain: Sequence[dict[str, Any]]) -> str:
+    """A request's causal chain on one line: ``prompt: ... → retrieval: ... → ...``."""
+    return " → ".join(f"{plain(step.get('stage'))}: {plain(step.get('text'))}" for step in chain)
+
+
 def number(value: Any, spec: str) -> str:
     """``value`` formatted with ``spec`` (e.g. ``.2f``, ``+.1f``); None is :data:`NULL_TEXT`."""
     return NULL_TEXT if value is None else format(value, spec)
-
-
-def pairs(values: dict[Any, Any], sep: str = ", ", between: str = " ") -> str:
-    """``key value, key value`` (not escaped); None is :data:`NULL_TEXT`."""
-    return sep.join(f"{_str(k)}{between}{_str(v)}" for k, v in values.items())
-
-
-def _str(value: Any) -> str:
-    return NULL_TEXT if value is None else str(value)
