@@ -25,10 +25,15 @@ class Evaluation:
     events_without_truth: int
     skews: list[dict[str, Any]] = field(default_factory=list)
     violations_after: int = 0
+    # Requests whose id-linked events lie in two layers or more, and the share of them whose
+    # events all landed in one correlated request.
+    cross_layer_requests: int = 0
+    joined_share: float = 1.0
 
 
 def truth_frame(scenario: Path) -> pl.DataFrame:
-    """Ground truth as rows: rel (path below logs/), line, key, method."""
+    """Ground truth as rows: rel (path below logs/), line, key, method (``id``, ``heuristic``,
+    or ``unlinked``: the line belongs to the request but nothing on it can link it)."""
     truth = json.loads((scenario / "ground_truth.json").read_text(encoding="utf-8"))
     rows = [
         (rel, line, key, method)
@@ -79,8 +84,14 @@ def evaluate(scenario: Path, outdir: Path) -> Evaluation:
     report = json.loads((outdir / CORRELATION).read_text(encoding="utf-8"))
     truth = json.loads((scenario / "ground_truth.json").read_text(encoding="utf-8"))
     skews = []
-    for rel, injected in truth["skews_ms"].items():
-        found = [c for c in report["clock_corrections"] if str(c["source"]).endswith(rel)]
+    injected_skews = [(rel, ms, False) for rel, ms in truth["skews_ms"].items()]
+    injected_skews += [(host, ms, True) for host, ms in truth.get("host_skews_ms", {}).items()]
+    for rel, injected, by_host in injected_skews:
+        found = [
+            c
+            for c in report["clock_corrections"]
+            if (str(c["source"]) == rel if by_host else str(c["source"]).endswith(rel))
+        ]
         corrected = found[0]["offset_ms"] if found and found[0]["applied"] else 0.0
         skews.append(
             {
@@ -91,6 +102,7 @@ def evaluate(scenario: Path, outdir: Path) -> Evaluation:
                 "bound_ms": found[0]["bound_ms"] if found else None,
             }
         )
+    crossing, joined = cross_layer(ids)
     return Evaluation(
         id_precision=id_p,
         id_recall=id_r,
@@ -102,4 +114,23 @@ def evaluate(scenario: Path, outdir: Path) -> Evaluation:
         ).height,
         skews=skews,
         violations_after=int(report["causal_violations_after"]),
+        cross_layer_requests=crossing,
+        joined_share=joined / crossing if crossing else 1.0,
     )
+
+
+def cross_layer(ids: pl.DataFrame) -> tuple[int, int]:
+    """Of the true requests whose id-linked events lie in two layers or more: how many there
+    are, and how many have all those events in one correlated request."""
+    per_key = (
+        ids.filter(pl.col("key").is_not_null())
+        .group_by("key")
+        .agg(
+            pl.col("layer").n_unique().alias("layers"),
+            pl.col("correlation_id").n_unique().alias("requests"),
+            pl.col("correlation_id").null_count().alias("unassigned"),
+        )
+        .filter(pl.col("layers") >= 2)
+    )
+    joined = per_key.filter((pl.col("requests") == 1) & (pl.col("unassigned") == 0)).height
+    return per_key.height, joined

@@ -13,13 +13,14 @@ import gzip
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from timeline.scenarios import writers as w
 from timeline.scenarios.model import BASE_TIME, Request, plan_requests, schedule
+from timeline.scenarios.modern import MODERN_REQUESTS, MODERN_SCENARIOS
+from timeline.scenarios.output import Output
 
 MINUTES = 30
 PROMPTS = (
@@ -28,16 +29,6 @@ PROMPTS = (
     "Which regions support data residency?",
     "Explain the difference between the Pro and Team tiers.",
 )
-
-
-@dataclass
-class Output:
-    """Files of one scenario: path -> rows; plus how each file is wrapped."""
-
-    files: dict[str, list[w.Row]] = field(default_factory=dict)
-    envelope: dict[str, str] = field(default_factory=dict)  # path -> docker_json | cri
-    skews: dict[str, float] = field(default_factory=dict)
-    cause: dict[str, Any] = field(default_factory=dict)
 
 
 def _minute(ms: float) -> str:
@@ -244,6 +235,14 @@ SCENARIOS: dict[str, Callable[[random.Random, int], Output]] = {
     "prompt_template_change": prompt_template_change,
     "clock_skew_forwarded_ids": clock_skew_forwarded_ids,
 }
+# Every scenario: the five above and the second family (timeline.scenarios.modern).
+ALL_SCENARIOS: dict[str, Callable[[random.Random, int], Output]] = SCENARIOS | MODERN_SCENARIOS
+DEFAULT_REQUESTS = 300
+
+
+def committed_requests(name: str) -> int:
+    """How many requests the committed fixture of scenario ``name`` has."""
+    return MODERN_REQUESTS.get(name, DEFAULT_REQUESTS)
 
 
 def _wrap(line: str, kind: str | None, ms: float, pod: str) -> str:
@@ -261,29 +260,68 @@ def _wrap(line: str, kind: str | None, ms: float, pod: str) -> str:
     return line
 
 
-def write_scenario(name: str, outdir: Path, requests: int = 300, seed: int = 7) -> dict[str, Any]:
-    """Write scenario ``name`` under ``outdir``; return its ground truth (also written)."""
+def write_scenario(
+    name: str, outdir: Path, requests: int = DEFAULT_REQUESTS, seed: int = 7
+) -> dict[str, Any]:
+    """Write scenario ``name`` under ``outdir``; return its ground truth (also written).
+
+    A row may hold several physical lines (a traceback): truth line numbers count physical lines
+    and an envelope wraps each of them. Rows whose truth method is ``reject`` are lines planted
+    to be rejected: they are listed under ``planted_rejects`` instead of ``lines``.
+    """
     rng = random.Random(f"{name}:{seed}")
-    out = SCENARIOS[name](rng, requests)
+    out = ALL_SCENARIOS[name](rng, requests)
     truth_files: dict[str, list[list[Any]]] = {}
+    planted: dict[str, list[int]] = {}
     for rel, rows in sorted(out.files.items()):
         rows = sorted(rows, key=lambda row: row[0])
         kind = out.envelope.get(rel)
         pod = Path(rel).name.split(".")[0]
-        text = "".join(_wrap(line, kind, ms, pod) + "\n" for ms, line, _ in rows)
+        parts: list[str] = []
+        items: list[list[Any]] = []
+        number = 1
+        for ms, line, owner in rows:
+            physical = line.split("\n")
+            parts += [_wrap(p, kind, ms, pod) + "\n" for p in physical]
+            if owner is not None and owner[1] == "reject":
+                planted.setdefault(rel, []).append(number)
+            elif owner is not None:
+                items.append([number, owner[0], owner[1]])
+            number += len(physical)
         path = outdir / "logs" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = text.encode()
+        data = "".join(parts).encode()
         path.write_bytes(gzip.compress(data, mtime=0) if rel.endswith(".gz") else data)
-        truth_files[rel] = [[i, t[0], t[1]] for i, (_, _, t) in enumerate(rows, 1) if t is not None]
-    truth = {
+        truth_files[rel] = items
+    truth: dict[str, Any] = {
         "scenario": name,
-        "description": (SCENARIOS[name].__doc__ or "").strip(),
+        "description": (ALL_SCENARIOS[name].__doc__ or "").strip(),
         "seed": seed,
         "requests": requests,
         "cause": out.cause,
         "skews_ms": out.skews,
-        "lines": truth_files,
     }
-    (outdir / "ground_truth.json").write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    if not out.truth:
+        truth["lines"] = truth_files
+        text = json.dumps(truth, indent=1) + "\n"
+    else:
+        truth["host_skews_ms"] = out.host_skews
+        truth["planted_rejects"] = planted
+        truth |= out.truth
+        truth["lines"] = truth_files
+        text = _compact(truth)
+    (outdir / "ground_truth.json").write_text(text, encoding="utf-8")
     return truth
+
+
+def _compact(truth: dict[str, Any]) -> str:
+    """Ground truth as JSON with the long lists (``lines`` per file, ``affected``) on one line
+    each: the same data, a fifth of the size."""
+    head = {k: v for k, v in truth.items() if k not in ("lines", "affected")}
+    body = json.dumps(head, indent=1)[: -len("\n}")]
+    affected = json.dumps(truth.get("affected", []), separators=(",", ":"))
+    files = ",\n".join(
+        f"  {json.dumps(rel)}: {json.dumps(items, separators=(',', ':'))}"
+        for rel, items in truth["lines"].items()
+    )
+    return f'{body},\n "affected": {affected},\n "lines": {{\n{files}\n }}\n}}\n'
