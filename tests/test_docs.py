@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from timeline.docgen import DOCS
+from timeline.docgen import COMPLETION_SHELLS, DOCS, normalise_help
 from timeline.schema import DOC_TYPES, FIELDS
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
@@ -63,3 +63,23 @@ def test_writing_a_parser_examples_work() -> None:
     assert parser.sniff(sample) == 1.0
     result = parser.parse(Source("x", sample.frame()))
     assert result.events["message"].to_list() == ["started"]
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "Usage: timeline [OPTIONS] COMMAND [ARGS]...",
+        "Usage: timeline [OPTIONS] [COMMAND] [ARGS]...",
+    ],
+)
+def test_cli_doc_does_not_depend_on_the_click_version(usage: str) -> None:
+    assert normalise_help(usage + "\n") == "Usage: timeline [OPTIONS] COMMAND [ARGS]..."
+
+
+def test_cli_doc_documents_shell_completion() -> None:
+    text = (DOCS_DIR / "cli.md").read_text(encoding="utf-8")
+    assert "## Shell completion" in text
+    for shell, where, line in COMPLETION_SHELLS:
+        cell = line.replace("|", "\\|")  # a pipe inside a table cell is escaped
+        assert f"| {shell} | `{where}` | `{cell}` |" in text
+    assert "## `timeline demo`" in text

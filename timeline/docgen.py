@@ -1,7 +1,9 @@
 """Generate the reference docs that must never drift: ``docs/schema.md``, ``docs/cli.md`` and
 ``docs/parsers.md`` (the index of the parsers' own pages).
 
-``python -m timeline.docgen`` rewrites both; tests fail when the committed files differ.
+``python -m timeline.docgen`` rewrites them; tests fail when the committed files differ. The CLI
+page is click's own help, normalised where click versions spell the same thing differently (so
+that the page does not depend on the installed click; tests/test_docs.py checks the spellings).
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ def schema_markdown() -> str:
     return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
 
 
+def normalise_help(text: str) -> str:
+    """click's help text in one spelling, whatever click version is installed.
+
+    A group's usage line reads ``COMMAND [ARGS]...`` in some click releases and
+    ``[COMMAND] [ARGS]...`` in others (checked with click 8.1.0, 8.4.0 and 8.5.1).
+    """
+    return re.sub(r"\[?COMMAND\]? \[ARGS\]\.\.\.", "COMMAND [ARGS]...", text.rstrip())
+
+
 def _command_doc(
     cmd: click.Command, path: list[str], out: list[str], parent: click.Context | None = None
 ) -> None:
@@ -81,9 +92,7 @@ def _command_doc(
         max_content_width=100,
         terminal_width=100,
     )
-    # click's usage line for groups differs between versions ("[COMMAND] [ARGS]..." or
-    # "COMMAND [ARGS]..."): one spelling, so that the doc does not drift with the installed click.
-    text = re.sub(r"\[?COMMAND\]? \[ARGS\]\.\.\.", "COMMAND [ARGS]...", cmd.get_help(ctx).rstrip())
+    text = normalise_help(cmd.get_help(ctx))
     out += [f"## `{name}`", "", "```text", text, "```", ""]
     if isinstance(cmd, click.Group):
         for sub_name in sorted(cmd.list_commands(ctx)):
@@ -102,7 +111,52 @@ def cli_markdown() -> str:
         "",
     ]
     _command_doc(cli, ["timeline"], out)
+    out += completion_markdown()
     return "\n".join(out).rstrip() + "\n"
+
+
+# The variable click reads for shell completion: "_" + the program name in capitals + "_COMPLETE".
+COMPLETE_VAR = "_TIMELINE_COMPLETE"
+COMPLETION_SHELLS = (
+    ("bash", "~/.bashrc", f'eval "$({COMPLETE_VAR}=bash_source timeline)"'),
+    ("zsh", "~/.zshrc", f'eval "$({COMPLETE_VAR}=zsh_source timeline)"'),
+    (
+        "fish",
+        "~/.config/fish/completions/timeline.fish",
+        f"{COMPLETE_VAR}=fish_source timeline | source",
+    ),
+)
+
+
+def completion_markdown() -> list[str]:
+    """The shell completion section of ``docs/cli.md`` (click's completion, bash/zsh/fish)."""
+    out = [
+        "## Shell completion",
+        "",
+        "`timeline` completes its commands, options, choices and file names in bash (4.4 or",
+        "newer), zsh and fish. Add the line for your shell to the file named, then open a new shell:",
+        "",
+        "| shell | file | line |",
+        "|---|---|---|",
+    ]
+    out += [
+        f"| {shell} | `{where}` | `{_cell(line)}` |" for shell, where, line in COMPLETION_SHELLS
+    ]
+    out += [
+        "",
+        "The line runs `timeline` once per new shell to print the completion script. To skip that,",
+        "save the script once and source the file instead (run it again after upgrading):",
+        "",
+        "```sh",
+        f"{COMPLETE_VAR}=bash_source timeline > ~/.timeline-complete.bash",
+        'echo ". ~/.timeline-complete.bash" >> ~/.bashrc',
+        "```",
+        "",
+        f"(`zsh_source` / `fish_source` for the other shells.) `{COMPLETE_VAR}` is the variable",
+        "click reads: `_` + the program name in capitals + `_COMPLETE`.",
+        "",
+    ]
+    return out
 
 
 def parsers_markdown() -> str:

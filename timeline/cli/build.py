@@ -8,17 +8,9 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from timeline.cli.options import parser_rules
-from timeline.pipeline.api import DEFAULT_MAX_LINE_BYTES, build, check_timezone
+from timeline.cli.lazy import api, console, progress
+from timeline.cli.options import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, parser_rules
 
 
 @click.command("build")
@@ -74,6 +66,13 @@ from timeline.pipeline.api import DEFAULT_MAX_LINE_BYTES, build, check_timezone
     help="Longer lines are rejected.",
 )
 @click.option(
+    "--max-file-bytes",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_FILE_BYTES,
+    show_default=True,
+    help="Read at most this many bytes of one input (a guard against endless sources).",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(1, 64),
@@ -95,7 +94,12 @@ from timeline.pipeline.api import DEFAULT_MAX_LINE_BYTES, build, check_timezone
     is_flag=True,
     help="Do not write the postmortem appendix (appendix.md, appendix.html, appendix.json).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print only the totals.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only the totals line (no per-file lines, correlation summary or file list).",
+)
 def build_command(
     inputs: tuple[str, ...],
     outdir: Path,
@@ -107,6 +111,7 @@ def build_command(
     timezone: str | None,
     year: int | None,
     max_line_bytes: int,
+    max_file_bytes: int,
     jobs: int,
     salt: str | None,
     no_correlate: bool,
@@ -117,23 +122,24 @@ def build_command(
 
     Every line is accounted for: parsed, rejected (see rejects.parquet) or skipped.
     """
-    if timezone is not None and (problem := check_timezone(timezone)):
+    if timezone is not None and (problem := api.check_timezone(timezone)):
         raise click.BadParameter(problem, param_hint="--timezone")
     rules = parser_rules(parser_overrides)
-    stderr = Console(stderr=True)
+    # Progress goes to stderr (and only to a terminal); results go to stdout.
+    stderr = console.Console(stderr=True)
     show = stderr.is_terminal and not quiet
-    progress = Progress(
+    bar = progress.Progress(
         "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
+        progress.BarColumn(),
+        progress.DownloadColumn(),
+        progress.TransferSpeedColumn(),
+        progress.TimeRemainingColumn(),
         console=stderr,
         transient=True,
     )
-    with progress if show else nullcontext(progress):
-        task = progress.add_task("parsing", total=None)
-        report = build(
+    with bar if show else nullcontext(bar):
+        task = bar.add_task("parsing", total=None)
+        report = api.build(
             inputs,
             outdir,
             parsers=rules,
@@ -144,14 +150,17 @@ def build_command(
             timezone=timezone,
             year=year,
             max_line_bytes=max_line_bytes,
+            max_file_bytes=max_file_bytes,
             jobs=jobs,
             salt=salt or None,
             correlate=not no_correlate,
             report=not no_report,
             command=shlex.join(["timeline", *sys.argv[1:]]),
-            progress=(lambda n: progress.advance(task, n)) if show else None,
-            on_total=(lambda n: progress.update(task, total=n)) if show else None,
+            progress=(lambda n: bar.advance(task, n)) if show else None,
+            on_total=(lambda n: bar.update(task, total=n)) if show else None,
         )
+    for warning in report.warnings:  # on stderr, also with -q: a rule that matched nothing
+        click.echo(f"warning: {warning}", err=True)
     if not quiet:
         for account in report.accounts:
             click.echo(account.summary())
@@ -160,6 +169,8 @@ def build_command(
         f"{t['files']} files: lines {t['lines_read']} = parsed {t['lines_parsed']} + rejected "
         f"{t['lines_rejected']} + skipped {t['lines_skipped']}; {t['events']} events"
     )
+    if quiet:
+        return
     if report.correlation is not None:
         click.echo(report.correlation.summary())
     click.echo("wrote " + ", ".join(str(p) for p in report.outputs.values()))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from timeline.pipeline.api import correlate
+from timeline.cli.lazy import api
 
 
 @click.command("correlate")
@@ -22,4 +22,4 @@ def correlate_command(outdir: Path, config: Path | None) -> None:
     Use it after changing the [correlation] settings; then `timeline report OUTDIR` refreshes the
     appendix.
     """
-    click.echo(correlate(outdir, config=config).summary())
+    click.echo(api.correlate(outdir, config=config).summary())

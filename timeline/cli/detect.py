@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from timeline.cli.lazy import api
 from timeline.cli.options import parser_rules
-from timeline.pipeline.api import detect
 
 
 @click.command("detect")
@@ -33,9 +33,13 @@ def detect_command(
     config: Path | None,
     specs: tuple[Path, ...],
 ) -> None:
-    """Print, per file, the parser `build` would choose, how, and the runner-up."""
+    """Print, per file, the parser `build` would choose and why, and the runner-up.
+
+    A sniffed choice is followed by what each of the two best candidates made of the file's first
+    lines (lines parsed, fields filled); a forced one names the rule that forced it.
+    """
     failed = 0
-    for decision in detect(
+    for decision in api.detect(
         paths, parsers=parser_rules(parser_overrides), config=config, specs=specs
     ):
         if decision.binary:
@@ -58,5 +62,13 @@ def detect_command(
         else:
             how = f"(forced by {chosen.how}){decision.view.wrappers()}"
         click.echo(f"{decision.display}: {chosen.parser.name} {how} (runner-up: {runner})")
+        if chosen.how != "sniffed":
+            if decision.rule:
+                click.echo(f"  rule: {decision.rule}")
+            continue
+        mine = chosen.candidate()
+        click.echo(f"  why: {mine.reason if mine is not None and mine.reason else 'sniffed'}")
+        if runners:
+            click.echo(f"  runner-up {runner}: {runners[0].reason or 'scored lower'}")
     if failed:
         raise click.exceptions.Exit(1)

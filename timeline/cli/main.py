@@ -1,4 +1,9 @@
-"""The ``timeline`` command: a thin click layer over the library."""
+"""The ``timeline`` command: a thin click layer over the library.
+
+Starting it imports click and the command modules only; the library (polars, pyarrow) and rich are
+imported when a command runs (see :mod:`timeline.cli.lazy`), so ``--version``, ``--help`` and shell
+completion answer at once.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import click
 from timeline import __version__
 from timeline.cli.build import build_command
 from timeline.cli.correlate import correlate_command
+from timeline.cli.demo import demo_command
 from timeline.cli.detect import detect_command
 from timeline.cli.parsers import parsers_group
 from timeline.cli.query import query_command
@@ -20,9 +26,13 @@ from timeline.errors import TimelineError
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="timeline")
 def cli() -> None:
-    """Reconstruct an AI product incident from gateway, policy, retrieval and inference logs."""
+    """Reconstruct an AI product incident from gateway, policy, retrieval and inference logs.
+
+    New here? `timeline demo` builds a bundled incident and prints what to try next.
+    """
 
 
+cli.add_command(demo_command)
 cli.add_command(build_command)
 cli.add_command(correlate_command)
 cli.add_command(parsers_group)
@@ -35,7 +45,9 @@ cli.add_command(query_command)
 def main() -> None:
     """Console entry point: library errors become one-line messages and exit code 1."""
     try:
-        code = cli.main(standalone_mode=False)
+        # One program name however it was started (console script, python -m timeline.cli): the
+        # usage lines say `timeline`, and shell completion reads _TIMELINE_COMPLETE.
+        code = cli.main(prog_name="timeline", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

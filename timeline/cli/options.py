@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import click
+
+# The reader's default (timeline.ingest.reader.DEFAULT_MAX_LINE_BYTES, checked by a test), spelled
+# here so that building the command line imports no part of the library.
+DEFAULT_MAX_LINE_BYTES: Final = 4 << 20
+DEFAULT_MAX_FILE_BYTES: Final = 64 << 30  # timeline.ingest.reader.DEFAULT_MAX_FILE_BYTES
 
 
 def parser_rules(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

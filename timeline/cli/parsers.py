@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from timeline.cli.lazy import api
 from timeline.errors import SpecError
-from timeline.pipeline.api import check_golden, parsers, validate_spec
 
 
 def _shown(path: Path) -> str:
@@ -35,7 +35,7 @@ def parsers_group(ctx: click.Context) -> None:
 )
 def list_command(specs: tuple[Path, ...] = ()) -> None:
     """List the parsers (name, layer, description)."""
-    registry = parsers(specs=specs)
+    registry = api.parsers(specs=specs)
     width = max((len(p.name) for p in registry), default=4)
     for parser in registry:
         click.echo(f"{parser.name:<{width}}  {parser.layer:<9}  {parser.description}")
@@ -48,7 +48,7 @@ def validate_command(specs: tuple[Path, ...]) -> None:
     failed = 0
     for path in specs:
         try:
-            spec = validate_spec(path)
+            spec = api.validate_spec(path)
         except SpecError as exc:
             failed += 1
             click.echo(f"Error: {exc}", err=True)
@@ -83,7 +83,7 @@ def test_command(parser: str, golden: Path | None, update: bool, specs: tuple[Pa
 
     PARSER is a parser name or a spec file (its golden pairs are in golden/ beside it).
     """
-    results = check_golden(parser, golden=golden, update=update, specs=specs)
+    results = api.check_golden(parser, golden=golden, update=update, specs=specs)
     failed = 0
     for result in results:
         shown = _shown(result.case.input)

@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from timeline.pipeline.api import query, query_cells, query_text
+from timeline.cli.lazy import api
 
 
 @click.command("query")
@@ -18,24 +15,38 @@ from timeline.pipeline.api import query, query_cells, query_text
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json"]),
+    type=click.Choice(["table", "csv", "json", "parquet"]),
     default="table",
     show_default=True,
-    help="Output format.",
+    help="Output format; parquet needs --output.",
 )
-def query_command(outdir: Path, sql: str, fmt: str) -> None:
-    """Run SQL over OUTDIR's tables `timeline`, `requests` and `rejects` (polars SQL).
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the result to this file instead of printing it.",
+)
+@click.option(
+    "--duckdb",
+    "use_duckdb",
+    is_flag=True,
+    help="Run the SQL with DuckDB (its dialect: attributes['key']); needs `pip install duckdb`.",
+)
+def query_command(outdir: Path, sql: str, fmt: str, output: Path | None, use_duckdb: bool) -> None:
+    """Run one read-only SQL statement over OUTDIR's tables: events, timeline, requests, rejects.
+
+    polars SQL by default: read one attribute with attributes.user_agent (or
+    attributes->>'user-agent' for any key). With --duckdb: attributes['user_agent']. See
+    docs/querying.md.
 
     Example: timeline query out "SELECT failure_reason, count(*) AS n FROM requests GROUP BY 1"
     """
-    frame = query(outdir, sql)
-    if fmt != "table":
-        click.echo(query_text(frame, fmt), nl=False)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet writes a file: add --output FILE.parquet")
+    frame = api.query(outdir, sql, engine="duckdb" if use_duckdb else "polars")
+    if output is not None:
+        written = api.query_write(frame, output, fmt)
+        click.echo(f"wrote {frame.height} rows to {written}", err=True)
         return
-    table = Table(show_lines=False)
-    for name in frame.columns:
-        table.add_column(escape(name), overflow="fold")
-    for row in query_cells(frame):
-        table.add_row(*(escape(c) for c in row))
-    Console(highlight=False, soft_wrap=False, width=200).print(table)
-    click.echo(f"{frame.height} rows")
+    click.echo(api.query_text(frame, fmt), nl=False)

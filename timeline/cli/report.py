@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from timeline.pipeline.api import report
+from timeline.cli.lazy import api
 
 
 @click.command("report")
@@ -45,7 +45,7 @@ def report_command(
     It lays out evidence (what changed, outcomes, over-represented values, exemplar requests, data
     quality); it does not assign blame.
     """
-    written = report(
+    written = api.report(
         outdir,
         formats=formats,
         failing=failing,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from timeline.pipeline.api import show
+from timeline.cli.lazy import api
 
 
 @click.command("show")
@@ -17,9 +15,9 @@ from timeline.pipeline.api import show
 def show_command(outdir: Path, request: str) -> None:
     """Print one request as its cross-layer chain: offsets, clock corrections and heuristic links marked.
 
-    REQUEST is a correlation_id or any id the request carries (x-request-id, trace id, chatcmpl-...).
+    REQUEST is a correlation_id or any id the request carries (x-request-id, trace id, chatcmpl-...);
+    list some with: timeline query OUTDIR "SELECT correlation_id, ids FROM requests LIMIT 10".
+    Control characters in log fields are printed as escapes (\\x1b).
     """
-    lines = show(outdir, request)
-    console = Console(highlight=False, soft_wrap=True)
-    for line in lines:
-        console.print(escape(line))
+    for line in api.show(outdir, request):
+        click.echo(line)

@@ -1,4 +1,9 @@
-"""Find one request in a built timeline and render it as a cross-layer chain for the terminal."""
+"""Find one request in a built timeline and render it as a cross-layer chain for the terminal.
+
+The timeline is scanned lazily: finding the request reads the ``correlation_id`` and ``ids``
+columns, and only the request's rows are then read in full. Every value printed goes through
+:func:`visible`, so that a log field cannot move the cursor, recolour or retitle the terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,31 @@ import polars as pl
 
 from timeline.correlation.ids import normalize
 from timeline.errors import InputError
-from timeline.io.parquet import read_events
 from timeline.layout import TIMELINE
+from timeline.schema import conform
 
 _WHOLE_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}(?![.,\d])")
 MISSING = "—"  # how a null is printed
+# C0 and C1 control characters, DEL, and the invisible Unicode controls that reorder or hide text
+# (bidirectional overrides and isolates, zero-width characters, line and paragraph separators).
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC, BEL, CR, newline, ...) and
+    invisible Unicode controls are shown as escapes (``\\x1b``, ``\\n``, ``\\u202e``)."""
+    return _CONTROL.sub(_escape, text)
+
+
 _DETAIL = (
     "http_method",
     "http_route",
@@ -29,43 +54,57 @@ _DETAIL = (
 )
 
 
-def find_request(timeline: pl.DataFrame, needle: str) -> str:
-    """The correlation_id of the request that ``needle`` names: its correlation_id or any of its ids."""
-    if timeline.filter(pl.col("correlation_id") == needle).height:
+def find_request(timeline: pl.DataFrame | pl.LazyFrame, needle: str) -> str:
+    """The correlation_id of the request that ``needle`` names: its correlation_id or any of its ids.
+
+    Reads only the ``correlation_id`` and ``ids`` columns of ``timeline`` (a scan, or a frame).
+    """
+    scan = timeline.lazy()
+    if scan.filter(pl.col("correlation_id") == needle).select(pl.len()).collect().item():
         return needle
-    exploded = (
-        timeline.select("correlation_id", "ids").explode("ids").drop_nulls("ids").unnest("ids")
-    )
     wanted = (
         pl.DataFrame({"kind": ["x_request_id", "trace_id"], "value": [needle, needle]})
         .select(normalize(pl.col("kind"), pl.col("value")).alias("node"))["node"]
+        .drop_nulls()
         .to_list()
     )
-    hits = exploded.with_columns(normalize(pl.col("kind"), pl.col("value")).alias("node")).filter(
-        (pl.col("value") == needle) | pl.col("node").is_in(wanted)
+    found = (
+        scan.select("correlation_id", "ids")
+        .drop_nulls("correlation_id")
+        .explode("ids")
+        .drop_nulls("ids")
+        .unnest("ids")
+        .filter(
+            (pl.col("value") == needle) | normalize(pl.col("kind"), pl.col("value")).is_in(wanted)
+        )
+        .select(pl.col("correlation_id").unique().sort())
+        .collect()["correlation_id"]
+        .to_list()
     )
-    found = hits["correlation_id"].drop_nulls().unique().sort().to_list()
     if not found:
         raise InputError(
-            f"no request has the id {needle!r}; list requests with `timeline query` or look in requests.parquet"
+            f"no request has the id {visible(repr(needle))}; list requests with `timeline query` "
+            "or look in requests.parquet"
         )
     if len(found) > 1:
+        shown = visible(", ".join(found[:5]))
         raise InputError(
-            f"the id {needle!r} belongs to {len(found)} requests ({', '.join(found[:5])}); use a correlation_id"
+            f"the id {visible(repr(needle))} belongs to {len(found)} requests ({shown}); "
+            "use a correlation_id"
         )
     return str(found[0])
 
 
 def load_request(outdir: Path, needle: str) -> pl.DataFrame:
-    """The events of the request named by ``needle``, in order."""
+    """The events of the request named by ``needle``, in order (read lazily: only its rows)."""
     path = outdir / TIMELINE
     if not path.exists():
         raise InputError(
             f"{str(outdir)!r} has no {TIMELINE}; run `timeline build INPUTS -o {outdir}` first"
         )
-    timeline = read_events(path)
-    cid = find_request(timeline, needle)
-    return timeline.filter(pl.col("correlation_id") == cid).sort("seq")
+    scan = pl.scan_parquet(path)
+    cid = find_request(scan, needle)
+    return conform(scan.filter(pl.col("correlation_id") == cid).collect()).sort("seq")
 
 
 def render(events: pl.DataFrame) -> list[str]:
@@ -77,20 +116,20 @@ def render(events: pl.DataFrame) -> list[str]:
     layers = events["layer"].drop_nulls().n_unique()
     lines = [
         f"request {_text(first['correlation_id'])}  ({events.height} events, {layers} layers)",
-        f"ids: {', '.join(ids) if ids else MISSING}",
+        f"ids: {visible(', '.join(ids)) if ids else MISSING}",
         f"start: {first['ts'].isoformat() if first['ts'] else MISSING}",
         "",
         f"{'seq':>3}  {'+ms':>9}  {'layer':<9}  {'event':<20}  details",
     ]
     for row in events.iter_rows(named=True):
-        detail = " ".join(f"{k}={row[k]}" for k in _DETAIL if row.get(k) is not None)
+        detail = " ".join(f"{k}={_text(row[k])}" for k in _DETAIL if row.get(k) is not None)
         marks = []
         if row["clock_offset_ms"]:
             marks.append(f"clock {row['clock_offset_ms']:+.1f}ms")
         if row.get("ts_inherited"):
             marks.append("time inherited from an earlier line")
-        elif row["ts_raw"] and _WHOLE_SECONDS.search(row["ts_raw"]):
-            marks.append("time printed to the second")
+        elif (precision := _precision(row)) is not None:
+            marks.append(precision)
         if row["correlation_method"] == "heuristic":
             confidence = row["correlation_confidence"]
             shown = MISSING if confidence is None else f"{confidence:.2f}"
@@ -107,5 +146,18 @@ def render(events: pl.DataFrame) -> list[str]:
     return lines
 
 
+def _precision(row: dict[str, object]) -> str | None:
+    """How coarse the event's stamp was, when coarser than a millisecond."""
+    ms = row.get("ts_precision_ms")
+    raw = row.get("ts_raw")
+    if ms is None and isinstance(raw, str) and _WHOLE_SECONDS.search(raw):
+        ms = 1000.0
+    if not isinstance(ms, float | int) or ms <= 1:
+        return None
+    if ms == 1000:
+        return "time printed to the second"
+    return f"time printed to {ms:g} ms"
+
+
 def _text(value: object) -> str:
-    return MISSING if value is None else str(value)
+    return MISSING if value is None else visible(str(value))

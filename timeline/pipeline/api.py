@@ -21,15 +21,28 @@ from pathlib import Path
 
 import polars as pl
 
-from timeline.analyze.query import cells, run_query, to_csv, to_json
+from timeline.analyze.query import (
+    ENGINES,
+    FORMATS,
+    cells,
+    run_duckdb,
+    run_query,
+    to_csv,
+    to_json,
+    to_table,
+    write_parquet,
+)
 from timeline.correlation.report import CorrelationReport
 from timeline.correlation.run import correlate_outdir
 from timeline.correlation.show import load_request, render
 from timeline.errors import ConfigError, InputError, RegistryError
 from timeline.export.write import ReportOptions, resolve_formats, write_report
 from timeline.ingest.discover import discover
-from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, InputReader
+from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, InputReader
+from timeline.io.atomic import write_text_atomic
+from timeline.io.outdir import check_one_build, clean_leftovers, locked, output_errors
 from timeline.layout import EVENTS
+from timeline.parse.detect import explained
 from timeline.parse.registry import Registry, default_registry
 from timeline.parserkit.spec.model import Spec, load_spec
 from timeline.parserkit.spec.parser import SpecParser
@@ -59,6 +72,7 @@ __all__ = [
     "query",
     "query_cells",
     "query_text",
+    "query_write",
     "report",
     "resolve_config",
     "show",
@@ -107,6 +121,7 @@ def build(
     timezone: str | None = None,
     year: int | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     jobs: int = 2,
     salt: str | bytes | None = None,
     correlate: bool = True,
@@ -138,6 +153,7 @@ def build(
         skip_unknown=skip_unknown,
         keep_content=keep_content,
         max_line_bytes=max_line_bytes,
+        max_file_bytes=max_file_bytes,
         jobs=jobs,
         salt=salt.encode() if isinstance(salt, str) else salt,
         command=command,
@@ -156,7 +172,11 @@ def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationRep
         raise InputError(
             f"{str(folder)!r} has no {EVENTS}; run `timeline build INPUTS -o {folder}` first"
         )
-    return correlate_outdir(folder, EVENTS, resolve_config(config).correlation)
+    settings = resolve_config(config).correlation
+    with locked(folder) as real, output_errors(folder):  # one writer; the folder stays one build
+        clean_leftovers(real)
+        check_one_build(folder)
+        return correlate_outdir(folder, EVENTS, settings)
 
 
 def report(
@@ -177,7 +197,13 @@ def report(
         include_content=include_content,
         template=template,
     )
-    return write_report(Path(outdir), options)
+    folder = Path(outdir)
+    if not folder.is_dir():
+        return write_report(folder, options)  # says how to make the folder
+    with locked(folder) as real, output_errors(folder):  # one writer; the folder stays one build
+        clean_leftovers(real)
+        check_one_build(folder)
+        return write_report(folder, options)
 
 
 def detect(
@@ -187,7 +213,12 @@ def detect(
     config: ConfigArg = None,
     specs: Iterable[str | Path] = (),
 ) -> list[Decision]:
-    """The parser ``build`` would choose for each input file, and why (forcing included)."""
+    """The parser ``build`` would choose for each input file, and why (forcing included).
+
+    A sniffed choice carries reasons (``Detection.candidate().reason``, and on the runner-up): what
+    the parser made of the sample. Settings and spec files (``*.toml``) in a folder are left out,
+    as ``build`` leaves them out.
+    """
     texts = [str(i) for i in inputs]
     cfg = resolve_config(config, texts)
     registry = default_registry([*cfg.specs, *(Path(s) for s in specs)])
@@ -196,31 +227,65 @@ def detect(
     for item in discover(texts):
         if item.path is None:
             raise InputError("detect reads files, not stdin: save the stream to a file first")
-        decisions.append(decide(InputReader(item.path, item.display), registry, rules, cfg))
+        reader = InputReader(item.path, item.display)
+        try:
+            decision = decide(reader, registry, rules, cfg, item)
+        finally:
+            reader.close()
+        found = decision.detection
+        if found is not None and decision.view is not None and found.how == "sniffed":
+            found = explained(registry, decision.view.sample, found)
+            decision = dataclasses.replace(decision, detection=found)
+        decisions.append(decision)
     return decisions
 
 
 def show(outdir: str | Path, request: str) -> list[str]:
-    """One request as text lines (its cross-layer chain), found by any id it carries."""
+    """One request as text lines (its cross-layer chain), found by any id it carries.
+
+    Only the request's rows are read; control characters in log fields are shown as escapes."""
     return render(load_request(Path(outdir), request))
 
 
-def query(outdir: str | Path, sql: str) -> pl.DataFrame:
-    """Run SQL (polars SQL) over ``outdir``'s tables ``timeline``, ``requests`` and ``rejects``."""
-    return run_query(Path(outdir), sql)
+def query(outdir: str | Path, sql: str, *, engine: str = "polars") -> pl.DataFrame:
+    """Run one read-only SQL statement over ``outdir``'s tables ``events``, ``timeline``,
+    ``requests`` and ``rejects`` (each that exists).
+
+    ``engine`` is ``polars`` (polars SQL; ``attributes.user_agent`` reads one key of the map) or
+    ``duckdb`` (DuckDB's dialect; ``attributes['user_agent']``). See ``docs/querying.md``."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown query engine {engine!r}; choose from {', '.join(ENGINES)}")
+    folder = Path(outdir)
+    return run_duckdb(folder, sql) if engine == "duckdb" else run_query(folder, sql)
 
 
 def query_text(frame: pl.DataFrame, fmt: str) -> str:
-    """A query result as ``csv`` (header, nested values as JSON) or ``json`` (array of rows)."""
+    """A query result as ``table`` (aligned, wide cells cut, control characters escaped), ``csv``
+    (header, nested values as JSON) or ``json`` (array of rows)."""
+    if fmt == "table":
+        return to_table(frame)
     if fmt == "csv":
         return to_csv(frame)
     if fmt == "json":
         return to_json(frame)
-    raise ConfigError(f"unknown output format {fmt!r}; choose from csv, json")
+    raise ConfigError(f"unknown output format {fmt!r}; choose from table, csv, json")
+
+
+def query_write(frame: pl.DataFrame, path: str | Path, fmt: str = "parquet") -> Path:
+    """Write a query result to ``path`` in ``fmt`` (``parquet``, ``csv``, ``json`` or ``table``)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{str(target)!r} is a directory; name the file to write")
+    if fmt == "parquet":
+        return write_parquet(frame, target)
+    write_text_atomic(target, query_text(frame, fmt))
+    return target
 
 
 def query_cells(frame: pl.DataFrame) -> list[list[str]]:
-    """Every cell of a query result as text, for a terminal table."""
+    """Every cell of a query result as text, for a terminal table (control characters escaped)."""
     return cells(frame)
 
 
