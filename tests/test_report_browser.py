@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_html_ranking import _doc as ranking_doc
+from timeline.export.html import render_html
 from timeline.export.write import ReportOptions, write_report
 from timeline.parse.registry import default_registry
 from timeline.pipeline.build import BuildOptions, build
@@ -205,6 +207,23 @@ def test_no_console_errors(tmp_path: Path, page: Path) -> None:
         "--virtual-time-budget=2000",
     )
     assert "<title>Postmortem appendix</title>" in result.stdout
+    assert _console(result.stderr) == []
+
+
+def test_no_console_errors_with_the_causal_ranking(tmp_path: Path) -> None:
+    """The page with likely candidates, values tested and not likely, failure modes, impact and
+    an exemplar's chain: still no console error (a CSP violation from a new part would be one)."""
+    ranked = tmp_path / "ranked.html"
+    ranked.write_text(render_html(ranking_doc()), encoding="utf-8")
+    result = _run(
+        tmp_path,
+        ranked,
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        "--virtual-time-budget=2000",
+    )
+    assert 'id="candidate-1"' in result.stdout and 'id="failure-modes"' in result.stdout
     assert _console(result.stderr) == []
 
 

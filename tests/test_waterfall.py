@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from timeline.export.mermaid import sequence
+from timeline.export.svg import text_width
 from timeline.export.waterfall import MIN_BAR_PX, waterfall
 
 
@@ -149,3 +150,19 @@ def test_mermaid_sequence_is_null_safe_and_shows_durations() -> None:
     assert lines[0] == "sequenceDiagram" and "None" not in text
     assert "took 1238ms" in text and "stamp to 1000ms" in text and "no time policy" in text
     assert sequence({}) == ["sequenceDiagram"]
+
+
+def test_clock_corrected_notes_get_a_column_of_their_own() -> None:
+    plain = waterfall(_exemplar(_event(0, "gateway", "http.request", 0.0, 1000.0)))
+    assert plain.note_x is None
+    w = waterfall(
+        _exemplar(
+            _event(0, "gateway", "http.request", 0.0, 1000.0),
+            _event(1, "inference", "inference.response", 1000.0, 900.0, clock_offset_ms=-120.5),
+        )
+    )
+    assert w.plot.w < plain.plot.w and w.note_x is not None
+    right = max(s.x + s.drawn_width for s in w.steps)
+    assert right <= w.plot.x + w.plot.w + 0.01 < w.note_x  # no bar reaches the note column
+    assert w.note_x + text_width(w.note_text) <= w.width  # the note fits in the picture
+    assert [s.corrected for s in w.steps] == [False, True]

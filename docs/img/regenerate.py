@@ -1,10 +1,12 @@
 """Regenerate the screenshots of the HTML appendix shown in docs/report.md ("Pictures").
 
 Run from the repository root: ``python docs/img/regenerate.py`` (needs ``chromium``:
-``apt-get install -y chromium``). It builds the bundled model-revision scenario, writes the
-appendix, and takes headless Chromium screenshots of its parts; a part below the top of the page
-is shot through a small wrapper page that opens the appendix at that part's anchor in a frame.
-Also writes ``exemplar.mmd``, the Mermaid source of the first exemplar as in appendix.md.
+``apt-get install -y chromium``). It builds bundled scenarios (model revision rollout for the
+summary, outcomes and exemplar; an index switch for the candidate ranking with values tested and
+not likely, failure modes and impact; noise for the "no rise, no likely candidate" state), writes
+their appendices, and takes headless Chromium screenshots of their parts; a part below the top of
+the page is shot through a small wrapper page that opens the appendix at that part's anchor in a
+frame. Also writes ``exemplar.mmd``, the Mermaid source of the first exemplar as in appendix.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-SCENARIO = ROOT / "fixtures" / "scenarios" / "model_revision_rollout" / "logs"
+SCENARIOS = ROOT / "fixtures" / "scenarios"
+SCENARIO = SCENARIOS / "model_revision_rollout" / "logs"
+RANKED = SCENARIOS / "index_switch_empty_results" / "logs"
+NOISE = SCENARIOS / "noise_no_cause" / "logs"
 WIDTH = 1280
 FLAGS = (
     "--headless",
@@ -68,19 +73,25 @@ def _shoot(page: Path, png: Path, height: int, fragment: str = "", query: str = 
     print(f"wrote {png.relative_to(ROOT)}")
 
 
-def main() -> None:
-    """Build the scenario, write its appendix, take the screenshots."""
-    sys.path.insert(0, str(ROOT))
-    from timeline.export.mermaid import sequence
+def _appendix(logs: Path, outdir: Path) -> Path:
+    """Build ``logs`` into ``outdir`` and write its HTML and JSON appendix; the HTML page."""
     from timeline.export.write import ReportOptions, write_report
     from timeline.parse.registry import default_registry
     from timeline.pipeline.build import BuildOptions, build
 
+    build([str(logs)], default_registry(plugins=False), BuildOptions(outdir=outdir))
+    write_report(outdir, ReportOptions(formats=("html", "json")))
+    return outdir / "appendix.html"
+
+
+def main() -> None:
+    """Build the scenarios, write their appendices, take the screenshots."""
+    sys.path.insert(0, str(ROOT))
+    from timeline.export.mermaid import sequence
+
     with tempfile.TemporaryDirectory() as tmp:
         outdir = Path(tmp) / "out"
-        build([str(SCENARIO)], default_registry(plugins=False), BuildOptions(outdir=outdir))
-        write_report(outdir, ReportOptions(formats=("html", "json")))
-        page = outdir / "appendix.html"
+        page = _appendix(SCENARIO, outdir)
         doc = json.loads((outdir / "appendix.json").read_text(encoding="utf-8"))
         first = doc["exemplars"][0]
         request = "req-" + first["correlation_id"]
@@ -94,6 +105,11 @@ def main() -> None:
             fragment="exemplars",
             query=f"?request={first['correlation_id'][-6:]}",
         )
+        ranked = _appendix(RANKED, Path(tmp) / "ranked")
+        _shoot(ranked, HERE / "appendix-candidates.png", 1090, fragment="candidates")
+        _shoot(ranked, HERE / "appendix-impact.png", 1000, fragment="impact")
+        noise = _appendix(NOISE, Path(tmp) / "noise")
+        _shoot(noise, HERE / "appendix-no-candidate.png", 560, fragment="candidates")
         mmd = "\n".join(sequence(first)) + "\n"
         (HERE / "exemplar.mmd").write_text(mmd, encoding="utf-8")
         print(f"wrote {(HERE / 'exemplar.mmd').relative_to(ROOT)}")

@@ -1,5 +1,12 @@
 """The appendix as one self-contained HTML page.
 
+It says what the Markdown says, laid out for reading: the likely candidates in causal order as
+cards with their effect sizes, apart from the values tested and not likely (with the tests each
+failed); impact, detection and resolution; how requests failed (failure modes, never candidates);
+each exemplar's one-line chain; change points that are failure modes marked as such. The
+functions below turn the document into display text (``Candidate``, ``Count``, ``ChainStep``);
+the templates only lay it out.
+
 No external resources: inline CSS, inline SVG pictures (failing share over time, per-layer charts,
 a waterfall per exemplar), a little vanilla JS (a request-id search, filtering tables, expanding
 sections; the page reads fully without it, links and the table of contents need none). Every log-derived string goes through jinja2's autoescape; the embedded JSON escapes
@@ -60,7 +67,7 @@ svg.waterfall .wlabel{font-size:12px;fill:#1b1f24}svg.waterfall a .wlabel{fill:#
 svg .bar{stroke:none}svg .bad .bar{stroke:#cf222e;stroke-width:2}svg .heuristic .bar{stroke:#9a6700;stroke-width:1.5;stroke-dasharray:3 2}
 svg .layer-gateway{fill:#0969da}svg .layer-policy{fill:#8250df}svg .layer-retrieval{fill:#1a7f37}svg .layer-inference{fill:#bc4c00}svg .layer-other{fill:#57606a}
 svg .band{fill:#57606a;fill-opacity:.16}svg .untimed{fill:#fff;stroke:#57606a;stroke-width:1.5}
-.exemplar{border-top:1px solid #d0d7de;margin-top:1rem}.wnotes{font-size:12px;color:#57606a}
+.exemplar{border-top:1px solid #d0d7de;margin-top:1rem}td.details{overflow-wrap:anywhere;min-width:14rem}.wnotes{font-size:12px;color:#57606a}
 tr.heuristic td{background:#fff8c5}tr.corrected td:nth-child(2){font-weight:bold}tr:target td{background:#ddf4ff}
 .hidden,tr.hidden{display:none}
 .state{padding:.5rem .8rem;border-left:4px solid #8c959f;background:#f6f8fa}.state-rise{border-left-color:#cf222e;background:#fff5f5}
@@ -74,7 +81,7 @@ ol.cands{list-style:none;padding:0;margin:.6rem 0}li.cand{border:1px solid #d0d7
 svg.sbar .track{fill:#eaeef2}svg.sbar .fill{fill:#57606a}svg.sbar .with{fill:#cf222e}svg.sbar .without{fill:#57606a}svg.sbar .cover{fill:#0969da}svg.sbar .mode{fill:#8c959f}
 .cand-links{margin:.3rem 0 0;font-size:13px}table.tested td{font-size:13px}
 .kvs{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:.2rem 1.5rem;align-items:start}.kvs table{width:100%}.kvs td{overflow-wrap:anywhere}
-.nw{white-space:nowrap}table.tested td.cite{min-width:12rem}
+.nw{white-space:nowrap}table.tested td.cite{min-width:10rem}table.tested td.why{min-width:12rem}
 caption{text-align:left;font-weight:600;padding:.2rem 0}table.kv th{font-weight:normal;width:50%}
 tr.fmode td{background:#fffbea}p.chain{font-size:13px;background:#f6f8fa;padding:.35rem .6rem;border-radius:4px}.chain .k{font-weight:600}.chain .bad,.chain .bad a{color:#cf222e}.chain .arrow{color:#8c959f}
 svg .marker.fmode{stroke:#9a6700;stroke-dasharray:1 3}svg .mlabel.fmode{fill:#9a6700}ol.markers li.fmode{color:#9a6700}
@@ -378,9 +385,7 @@ def ranking(doc: dict[str, Any], carrying: dict[tuple[str, str], list[str]]) -> 
             candidate(s, f"candidate-{i}", plain(s.get("causal_rank") or i), carrying)
             for i, s in enumerate(likely, start=1)
         ],
-        tested=[
-            candidate(s, f"tested-{i}", "", carrying) for i, s in enumerate(rest, start=1)
-        ],
+        tested=[candidate(s, f"tested-{i}", "", carrying) for i, s in enumerate(rest, start=1)],
         candidates_tested=_int(doc.get("candidates_tested")),
         criteria=criteria(_int(doc.get("candidates_tested"))),
         rise_state=state,

@@ -75,7 +75,7 @@ def _changes(doc: dict[str, Any]) -> list[str]:
             [
                 [
                     hm(p["minute"]),
-                    p["kind"],
+                    f"{p['kind']} (failure mode)" if p.get("failure_mode") else p["kind"],
                     p["field"],
                     p["value"],
                     p["events"],

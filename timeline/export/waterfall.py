@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from timeline.export.svg import FONT_PX, GLYPH_EM, LABEL_GAP, Box, Tick, label_box, nice_step
+from timeline.export.svg import (
+    FONT_PX,
+    GLYPH_EM,
+    LABEL_GAP,
+    Box,
+    Tick,
+    label_box,
+    nice_step,
+    text_width,
+)
 
 WIDTH: Final = 900
 LABEL_W: Final = 250
@@ -26,6 +35,9 @@ AXIS_H: Final = 24
 # A bar is drawn at least this wide (its exact width is kept for the tooltip and tests).
 MIN_BAR_PX: Final = 1.0
 BAD_STATUS: Final = frozenset({"error", "timeout", "blocked"})
+# The note drawn in a column right of the plot on a row whose clock was corrected.
+CORRECTED_NOTE: Final = "clock corrected"
+NOTE_GAP: Final = 8.0
 END_STAMPED: Final = (".response", ".error")
 
 
@@ -64,6 +76,10 @@ class Waterfall:
     origin_ms: float
     span_ms: float
     notes: list[str]
+    # Left edge of the column of "clock corrected" notes (None when no step was corrected): a
+    # column of its own, so that a note never runs past the picture or over another bar.
+    note_x: float | None = None
+    note_text: str = CORRECTED_NOTE
 
 
 def _number(value: Any) -> float | None:
@@ -162,7 +178,9 @@ def waterfall(
     lo, hi = min(times), max(times)
     if hi - lo < 1.0:
         hi = lo + 1.0
-    plot = Box(LABEL_W, AXIS_H, width - LABEL_W - PAD_RIGHT, max(len(events), 1) * ROW_H)
+    corrected_any = any(_number(e.get("clock_offset_ms")) for e in events)
+    note_w = text_width(CORRECTED_NOTE) + NOTE_GAP if corrected_any else 0.0
+    plot = Box(LABEL_W, AXIS_H, width - LABEL_W - PAD_RIGHT - note_w, max(len(events), 1) * ROW_H)
     scale = plot.w / (hi - lo)
     steps: list[Step] = []
     notes: list[str] = []
@@ -220,4 +238,5 @@ def waterfall(
         origin_ms=lo,
         span_ms=hi - lo,
         notes=notes,
+        note_x=round(plot.x + plot.w + NOTE_GAP, 2) if corrected_any else None,
     )
