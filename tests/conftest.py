@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,15 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test from the repository root, so shown paths are stable."""
     monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``XDG_CONFIG_HOME`` in a temporary folder: builds never create a salt in the real home."""
+    home = tmp_path_factory.mktemp("config-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(home))
+        yield home
 
 
 @pytest.fixture

@@ -50,7 +50,10 @@ from timeline.cli.options import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES,
 @click.option(
     "--keep-content",
     is_flag=True,
-    help="Keep raw lines, prompts and completions in the Parquet (default: dropped, prompts hashed).",
+    help=(
+        "Keep raw lines, prompts, completions, credentials and personal data in the tables"
+        " (default: content dropped, prompts hashed, secrets and PII replaced by keyed markers)."
+    ),
 )
 @click.option(
     "--timezone", default=None, help="Zone for timestamps without an offset (default UTC)."
@@ -84,7 +87,10 @@ from timeline.cli.options import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES,
     "--salt",
     envvar="TIMELINE_SALT",
     default=None,
-    help="Salt for prompt hashes (env TIMELINE_SALT); default: derived from the inputs.",
+    help=(
+        "Secret salt for hashes and redaction markers (env TIMELINE_SALT); default: this"
+        " installation's random salt (~/.config/ai-timeline/salt). Never written to outputs."
+    ),
 )
 @click.option(
     "--no-correlate", is_flag=True, help="Write events.parquet only; skip the correlation stage."

@@ -1,94 +1,56 @@
 """Redaction of every string that leaves the tool in an export.
 
-Replaced by ``[kind:hash]``, where hash is a salted HMAC-SHA256 (12 hex digits) of the value,
-so identical values still match across the report:
+Replaced by ``[kind:hash]``, where hash is a keyed HMAC-SHA256 (12 hex digits) of the value, so
+identical values still match across the report and with the tables (the rules and markers are
+:mod:`timeline.normalize.redact`'s):
 
 * prompt and completion text (whole fields), unless ``include_content``;
 * e-mail addresses, phone numbers, payment card numbers (checked with Luhn), unless
   ``include_content``;
-* API keys and tokens (``sk-...``, ``AKIA...``, bearer tokens, JWTs): always. Credentials never
-  belong in a postmortem, and ``--include-content`` does not bring them back.
+* credentials (auth and cookie headers, key/token/secret/password parameters, passwords in URLs,
+  bearer tokens, JWTs, ``sk-``, ``AKIA``, ``ghp_``, ``xox?-``, ``AIza`` keys): always.
+  Credentials never belong in a postmortem, and ``--include-content`` does not bring them back,
+  even when the build kept them (``timeline build --keep-content``).
 
-The salt is ``TIMELINE_SALT`` when set, else derived from the input hashes in build.json (as the
-prompt hashes are); it is never written anywhere.
+The salt is the build's secret salt when it can be known here: ``TIMELINE_SALT``, else the
+installation's salt (:mod:`timeline.normalize.salt`). It is never written anywhere.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from timeline.normalize.content import default_salt
+from timeline.normalize.redact import (
+    ALL,
+    CREDENTIALS,
+    Mapper,
+    luhn_ok,
+    marker,
+    scanner,
+)
+from timeline.normalize.salt import resolve_salt
+
+__all__ = ["CONTENT_KEYS", "Redactor", "luhn_ok", "salt_for"]
 
 CONTENT_KEYS: Final = frozenset({"prompt_text", "completion_text", "raw"})
-
-_SECRET_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")),
-    ("token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}")),
-    ("api_key", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
-    ("api_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
-)
-_EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_CARD: Final = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
-_INTL_PHONE: Final = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]\d{1,4}){2,5}(?![\w-])")
-_PHONE: Final = re.compile(
-    r"(?<![\w.:/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
-)
-
-
-def luhn_ok(digits: str) -> bool:
-    """True when ``digits`` (only 0-9) passes the Luhn check."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
 
 
 @dataclass(frozen=True)
 class Redactor:
     """Redacts strings and whole documents with one salt."""
 
-    salt: bytes
+    salt: bytes = field(repr=False)
     include_content: bool = False
 
     def token(self, kind: str, value: str) -> str:
         """``[kind:hash]`` for ``value``."""
-        digest = hmac.new(self.salt, value.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
-        return f"[{kind}:{digest}]"
-
-    def _sub(self, kind: str) -> Callable[[re.Match[str]], str]:
-        return lambda m: self.token(kind, m.group(0))
-
-    def _card(self, m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            return self.token("card", digits)
-        return m.group(0)
-
-    def _intl(self, m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        return self.token("phone", m.group(0)) if 8 <= len(digits) <= 15 else m.group(0)
+        return marker(self.salt, kind, value)
 
     def text(self, value: str) -> str:
-        """Redact secrets (always) and personal data (unless ``include_content``) in ``value``."""
-        for kind, pattern in _SECRET_PATTERNS:
-            value = pattern.sub(self._sub(kind), value)
-        if self.include_content:
-            return value
-        value = _EMAIL.sub(self._sub("email"), value)
-        value = _CARD.sub(self._card, value)
-        value = _INTL_PHONE.sub(self._intl, value)
-        return _PHONE.sub(self._sub("phone"), value)
+        """Redact credentials (always) and personal data (unless ``include_content``)."""
+        scan = scanner(CREDENTIALS if self.include_content else ALL)
+        return scan.sub(value, Mapper(self.salt).mark)
 
     def document(self, value: Any, key: str | None = None) -> Any:
         """A deep copy of ``value`` with every string redacted and content fields hashed."""
@@ -104,8 +66,11 @@ class Redactor:
 
 
 def salt_for(manifest: dict[str, Any]) -> bytes:
-    """``TIMELINE_SALT``, else a salt derived from the input hashes in build.json."""
-    env = os.environ.get("TIMELINE_SALT")
-    if env:
-        return env.encode("utf-8")
-    return default_salt(str(i.get("sha256", "")) for i in manifest.get("inputs", []))
+    """The salt of the report: ``TIMELINE_SALT``, else the installation's salt.
+
+    ``manifest`` (build.json) is not a source: it holds no salt, only where the build's came from.
+    A build with a custom ``--salt`` has its tables redacted with that salt; the report then marks
+    the few strings it redacts itself with this one.
+    """
+    del manifest
+    return resolve_salt(None).value

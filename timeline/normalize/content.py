@@ -2,23 +2,20 @@
 
 * ``event_id`` = first 12 hex digits of the input's sha256, the line, and the index on the line.
 * ``prompt_hash`` = sha256 of salt + prompt text (hex, 32 digits), so redacted prompts still join.
-* Unless the build keeps content, ``raw``, ``prompt_text`` and ``completion_text`` become null.
+* Unless the build keeps content, ``raw``, ``prompt_text`` and ``completion_text`` become null
+  and every other string is redacted (:func:`timeline.normalize.redact.redact_frame`):
+  credentials and personal data become keyed hash markers that still join.
+
+The salt is secret (:mod:`timeline.normalize.salt`), never derived from the inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 
 import polars as pl
 
-
-def default_salt(shas: Iterable[str]) -> bytes:
-    """A salt derived from the inputs: stable for the same inputs, unguessable without them."""
-    digest = hashlib.sha256(b"ai-timeline prompt salt\0")
-    for sha in sorted(shas):
-        digest.update(sha.encode())
-    return digest.digest()
+from timeline.normalize.redact import redact_frame
 
 
 def prompt_hashes(texts: pl.Series, salt: bytes) -> pl.Series:
@@ -31,7 +28,7 @@ def prompt_hashes(texts: pl.Series, salt: bytes) -> pl.Series:
 
 
 def finish(frame: pl.DataFrame, sha256: str, salt: bytes, keep_content: bool) -> pl.DataFrame:
-    """Add ids and hashes; redact content unless ``keep_content``."""
+    """Add ids and hashes; drop content and redact secrets unless ``keep_content``."""
     sub = pl.int_range(pl.len()).over("source_line")
     frame = frame.with_columns(
         pl.concat_str(
@@ -55,4 +52,5 @@ def finish(frame: pl.DataFrame, sha256: str, salt: bytes, keep_content: bool) ->
             pl.lit(None, dtype=pl.String).alias("prompt_text"),
             pl.lit(None, dtype=pl.String).alias("completion_text"),
         )
+        frame = redact_frame(frame, salt)
     return frame

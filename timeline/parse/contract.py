@@ -17,7 +17,8 @@ def safe_parse(parser: Parser, source: Source) -> ParseResult:
     try:
         return parser.parse(source)
     except Exception as exc:  # a parser bug must not lose the other files
-        reason = f"parser {parser.name} failed: {type(exc).__name__}: {str(exc)[:160]}"
+        # The exception's text can quote log content: only its type goes into the reason.
+        reason = f"parser {parser.name} failed: {type(exc).__name__}"
         return ParseResult(
             events=pl.DataFrame({"source_line": []}, schema={"source_line": pl.Int64}),
             rejects=marks(source.lines, reason),
