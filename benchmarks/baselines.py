@@ -1,8 +1,8 @@
 """Hand-written baselines: the minimum work equivalent to ``timeline build`` on the corpus.
 
-Both read every file of the corpus (plain or gzip), extract from each line its timestamp, layer,
-request id and a few fields (status, duration, one detail such as the model or the verdict), union
-the five sources into one table, sort it by request id and time and write it as zstd Parquet. That
+Both read every file of the corpus (plain or gzip), extract from each line (each span of an OTLP
+document) its timestamp, layer, request id and a few fields (status, duration, one detail such as
+the model or the verdict), union the sources into one table, sort it by request id and time and write it as zstd Parquet. That
 is what an engineer would write by hand for this one corpus: one regular expression or one JSON
 schema per known format, no detection, no line accounting, no rejects, no canonical schema, no
 correlation. Every line must become a row; :func:`run` returns the row count and the runner checks
@@ -23,7 +23,7 @@ from typing import Final
 import duckdb
 import polars as pl
 
-from benchmarks.corpus import FORMATS, MANIFEST, Corpus, Format
+from benchmarks.corpus import MANIFEST, Corpus, Format
 
 # The columns every baseline writes, in this order.
 COLUMNS: Final = ("ts", "layer", "source", "request_id", "status", "duration_ms", "detail")
@@ -33,6 +33,14 @@ NO_SEP: Final = "\x1f"
 
 NGINX_RE: Final = r'^(\S+) \S+ \S+ \[([^\]]+)\] "[^"]*" (\d{3}) '
 ENVOY_RE: Final = r'^\[([^\]]+)\] "[^"]*" (\d{3}) \S+ \d+ \d+ (\d+) \S+ "[^"]*" "[^"]*" "([^"]*)"'
+# vLLM V1 server lines: process prefix, level, then either `MM-DD HH:MM:SS [file:line] message`
+# (vLLM's logger) or `:     message` (uvicorn's access log, which prints no time).
+VLLM_RE: Final = (
+    r"^(?:\(\w+ pid=\d+\) )?([A-Z]+):? +(?:(\d\d-\d\d \d\d:\d\d:\d\d) \[[^\]]*\] )?(.*)$"
+)
+VLLM_RID_RE: Final = r"(?:Received|Added|Finished) request (chatcmpl-[0-9a-f]+)"
+VLLM_STATUS_RE: Final = r'HTTP/[\d.]+" (\d{3}) '
+VLLM_YEAR: Final = "2025"  # the corpus' year (vLLM prints none)
 ROW_GROUP: Final = 256 * 1024
 
 
@@ -95,12 +103,48 @@ def _duckdb_select(fmt: Format, path: Path) -> str:
         FROM read_json({p}, format='newline_delimited', columns={{
             'ts': 'VARCHAR', 'request_id': 'VARCHAR', 'status_code': 'INTEGER',
             'latency_ms': 'DOUBLE', 'request': 'STRUCT(model VARCHAR)'}})"""
+    if fmt.parser == "otlp_json":
+        span = (
+            "STRUCT(traceId VARCHAR, name VARCHAR, startTimeUnixNano VARCHAR, "
+            "endTimeUnixNano VARCHAR, status STRUCT(code INTEGER))"
+        )
+        doc = f"STRUCT(scopeSpans STRUCT(spans {span}[])[])[]"
+        return f"""
+        SELECT make_timestamp(s.startTimeUnixNano::BIGINT // 1000) AT TIME ZONE 'UTC' AS ts,
+               {layer} AS layer, {src} AS source, s.traceId AS request_id,
+               s.status.code::INTEGER AS status,
+               round((s.endTimeUnixNano::BIGINT - s.startTimeUnixNano::BIGINT) / 1e6, 3)
+                   AS duration_ms,
+               s.name AS detail
+        FROM (SELECT unnest(ss.spans) AS s
+              FROM (SELECT unnest(rs.scopeSpans) AS ss
+                    FROM (SELECT unnest(resourceSpans) AS rs
+                          FROM read_json({p}, format='newline_delimited',
+                                         columns={{'resourceSpans': '{doc}'}}))))"""
+    if fmt.parser == "vllm":
+        return f"""
+        SELECT strptime({_sql_str(VLLM_YEAR + "-")} || nullif(m.ts, ''), '%Y-%m-%d %H:%M:%S')
+                   AT TIME ZONE 'UTC' AS ts,
+               {layer} AS layer, {src} AS source,
+               nullif(regexp_extract(m.msg, {_sql_str(VLLM_RID_RE)}, 1), '') AS request_id,
+               nullif(regexp_extract(m.msg, {_sql_str(VLLM_STATUS_RE)}, 1), '')::INTEGER
+                   AS status,
+               NULL::DOUBLE AS duration_ms, m.level AS detail
+        FROM (SELECT regexp_extract(line, {_sql_str(VLLM_RE)}, ['level', 'ts', 'msg']) AS m
+              FROM {lines})"""
+    if fmt.parser == "envoy_json":
+        return f"""
+        SELECT start_time::TIMESTAMPTZ AS ts, {layer} AS layer, {src} AS source, request_id,
+               response_code AS status, duration::DOUBLE AS duration_ms, path AS detail
+        FROM read_json({p}, format='newline_delimited', columns={{
+            'start_time': 'VARCHAR', 'request_id': 'VARCHAR', 'response_code': 'INTEGER',
+            'duration': 'BIGINT', 'path': 'VARCHAR'}})"""
     raise ValueError(f"no DuckDB baseline for {fmt.parser}")
 
 
 def duckdb_sql(corpus: Corpus, out: Path) -> str:
     """The whole DuckDB baseline as one ``COPY (...) TO`` statement."""
-    union = "\nUNION ALL".join(_duckdb_select(fmt, corpus.path(fmt)) for fmt in FORMATS)
+    union = "\nUNION ALL".join(_duckdb_select(fmt, corpus.path(fmt)) for fmt in corpus.formats)
     return (
         f"COPY (SELECT * FROM ({union}) ORDER BY request_id NULLS LAST, ts) "
         f"TO {_sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
@@ -219,6 +263,66 @@ def _polars_frame(fmt: Format, path: Path) -> pl.LazyFrame:
             pl.col("latency_ms").alias("duration_ms"),
             pl.col("request").struct.field("model").alias("detail"),
         )
+    elif fmt.parser == "otlp_json":
+        span = pl.Struct(
+            {
+                "traceId": pl.String(),
+                "name": pl.String(),
+                "startTimeUnixNano": pl.String(),
+                "endTimeUnixNano": pl.String(),
+                "status": pl.Struct({"code": pl.Int32()}),
+            }
+        )
+        doc = pl.List(pl.Struct({"scopeSpans": pl.List(pl.Struct({"spans": pl.List(span)}))}))
+        start = pl.col("startTimeUnixNano").cast(pl.Int64)
+        frame = (
+            pl.scan_ndjson(path, schema=pl.Schema({"resourceSpans": doc}))
+            .select(pl.col("resourceSpans").explode().struct.field("scopeSpans"))
+            .select(pl.col("scopeSpans").explode().struct.field("spans"))
+            .select(pl.col("spans").explode())
+            .unnest("spans")
+            .select(
+                (start // 1_000_000).cast(pl.Datetime("ms", "UTC")).alias("ts"),
+                *consts,
+                pl.col("traceId").alias("request_id"),
+                pl.col("status").struct.field("code").alias("status"),
+                ((pl.col("endTimeUnixNano").cast(pl.Int64) - start) / 1e6)
+                .round(3)
+                .alias("duration_ms"),
+                pl.col("name").alias("detail"),
+            )
+        )
+    elif fmt.parser == "vllm":
+        m = line.str.extract_groups(VLLM_RE)
+        msg = m.struct[2]
+        frame = _lines(path).select(
+            (pl.lit(VLLM_YEAR + "-") + m.struct[1])
+            .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", time_zone="UTC")
+            .alias("ts"),
+            *consts,
+            msg.str.extract(VLLM_RID_RE, 1).alias("request_id"),
+            msg.str.extract(VLLM_STATUS_RE, 1).cast(pl.Int32).alias("status"),
+            pl.lit(None, pl.Float64).alias("duration_ms"),
+            m.struct[0].alias("detail"),
+        )
+    elif fmt.parser == "envoy_json":
+        schema = pl.Schema(
+            {
+                "start_time": pl.String(),
+                "request_id": pl.String(),
+                "response_code": pl.Int32(),
+                "duration": pl.Int64(),
+                "path": pl.String(),
+            }
+        )
+        frame = pl.scan_ndjson(path, schema=schema).select(
+            _iso("start_time").alias("ts"),
+            *consts,
+            "request_id",
+            pl.col("response_code").alias("status"),
+            pl.col("duration").cast(pl.Float64).alias("duration_ms"),
+            pl.col("path").alias("detail"),
+        )
     else:
         raise ValueError(f"no polars baseline for {fmt.parser}")
     return frame
@@ -226,7 +330,7 @@ def _polars_frame(fmt: Format, path: Path) -> pl.LazyFrame:
 
 def polars_plan(corpus: Corpus) -> pl.LazyFrame:
     """The whole polars baseline as one lazy query (union, then sort)."""
-    frames = [_polars_frame(fmt, corpus.path(fmt)) for fmt in FORMATS]
+    frames = [_polars_frame(fmt, corpus.path(fmt)) for fmt in corpus.formats]
     return pl.concat(frames, how="vertical").sort(
         "request_id", "ts", nulls_last=True, maintain_order=False
     )

@@ -1,6 +1,7 @@
 """Run ``timeline build`` and the hand-written baselines on one corpus, and compare them.
 
-    python -m benchmarks.run --requests 1000000 [--gzip] [--keep] [--workdir DIR]
+    python -m benchmarks.run --requests 1000000 [--stack current|modern|both] [--gzip] [--keep]
+        [--parsers] [--workdir DIR]
 
 Steps: generate the corpus (or reuse one left by ``--keep``), read it once so that every tool
 starts from the same warm page cache, then run each tool in a fresh subprocess, one after the
@@ -9,7 +10,14 @@ and the polars baseline (:mod:`benchmarks.baselines`). For each it measures the 
 whole process (interpreter start and imports included, as a user would wait) and its peak RSS
 (``ru_maxrss`` of that child from ``os.wait4``, which includes any process it waited for), checks
 that it produced one event per corpus line, and prints a table with the ratios of timeline to each
-baseline and the issue's targets. The figures also go to ``benchmarks/results-<N>[-gz].json``.
+baseline and the issue's targets. CPU seconds (user + system of the child, from ``os.wait4``)
+and CPU utilisation (CPU seconds over wall seconds: 2.0 keeps two cores busy) are measured too.
+The figures also go to ``benchmarks/results-<N>[-gz][-modern].json``.
+
+``--stack`` picks the corpus (:data:`benchmarks.corpus.STACKS`): the current one (nginx, Envoy,
+Llama Guard, Elasticsearch, OpenAI log), the modern one (OTLP spans, vLLM, Istio) or both, one
+after the other. ``--parsers`` adds the per-parser table (:mod:`benchmarks.parsers`: MB/s per core
+of every built-in parser on its own file), written to ``benchmarks/results-parsers.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.corpus import Corpus, find, generate
+from benchmarks import parsers as parser_bench
+from benchmarks.corpus import STACKS, Corpus, find, generate
 
 HERE: Final = Path(__file__).resolve().parent
 REPO: Final = HERE.parent
@@ -51,7 +60,13 @@ class Measure:
     returncode: int
     events: int | None
     expected: int
+    cpu_s: float = 0.0
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cpu_util(self) -> float:
+        """CPU seconds per wall second (2.0: two cores busy all the time)."""
+        return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def ok(self) -> bool:
@@ -103,8 +118,9 @@ def measure(
     env: dict[str, str] | None = None,
     max_rss_mb: float = 0.0,
     timeout_s: float = 0.0,
-) -> tuple[float, float, int]:
-    """Run ``cmd`` (stdout and stderr to ``log``); return wall seconds, peak RSS in MB, exit code.
+) -> tuple[float, float, int, float]:
+    """Run ``cmd`` (stdout and stderr to ``log``); return wall seconds, peak RSS in MB, exit code
+    and CPU seconds (user + system).
 
     With ``max_rss_mb``, the child is killed (exit code -9) once its resident set exceeds it: a
     guard for shared machines, reported as a failure rather than left to the OOM killer. With
@@ -130,7 +146,8 @@ def measure(
         wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4; tell Popen so it does not wait again
-    return wall, usage.ru_maxrss / 1024, code  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss / 1024, code, cpu  # ru_maxrss is in KiB on Linux
 
 
 def source_info(src: Path) -> dict[str, str]:
@@ -188,7 +205,7 @@ def run_tool(
         if tool == "timeline_no_correlate":
             cmd.append("--no-correlate")
         env = os.environ | {"PYTHONPATH": str(src)}
-        wall, rss, code = measure(
+        wall, rss, code, cpu = measure(
             cmd, log, cwd=src, env=env, max_rss_mb=max_rss_mb, timeout_s=timeout_s
         )
         manifest = outdir / "build.json"
@@ -211,7 +228,7 @@ def run_tool(
             str(corpus.root),
             str(outdir / "out.parquet"),
         ]
-        wall, rss, code = measure(cmd, log, max_rss_mb=max_rss_mb, timeout_s=timeout_s)
+        wall, rss, code, cpu = measure(cmd, log, max_rss_mb=max_rss_mb, timeout_s=timeout_s)
         if code == 0:
             lines = log.read_text(encoding="utf-8").strip().splitlines()
             result = json.loads(lines[-1])
@@ -225,15 +242,25 @@ def run_tool(
     detail["loadavg_before"] = load_before
     detail["loadavg_after"] = round(os.getloadavg()[0], 2)
     detail["output_bytes"] = sum(p.stat().st_size for p in outdir.rglob("*") if p.is_file())
-    return Measure(tool, cmd, round(wall, 2), round(rss, 1), code, events, corpus.lines, detail)
+    return Measure(
+        tool=tool,
+        command=cmd,
+        wall_s=round(wall, 2),
+        peak_rss_mb=round(rss, 1),
+        returncode=code,
+        events=events,
+        expected=corpus.lines,
+        cpu_s=round(cpu, 2),
+        detail=detail,
+    )
 
 
 def table(results: Sequence[Measure], corpus: Corpus) -> str:
     """A Markdown table of the figures, then the ratios of timeline to each baseline."""
     mb = corpus.bytes / 1e6
     rows = [
-        "| tool | wall s | events | events/s | MB/s | peak RSS MB | events check |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| tool | wall s | CPU s | CPU util | events | events/s | MB/s | peak RSS MB | events check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in results:
         eps = f"{m.expected / m.wall_s:,.0f}" if m.ok else "-"
@@ -243,7 +270,7 @@ def table(results: Sequence[Measure], corpus: Corpus) -> str:
             check = f"killed: {m.detail['killed']}"
         events = f"{m.events:,}" if m.events is not None else "-"
         rows.append(
-            f"| {m.tool} | {m.wall_s:.2f} | {events} | {eps} "
+            f"| {m.tool} | {m.wall_s:.2f} | {m.cpu_s:.2f} | {m.cpu_util:.2f} | {events} | {eps} "
             f"| {rate} | {m.peak_rss_mb:,.0f} | {check} |"
         )
     return "\n".join(rows)
@@ -327,19 +354,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="kill a tool still running after this many seconds (0: no limit)",
     )
     ap.add_argument("--results", type=Path, default=None, help="JSON output path")
+    ap.add_argument(
+        "--stack",
+        choices=[*STACKS, "both"],
+        default="current",
+        help="corpus: current, modern (OTLP, vLLM, Istio) or both (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--parsers",
+        action="store_true",
+        help="also measure every built-in parser on its own file (benchmarks.parsers)",
+    )
+    ap.add_argument("--parser-mb", type=float, default=20.0, help="MB per parser file")
     args = ap.parse_args(argv)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
     if unknown:
         ap.error(f"unknown tools: {', '.join(unknown)}")
 
-    tag = f"{args.requests}" + ("-gz" if args.gzip else "")
+    ok = True
+    stacks = list(STACKS) if args.stack == "both" else [args.stack]
+    for stack in stacks:
+        ok &= run_stack(args, tools, stack)
+    if args.parsers:
+        print("\nper parser, each on its own file (MB/s per CPU second):", flush=True)
+        figures = parser_bench.run_all(
+            args.workdir / "parsers", args.parser_mb, src=args.timeline_src
+        )
+        print()
+        print(parser_bench.table(figures))
+        target = HERE / "results-parsers.json"
+        target.write_text(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "timeline_source": source_info(args.timeline_src),
+                    "mb_per_parser": args.parser_mb,
+                    "parsers": [
+                        asdict(f) | {"parse_mb_s": round(f.parse_mb_s, 2)} for f in figures
+                    ],
+                    "table": parser_bench.table(figures),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"\nwrote {target}")
+        ok &= all(not f.error for f in figures)
+    return 0 if ok else 1
+
+
+def run_stack(args: argparse.Namespace, tools: Sequence[str], stack: str) -> bool:
+    """Generate (or reuse) the corpus of ``stack``, run every tool on it, print and save the
+    figures; True when every tool passed its check."""
+    tag = (
+        f"{args.requests}"
+        + ("-gz" if args.gzip else "")
+        + ("" if stack == "current" else f"-{stack}")
+    )
     root = args.workdir / f"corpus-{tag}"
-    reused = find(root, args.requests, args.gzip) is not None
-    corpus = generate(root, args.requests, args.gzip, jobs=args.jobs, reuse=True)
+    reused = find(root, args.requests, args.gzip, stack=stack) is not None
+    corpus = generate(root, args.requests, args.gzip, jobs=args.jobs, reuse=True, stack=stack)
     m = corpus.manifest
     print(
-        f"corpus: {m['requests']:,} requests, {len(m['files'])} files, {m['lines']:,} lines, "
+        f"{stack} corpus: {m['requests']:,} requests, {len(m['files'])} files, "
+        f"{m['lines']:,} lines, {corpus.lines:,} events, "
         f"{m['bytes'] / 1e6:,.1f} MB stored ({m['text_bytes'] / 1e6:,.1f} MB text); "
         + ("reused" if reused else f"generated in {m['generation_seconds']} s")
         + f" -> {corpus.logs}",
@@ -356,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(result)
         status = "ok" if result.ok else "FAILED"
         print(
-            f"  {tool}: {result.wall_s:.2f} s, peak RSS {result.peak_rss_mb:,.0f} MB, {status}",
+            f"  {tool}: {result.wall_s:.2f} s, CPU {result.cpu_s:.2f} s "
+            f"({result.cpu_util:.2f} cores), peak RSS {result.peak_rss_mb:,.0f} MB, {status}",
             flush=True,
         )
     print()
@@ -367,22 +448,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(ratio_lines(r))
     payload = {
         "requests": args.requests,
+        "stack": stack,
         "gzip": args.gzip,
         "machine": machine(),
         "timeline_source": source_info(args.timeline_src),
         "corpus": {k: v for k, v in m.items() if k != "files"} | {"files": m["files"]},
         "corpus_reused": reused,
-        "results": [asdict(x) | {"ok": x.ok} for x in results],
+        "results": [asdict(x) | {"ok": x.ok, "cpu_util": round(x.cpu_util, 2)} for x in results],
         "ratios": r,
         "table": table(results, corpus),
     }
     target = args.results or HERE / f"results-{tag}.json"
+    if args.results and len(STACKS) > 1 and args.stack == "both":
+        target = target.with_name(f"{target.stem}-{stack}{target.suffix}")
     target.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {target}")
+    print(f"\nwrote {target}\n")
     if not args.keep:
         shutil.rmtree(outputs, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
-    return 0 if all(x.ok for x in results) else 1
+    return all(x.ok for x in results)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 Both parsers first extract a frame of String columns named after Istio's default keys
 (``start_time``, ``method``, ``path``, ``response_code``, ``response_flags`` ...), then call
-:func:`envoy_events`.
+:func:`envoy_events`. JSON key discovery (``key_names``, ``kept_keys``, ``key_paths``) lives in
+:mod:`timeline.parserkit.jsonpaths`; it is re-exported here for the parsers that import it from
+this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 import polars as pl
@@ -15,7 +16,10 @@ import polars as pl
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.http import first_hop, query, route
 from timeline.parserkit.ids import id_list
-from timeline.parserkit.jsonpaths import jp, key_path
+from timeline.parserkit.jsonpaths import MAX_EXTRA_KEYS as MAX_EXTRA_KEYS
+from timeline.parserkit.jsonpaths import kept_keys as kept_keys
+from timeline.parserkit.jsonpaths import key_names as key_names
+from timeline.parserkit.jsonpaths import key_paths as key_paths
 from timeline.parserkit.kv import attributes
 from timeline.parserkit.text import clean, integer, number
 from timeline.parserkit.timestamps import parse_iso8601
@@ -78,41 +82,6 @@ _FLAG_STATUS: Final = (
         "error",
     ),
 )
-
-
-# A JSON key (a string followed by a colon): the keys of every object of a line, nested ones too.
-_KEY_RE: Final = r'"(?:[^"\\\n]|\\.)*"\s*:'
-# At most this many distinct keys are carried to attributes (the most frequent ones).
-MAX_EXTRA_KEYS: Final = 256
-
-
-def key_names(lines: pl.Series, limit: int = MAX_EXTRA_KEYS) -> list[str]:
-    """Candidate top-level keys of JSON lines, found vectorized without decoding: every
-    ``"name":`` of any object (nested keys too; they read as null at the top level), the ``limit``
-    most frequent ones, sorted. Keys holding a backslash escape are left out."""
-    found = lines.str.extract_all(_KEY_RE).explode().drop_nulls().alias("key")
-    if found.is_empty():
-        return []
-    # Count the distinct matches first: the text work below is on a few distinct keys only.
-    counts = found.value_counts(sort=True, name="n").with_columns(
-        pl.col("key").str.replace(r'^"(.*)"\s*:$', "${1}")
-    )
-    counts = counts.filter(~pl.col("key").str.contains("\\", literal=True))
-    top = counts.group_by("key").agg(pl.col("n").sum()).sort("n", "key", descending=[True, False])
-    return sorted(top.head(limit).get_column("key").to_list())
-
-
-def kept_keys(names: Sequence[str], mapped: Sequence[str]) -> pl.Expr:
-    """Attributes of the top-level keys in ``names`` that are not ``mapped``, under their own
-    names (objects and arrays as compact JSON); read with the paths of :func:`key_paths`."""
-    skip = set(mapped)
-    return attributes({k: jp(key_path(k)) for k in names if k not in skip})
-
-
-def key_paths(names: Sequence[str], mapped: Sequence[str]) -> list[str]:
-    """The JSON paths :func:`kept_keys` reads, to decode with the parser's own paths."""
-    skip = set(mapped)
-    return [key_path(k) for k in names if k not in skip]
 
 
 def _flag_status(flags: pl.Expr) -> pl.Expr:

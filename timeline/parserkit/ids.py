@@ -7,7 +7,7 @@ from typing import Final
 
 import polars as pl
 
-from timeline.schema import ID_STRUCT
+from timeline.parserkit.wide import pairs_expr
 
 # Ids OpenAI-compatible servers give completions: ``chatcmpl-...`` and ``cmpl-...``.
 OPENAI_ID_RE: Final = r"^(?:chatcmpl|cmpl)-"
@@ -15,13 +15,7 @@ OPENAI_ID_RE: Final = r"^(?:chatcmpl|cmpl)-"
 
 def id_list(pairs: Mapping[str, pl.Expr]) -> pl.Expr:
     """A ``list[struct{kind, value}]`` of the non-null ids, in the given kind order."""
-    if not pairs:
-        return pl.lit([], dtype=pl.List(ID_STRUCT))
-    items = [
-        pl.struct(kind=pl.lit(k, dtype=pl.String), value=v.cast(pl.String))
-        for k, v in pairs.items()
-    ]
-    return pl.concat_list(items).list.filter(pl.element().struct.field("value").is_not_null())
+    return pairs_expr(pairs, "kind")
 
 
 def is_openai_id(expr: pl.Expr) -> pl.Expr:

@@ -15,6 +15,10 @@ gives. A head of a path that is also a parent of other paths comes from the deco
 
 A parser that builds its expressions first and decodes after collects its paths in a
 :class:`PathSet` (one per parse call, so nothing is shared between calls).
+
+Parsers that keep unknown top-level keys as attributes find them with :func:`key_names` (a
+regex over the lines, no decode), read them with the paths of :func:`key_paths` in their one
+decode and turn them into attributes with :func:`kept_keys`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import polars as pl
+
+from timeline.parserkit.kv import attributes
 
 ROOT: Final = "$"
 _SEGMENT = re.compile(r"\.([A-Za-z_@][\w@-]*)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]|\[(-1:)\]")
@@ -296,3 +302,38 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
             got = got.scatter(pl.int_range(lines.len(), eager=True).filter(rest), exact)
         out[name] = got.alias(name)
     return pl.DataFrame(out)
+
+
+# A JSON key (a string followed by a colon): the keys of every object of a line, nested ones too.
+_KEY_RE: Final = r'"(?:[^"\\\n]|\\.)*"\s*:'
+# At most this many distinct keys are carried to attributes (the most frequent ones).
+MAX_EXTRA_KEYS: Final = 256
+
+
+def key_names(lines: pl.Series, limit: int = MAX_EXTRA_KEYS) -> list[str]:
+    """Candidate top-level keys of JSON lines, found vectorized without decoding: every
+    ``"name":`` of any object (nested keys too; they read as null at the top level), the ``limit``
+    most frequent ones, sorted. Keys holding a backslash escape are left out."""
+    found = lines.str.extract_all(_KEY_RE).explode().drop_nulls().alias("key")
+    if found.is_empty():
+        return []
+    # Count the distinct matches first: the text work below is on a few distinct keys only.
+    counts = found.value_counts(sort=True, name="n").with_columns(
+        pl.col("key").str.replace(r'^"(.*)"\s*:$', "${1}")
+    )
+    counts = counts.filter(~pl.col("key").str.contains("\\", literal=True))
+    top = counts.group_by("key").agg(pl.col("n").sum()).sort("n", "key", descending=[True, False])
+    return sorted(top.head(limit).get_column("key").to_list())
+
+
+def kept_keys(names: Sequence[str], mapped: Sequence[str]) -> pl.Expr:
+    """Attributes of the top-level keys in ``names`` that are not ``mapped``, under their own
+    names (objects and arrays as compact JSON); read with the paths of :func:`key_paths`."""
+    skip = set(mapped)
+    return attributes({k: jp(key_path(k)) for k in names if k not in skip})
+
+
+def key_paths(names: Sequence[str], mapped: Sequence[str]) -> list[str]:
+    """The JSON paths :func:`kept_keys` reads, to decode with the parser's own paths."""
+    skip = set(mapped)
+    return [key_path(k) for k in names if k not in skip]

@@ -7,17 +7,18 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from timeline.parserkit.text import clean
+from timeline.parserkit.wide import pairs_expr
 from timeline.schema import KV_STRUCT
 
 
 def kv_list(pairs: Mapping[str, pl.Expr]) -> pl.Expr:
-    """A ``list[struct{key, value}]`` of the non-null values, in the given key order."""
+    """A ``list[struct{key, value}]`` of the non-null values, in the given key order.
+
+    Built long and grouped back (:func:`timeline.parserkit.wide.pairs_expr`), not as a
+    ``concat_list`` of one struct per key: the cost follows the values present."""
     if not pairs:
         return empty_kv()
-    items = [
-        pl.struct(key=pl.lit(k, dtype=pl.String), value=v.cast(pl.String)) for k, v in pairs.items()
-    ]
-    return pl.concat_list(items).list.filter(pl.element().struct.field("value").is_not_null())
+    return pairs_expr(pairs, "key")
 
 
 def attributes(pairs: Mapping[str, pl.Expr], *more: pl.Expr) -> pl.Expr:

@@ -33,9 +33,9 @@ from timeline.parserkit.api import ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason, http_status
 from timeline.parserkit.http import query, route
 from timeline.parserkit.ids import id_list
+from timeline.parserkit.kv import attributes
 from timeline.parserkit.text import clean, integer, number
 from timeline.parserkit.timestamps import parse_iso8601
-from timeline.schema import KV_STRUCT
 
 # The inside of a double-quoted field: backslash escapes (\" \\ \xNN) allowed.
 _Q: Final = r'(?:[^"\\]|\\.)*'
@@ -104,7 +104,6 @@ AUTHORITY_RE: Final = r"^(?P<host>\[[^\]]*\]|[^:]*)(?::(?P<port>\d+))?"
 # The head of an ELB line: used to tell a damaged ELB line from a foreign one.
 _HEAD_RE: Final = rf"^(?:[a-z][a-z0-9]* )?{_ISO} \S+ \S+:\d+ "
 _NLB_RE: Final = r"^(?:tls|tcp|udp|tcp_udp) \d+\.\d+ \d{4}-\d\d-\d\dT"
-ATTR_PREFIX: Final = "_attr:"
 TAIL_PREFIX: Final = "_t:"
 # Tail fields written in double quotes (escapes undone).
 QUOTED_TAIL: Final = (
@@ -195,7 +194,7 @@ class AwsAlbParser:
             .with_columns(_tail_fields())
         )
         return ParseResult(
-            events=pack_attributes(good.select(_events())),
+            events=good.select(_events()),
             rejects=marks(bad, pl.col("_reason")),
         )
 
@@ -225,39 +224,6 @@ def _shared() -> list[pl.Expr]:
         url.alias("_url"),
         url.struct.field("authority").str.extract_groups(AUTHORITY_RE).alias("_authority"),
     ]
-
-
-def _attribute_columns(values: dict[str, pl.Expr]) -> list[pl.Expr]:
-    """One ``_attr:<key>`` String column per attribute (null when absent), for :func:`pack_attributes`."""
-    return [clean(v.cast(pl.String)).alias(ATTR_PREFIX + k) for k, v in values.items()]
-
-
-def pack_attributes(frame: pl.DataFrame) -> pl.DataFrame:
-    """Replace the ``_attr:<key>`` columns by ``attributes`` (their non-null values as key/value
-    structs, in column order).
-
-    Done by unpivoting and grouping rather than ``frame.kv_list``: with ~40 keys a list of 40
-    structs per row costs about 20 times more."""
-    columns = [c for c in frame.columns if c.startswith(ATTR_PREFIX)]
-    numbered = frame.with_row_index("_row")
-    packed = (
-        numbered.select("_row", *columns)
-        .unpivot(index="_row", variable_name="key", value_name="value")
-        .filter(pl.col("value").is_not_null())
-        .group_by("_row")  # keeps each row's keys in column order
-        .agg(
-            pl.struct(pl.col("key").str.slice(len(ATTR_PREFIX)), "value")
-            .cast(KV_STRUCT)
-            .alias("attributes")
-        )
-    )
-    empty = pl.lit([], dtype=pl.List(KV_STRUCT))
-    return (
-        numbered.drop(columns)
-        .join(packed, on="_row", how="left", maintain_order="left")
-        .drop("_row")
-        .with_columns(pl.col("attributes").fill_null(empty))
-    )
 
 
 def _tail_fields() -> list[pl.Expr]:
@@ -340,7 +306,7 @@ def _events() -> list[pl.Expr]:
         duration.alias("duration_ms"),
         amzn_trace_hex(trace).alias("trace_id"),
         id_list({"x_amzn_trace_id": trace}).alias("ids"),
-        *_attribute_columns(
+        attributes(
             {
                 "elb_type": pl.when(is_alb)
                 .then(pl.lit("application"))
@@ -380,5 +346,5 @@ def _events() -> list[pl.Expr]:
                 "conn_trace_id": t["conn_trace_id"],
                 "extra": t["extra"],
             }
-        ),
+        ).alias("attributes"),
     ]

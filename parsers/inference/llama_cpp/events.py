@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final
 
 import polars as pl
@@ -11,10 +10,9 @@ from parsers.inference.llama_cpp import lines as shapes
 from timeline.parserkit import logfmt
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
-from timeline.parserkit.kv import empty_kv
+from timeline.parserkit.kv import kv_list
 from timeline.parserkit.text import nullify
 from timeline.parserkit.timestamps import parse_epoch, parse_pattern
-from timeline.schema import KV_STRUCT
 
 SKIP_REASON: Final = "model metadata dump"
 
@@ -95,36 +93,6 @@ _EVENT_TYPE: Final = {
     "deploy": "deploy.change",
     "log": "server.log",
 }
-
-
-def attribute_lists(df: pl.DataFrame, pairs: Mapping[str, pl.Expr]) -> pl.Series:
-    """The ``attributes`` column: the non-null ``pairs`` in key order. Built long (one small
-    frame per key, then grouped by row) because ``concat_list`` of many struct columns is slow
-    on wide frames."""
-    base = df.lazy().with_row_index("_row")
-    parts = [
-        base.select(
-            "_row",
-            pl.lit(order, dtype=pl.Int32).alias("_k"),
-            pl.struct(key=pl.lit(key), value=expr.cast(pl.String)).alias("kv"),
-        ).filter(pl.col("kv").struct.field("value").is_not_null())
-        for order, (key, expr) in enumerate(pairs.items())
-    ]
-    if not parts:
-        return df.select(pl.lit(0).alias("_n")).with_columns(empty_kv().alias("kv"))["kv"]
-    grouped = (
-        pl.concat(parts)
-        .sort("_row", "_k", maintain_order=True)
-        .group_by("_row", maintain_order=True)
-        .agg(pl.col("kv"))
-    )
-    joined = (
-        base.select("_row")
-        .join(grouped, on="_row", how="left", maintain_order="left")
-        .select(pl.col("kv").cast(pl.List(KV_STRUCT)).fill_null(empty_kv()))
-        .collect()
-    )
-    return joined.to_series()
 
 
 def _x(name: str) -> pl.Expr:
@@ -306,7 +274,7 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         **{name: pl.col(name) for name in _TIMINGS if name != "total_ms"},
         "detail": detail,
     }
-    df = df.with_columns(attribute_lists(df, attrs).alias("all_attrs"))
+    df = df.with_columns(kv_list(attrs).alias("all_attrs"))
     first_cont = pl.col("cont_lines").list.first()
     # Debug dumps of request / response bodies and streamed chunks carry prompts and
     # completions: the message keeps only what they are.

@@ -9,7 +9,6 @@ of evaluated row by row.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import polars as pl
@@ -18,7 +17,7 @@ from parsers.inference.sglang.lines import RANKS
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list
 from timeline.parserkit.jsonpaths import decode_paths, jp
-from timeline.parserkit.kv import empty_kv
+from timeline.parserkit.kv import empty_kv, kv_list
 from timeline.parserkit.pyrepr import literal, python_string
 from timeline.parserkit.text import captures, nullify, unquote
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
@@ -95,45 +94,6 @@ _EVENT_TYPE: Final = {
     "error": "inference.error",
     "log": "server.log",
 }
-
-
-def attribute_lists(
-    df: pl.DataFrame, pairs: Mapping[str, pl.Expr], lists: Sequence[str] = ()
-) -> pl.Series:
-    """The ``attributes`` column: the non-null ``pairs`` in key order, then the key/value lists
-    of the columns ``lists``. Built long (one small frame per key, then grouped by row) because
-    ``concat_list`` of many struct columns is slow on wide frames."""
-    base = df.lazy().with_row_index("_row")
-    parts = [
-        base.select(
-            "_row",
-            pl.lit(order, dtype=pl.Int32).alias("_k"),
-            pl.struct(key=pl.lit(key), value=expr.cast(pl.String)).alias("kv"),
-        ).filter(pl.col("kv").struct.field("value").is_not_null())
-        for order, (key, expr) in enumerate(pairs.items())
-    ]
-    for n, name in enumerate(lists, len(pairs)):
-        parts.append(
-            base.select("_row", pl.lit(n, dtype=pl.Int32).alias("_k"), pl.col(name).alias("kv"))
-            .explode("kv")
-            .drop_nulls("kv")
-            .with_columns(pl.col("kv").cast(KV_STRUCT))
-        )
-    if not parts:
-        return df.select(pl.lit(0).alias("_n")).with_columns(empty_kv().alias("kv"))["kv"]
-    grouped = (
-        pl.concat(parts)
-        .sort("_row", "_k", maintain_order=True)
-        .group_by("_row", maintain_order=True)
-        .agg(pl.col("kv"))
-    )
-    joined = (
-        base.select("_row")
-        .join(grouped, on="_row", how="left", maintain_order="left")
-        .select(pl.col("kv").cast(pl.List(KV_STRUCT)).fill_null(empty_kv()))
-        .collect()
-    )
-    return joined.to_series()
 
 
 def _arg(text: pl.Expr, name: str) -> pl.Expr:
@@ -474,11 +434,11 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         )
     )
     df = df.with_columns(limits.cast(pl.List(KV_STRUCT)).alias("limits_attrs"))
-    df = df.with_columns(
-        attribute_lists(df, attrs, ["stats_attrs", "limits_attrs", "sampling_attrs"]).alias(
-            "all_attrs"
-        )
-    )
+    lists = [
+        pl.col(name).cast(pl.List(KV_STRUCT)).fill_null(empty_kv()).list.drop_nulls()
+        for name in ("stats_attrs", "limits_attrs", "sampling_attrs")
+    ]
+    df = df.with_columns(pl.concat_list(kv_list(attrs), *lists).alias("all_attrs"))
     # a batch request's line gives one event per rid (last: the steps above match rows on `_i`)
     df = _request_ids(df)
     rid = pl.when(~mkind.is_in(["access", "metrics", "config", "ready"])).then(pl.col("rid"))

@@ -7,7 +7,6 @@ Message texts are the ones written by ``triton-inference-server/core`` (``model_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final
 
 import polars as pl
@@ -18,7 +17,6 @@ from timeline.parserkit.ids import id_list
 from timeline.parserkit.kv import kv_list
 from timeline.parserkit.text import nullify
 from timeline.parserkit.tracebacks import last_exception_type
-from timeline.schema import KV_STRUCT
 
 # `[request id: <id>] ` before request-scoped messages (InferenceRequest::LogRequest).
 REQUEST_PREFIX: Final = r"^\[request id: ([^\]]*)\] "
@@ -311,8 +309,7 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
     )
     dump = _dump_columns(text)
     prepared = mkind == "prepared"
-    attrs = kv_column(
-        df,
+    attrs = kv_list(
         {
             "code": code,
             "pid": pl.col("pid"),
@@ -375,37 +372,6 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         pl.lit("triton").alias("provider"),
         attrs.alias("attributes"),
     )
-
-
-def kv_column(df: pl.DataFrame, pairs: Mapping[str, pl.Expr]) -> pl.Series:
-    """``kv_list(pairs)`` evaluated on ``df`` (same values, same key order), built by unpivoting:
-    a ``concat_list`` of key/value structs costs about 0.1 s per key per 100k rows, this a
-    twentieth of it, and Triton records have some thirty optional attributes."""
-    names = [f"_kv{index}" for index in range(len(pairs))]
-    keys = dict(zip(names, pairs, strict=True))
-    order = {name: index for index, name in enumerate(names)}
-    wide = df.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-        *[
-            value.cast(pl.String).alias(name)
-            for name, value in zip(names, pairs.values(), strict=True)
-        ],
-    )
-    long = (
-        wide.unpivot(index="_row", variable_name="_name", value_name="value")
-        .filter(pl.col("value").is_not_null())
-        .with_columns(
-            pl.col("_name").replace_strict(order, return_dtype=pl.Int64).alias("_order"),
-            pl.col("_name").replace_strict(keys, return_dtype=pl.String).alias("key"),
-        )
-        .sort("_row", "_order")
-        .group_by("_row", maintain_order=True)
-        .agg(pl.struct("key", "value").alias("kv"))
-    )
-    rows = wide.select("_row").join(long, on="_row", how="left", maintain_order="left")
-    return rows.select(
-        pl.col("kv").fill_null(pl.lit([], dtype=pl.List(KV_STRUCT))).cast(pl.List(KV_STRUCT))
-    ).to_series()
 
 
 def table_columns(df: pl.DataFrame) -> pl.DataFrame:

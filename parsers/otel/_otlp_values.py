@@ -1,0 +1,139 @@
+"""OTLP/JSON values as polars expressions: the vectorized twins of ``otlp_json/values.py``.
+
+Every leaf of a document is decoded as text (``pl.read_ndjson`` with a String leaf gives numbers
+and booleans as their JSON text). These expressions turn that text into what the Python walker
+computes from the decoded value: ``json_text(any_value(v))``, ``as_int``, ``as_float``,
+``as_bool``, ids, nanosecond times, span kinds and status codes. Inputs whose text cannot tell
+what the Python value was (a float where an integer is expected, base64 ids, nested arrays and
+key/value lists) are flagged by the caller and go to the Python walker instead.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+# The AnyValue struct every attribute value is decoded into (arrays of scalars decoded; nested
+# arrays and key/value lists kept as text only to flag their documents).
+SCALAR: Final = pl.Struct(
+    {
+        "stringValue": pl.String(),
+        "boolValue": pl.String(),
+        "intValue": pl.String(),
+        "doubleValue": pl.String(),
+        "arrayValue": pl.String(),
+        "kvlistValue": pl.String(),
+        "bytesValue": pl.String(),
+    }
+)
+ANY_VALUE: Final = pl.Struct(
+    {
+        "stringValue": pl.String(),
+        "boolValue": pl.String(),
+        "intValue": pl.String(),
+        "doubleValue": pl.String(),
+        "arrayValue": pl.Struct({"values": pl.List(SCALAR)}),
+        "kvlistValue": pl.String(),
+        "bytesValue": pl.String(),
+    }
+)
+KEY_VALUE: Final = pl.Struct({"key": pl.String(), "value": ANY_VALUE})
+ATTRIBUTES: Final = pl.List(KEY_VALUE)
+
+INT_RE: Final = r"^-?\d{1,20}$"
+_MAX_NS: Final = 2**63 - 1
+_SPAN_KINDS: Final = {
+    "1": "internal",
+    "2": "server",
+    "3": "client",
+    "4": "producer",
+    "5": "consumer",
+}
+
+
+def int_text(text: pl.Expr) -> pl.Expr:
+    """``str(_int(text))``: decimal text without leading zeros, null unless ``-?\\d{1,20}``."""
+    stripped = text.str.strip_chars()
+    digits = stripped.str.replace(r"^(-?)0+(\d)", "${1}${2}")
+    digits = pl.when(digits == "-0").then(pl.lit("0")).otherwise(digits)
+    return pl.when(stripped.str.contains(INT_RE)).then(digits)
+
+
+def finite(text: pl.Expr) -> pl.Expr:
+    """The number in ``text`` as a finite Float64, else null (``_float`` of a string)."""
+    value = text.str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
+
+
+def float_text(value: pl.Series) -> pl.Series:
+    """Python's ``repr`` of finite floats (null stays null).
+
+    polars writes the shortest round-trip digits as Python does, except below 1e-4, where
+    Python switches to ``1e-05`` notation: those (rare) values are written by Python."""
+    text = value.cast(pl.String)
+    small = (value.abs() < 1e-4) & (value != 0.0)
+    if bool(small.fill_null(False).any()):
+        where = small.fill_null(False)
+        fixed = pl.Series([repr(v) for v in value.filter(where).to_list()], dtype=pl.String)
+        text = text.scatter(pl.int_range(value.len(), eager=True).filter(where), fixed)
+    return text
+
+
+def value_kind(value: pl.Expr) -> pl.Expr:
+    """Which AnyValue member holds the value: s | b | i | d | a | k | y, null when none."""
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for field, code in reversed(
+        (
+            ("stringValue", "s"),
+            ("boolValue", "b"),
+            ("intValue", "i"),
+            ("doubleValue", "d"),
+            ("arrayValue", "a"),
+            ("kvlistValue", "k"),
+            ("bytesValue", "y"),
+        )
+    ):
+        expr = pl.when(value.struct.field(field).is_not_null()).then(pl.lit(code)).otherwise(expr)
+    return expr
+
+
+def hex_id(text: pl.Expr, size: int) -> pl.Expr:
+    """A hex id of ``size`` bytes, lowercase; empty, all-zero or absent means null."""
+    raw = text.str.strip_chars()
+    ok = raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")
+    low = raw.str.to_lowercase()
+    return pl.when(ok & ~low.str.contains(r"^0+$")).then(low)
+
+
+def odd_id(text: pl.Expr, size: int) -> pl.Expr:
+    """True where an id is present but not plain hex (base64 ids go to the Python walker)."""
+    raw = text.str.strip_chars()
+    return ((text != "") & ~raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")).fill_null(False)
+
+
+def nanos(text: pl.Expr) -> pl.Expr:
+    """``*TimeUnixNano`` as Int64; 0, negative, out of range or absent means null."""
+    number = int_text(text).cast(pl.Int64, strict=False)
+    return pl.when((number > 0) & (number <= _MAX_NS)).then(number)
+
+
+def span_kind(text: pl.Expr) -> pl.Expr:
+    """server | client | internal | producer | consumer from a number or ``SPAN_KIND_*``."""
+    low = text.str.to_lowercase()
+    low = pl.when(low.str.starts_with("span_kind_")).then(low.str.slice(10)).otherwise(low)
+    named = pl.when(low.is_in(list(_SPAN_KINDS.values()))).then(low)
+    by_number = low.replace_strict(_SPAN_KINDS, default=None, return_dtype=pl.String)
+    return pl.when(low.str.contains(r"^\d+$")).then(by_number).otherwise(named)
+
+
+def status_code(text: pl.Expr) -> pl.Expr:
+    """unset | ok | error from a numeric or ``STATUS_CODE_*`` status code."""
+    upper = text.str.to_uppercase()
+    return (
+        pl.when(upper.str.ends_with("ERROR") | (upper == "2"))
+        .then(pl.lit("error"))
+        .when(upper.str.ends_with("OK") | (upper == "1"))
+        .then(pl.lit("ok"))
+        .otherwise(pl.lit("unset"))
+    )
