@@ -79,7 +79,10 @@ def test_detect_follows_the_same_forcing_as_build(
     )
     r = run_cli(capsys, "detect", str(logs / "kb.log"), "--config", str(logs / "timeline.toml"))
     assert r.code == 0, r.err
-    assert r.out == f"{logs / 'kb.log'}: kb_search (forced by timeline.toml) (runner-up: none)\n"
+    assert r.out == (
+        f"{logs / 'kb.log'}: kb_search (forced by timeline.toml) (runner-up: none)\n"
+        "  rule: timeline.toml match 'kb.log' matched 'kb.log'\n"
+    )
     r = run_cli(
         capsys, "detect", str(logs / "kb.log"), "--spec", str(tmp_path / "kb.toml"),
         "--parser", "kb.log=nginx_combined",

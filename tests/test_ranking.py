@@ -189,3 +189,17 @@ def test_values_seen_only_at_startup_or_at_the_edges_do_not_change() -> None:
     assert doc["scope"]["start"] == "2025-03-02T10:00:00Z"
     points = doc["changes"]["change_points"]
     assert not [p for p in points if p["kind"] in ("appeared", "disappeared")], points
+
+
+def test_in_the_rise_minute_a_changed_value_is_nearer_than_the_restart_that_loaded_it() -> None:
+    from timeline.analyze.suspects import nearest_change_before
+
+    def point(kind: str, field: str, value: str, at: str) -> dict[str, Any]:
+        return {"kind": kind, "field": field, "value": value, "minute": "10:11", "at": at}
+
+    restart = point("server.start", "server.start", "provider=vllm", "10:11:50")
+    revision = point("appeared", "model_revision", "5f0b02c7", "10:11:34")
+    earlier = {**point("appeared", "index_name", "kb_v2", "10:02:00"), "minute": "10:02"}
+    rise = {"minute": "10:11"}
+    assert nearest_change_before([earlier, restart, revision], rise) == revision
+    assert nearest_change_before([earlier, restart], rise) == restart

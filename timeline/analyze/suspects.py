@@ -212,7 +212,8 @@ def nearest_change_before(
     rise: dict[str, Any] | None,
     failure_modes: set[tuple[str, str]] | None = None,
 ) -> dict[str, Any] | None:
-    """The change point at or before the rise bucket that is closest to it (latest), if any.
+    """The change point at or before the rise bucket that is closest to it (latest; in that
+    minute a changed value before a deploy or startup event), if any.
 
     A disappearance is no such change, nor is a value that is a failure mode (``failure_modes``:
     (field, value) pairs logged only on failing events): a symptom is never "the change before
@@ -230,4 +231,6 @@ def nearest_change_before(
     ]
     if not before:
         return None
-    return max(before, key=lambda p: (p["minute"], p["at"] or ""))
+    # In the latest minute, a value that changed (a new model_revision) names the change better
+    # than the startup or deploy line logged with it (a restart that loaded that revision).
+    return max(before, key=lambda p: (p["minute"], p["kind"] == "appeared", p["at"] or ""))

@@ -42,12 +42,19 @@ from timeline.correlation.graph import (
 )
 from timeline.correlation.heuristics import RuleStats, link
 from timeline.correlation.ids import explode_ids, judge_nodes
-from timeline.correlation.order import KEY_COLUMNS, NO_TIME, SORT_KEYS, numbered, with_keys
+from timeline.correlation.order import (
+    KEY_COLUMNS,
+    NO_TIME,
+    SORT_KEYS,
+    numbered,
+    violation_mask,
+    with_keys,
+)
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
 from timeline.correlation.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
 from timeline.correlation.skew import estimate_buckets
-from timeline.correlation.spans import gateway_bounds, interval_columns
 from timeline.correlation.spill import Spill
+from timeline.normalize.inherit import file_host
 from timeline.schema import POLARS_SCHEMA, conform
 
 PART_EVENTS: Final = 100_000  # events per partition (row range, request bucket, time range)
@@ -65,6 +72,8 @@ COMPACT_COLUMNS: Final = (
     "host",
     "ts_source",
     "ts_raw",
+    "ts_precision_ms",
+    "ts_inherited",
     "ts_at_end",
     "duration_ms",
     "layer",
@@ -124,6 +133,7 @@ _ASSIGN_SCHEMA = pl.Schema(
         "label": pl.Int64(),
         **{c: POLARS_SCHEMA[c] for c in ASSIGNMENT_COLUMNS},
         "_ts_key": pl.Int64(),
+        "_after": pl.Int64(),
         "_rank": pl.Int8(),
         "_sub": pl.Int64(),
     }
@@ -146,29 +156,23 @@ class Layout:
 
 
 def source_expr(clock_source: str) -> pl.Expr:
-    """The clock an event was stamped by: its host, else its file (or directory)."""
+    """The clock an event was stamped by: its host, else its file (or directory). A host that is
+    only its file's name (``timeline.normalize.inherit.host_from_file``) is not a clock: the
+    file (or directory) is."""
     path = pl.col("source_file")
     if clock_source == "directory":
         path = path.str.replace(r"/[^/]*$", "/")
-    return pl.coalesce(pl.col("host"), path)
+    named = pl.col("host").is_not_null() & (pl.col("host") != file_host(pl.col("source_file")))
+    return pl.when(named).then(pl.col("host")).otherwise(path)
 
 
 def violations(frame: pl.DataFrame, ts: str) -> int:
-    """Requests in which an inner-layer event lies outside the gateway's span of the request.
+    """Requests in which an inner-layer event lies outside the gateway's span of the request for
+    every point of the stamps' intervals (``order.violation_mask``).
 
     Only id-linked events count: a heuristic link is evidence of a weaker kind.
     """
-    linked = frame.filter(
-        pl.col("correlation_method").is_in(["id", "alias"]) & pl.col(ts).is_not_null()
-    ).with_columns(interval_columns(ts))
-    gw = (
-        linked.filter(pl.col("layer") == "gateway").group_by("correlation_id").agg(gateway_bounds())
-    )
-    inner = linked.filter(pl.col("layer") != "gateway")
-    bad = inner.join(gw, on="correlation_id").filter(
-        (pl.col("inner_lo") < pl.col("g_lo")) | (pl.col("inner_hi") > pl.col("g_hi"))
-    )
-    return bad["correlation_id"].n_unique()
+    return frame.filter(violation_mask(frame, ts))["correlation_id"].n_unique()
 
 
 def row_ranges(
@@ -406,6 +410,8 @@ class Correlator:
                 "duration_ms",
                 "ts_at_end",
                 "ts_raw",
+                "ts_precision_ms",
+                "ts_inherited",
             )
 
     def order(self, buckets: Spill, cids: Spill) -> Spill:

@@ -3,10 +3,23 @@ of its file (e.g. uvicorn's untimed ``INFO:     ...`` lines inside a vLLM log).
 
 The inherited time is written to ``ts_source`` and ``ts`` (so that correlation, which derives
 ``ts`` from ``ts_source``, keeps it and applies the file's clock correction to it) and marked with
-``ts_inherited = true``; ``ts_raw`` keeps what the line printed, if anything (a time that did not
+``ts_inherited = true``, with the ``ts_precision_ms`` of the stamp it inherited (correlation
+treats an inherited time as open-ended: the event happened then or later); ``ts_raw`` keeps what the line printed, if anything (a time that did not
 parse). An event with no earlier timed event in its file keeps a null time. "Earlier" is event
 order: the source line, then the event's index on the line (a line with several events can give
 its time to its later events).
+
+The same forward fill carries what a server's startup line says about the events after it: the
+``model`` and ``model_revision`` of the latest ``deploy.change`` / ``server.start`` event that has
+a revision (vLLM's ``non-default args: {...}`` and ``Initializing a V1 LLM engine ... revision=``
+lines) fill later inference events of the same file that have no revision of their own and the
+same model or none, marked with the attribute ``model_revision_from_line`` (the startup line).
+
+The last resort for ``host``: an event whose line and envelope name no host takes its file's name
+without folders, log and rotation extensions (``inference/vllm-2.log.1.gz`` gives ``vllm-2``),
+flagged with the attribute ``host_from = file_name``. Correlation does not take such a host for a
+clock source (``timeline.correlation.pipeline.source_expr``): two folders' ``access.log`` stay
+two clocks.
 
 A file is normalized block by block (``timeline.pipeline.files``): the last time of one block is
 carried into the next as :class:`Carry`, so the result does not depend on where blocks are cut.
@@ -15,20 +28,34 @@ Vectorized: one forward fill over the block, in event order (source line, then i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import polars as pl
 
-from timeline.schema import POLARS_SCHEMA
+from timeline.schema import KV_STRUCT, POLARS_SCHEMA
+
+STARTUP_TYPES = ("deploy.change", "server.start")
+# What a file name adds to its host's name: a log extension, rotation numbers or dates, compression.
+FILE_SUFFIXES = (
+    r"(?i)(?:\.(?:log|txt|out|err|json|jsonl|ndjson))?(?:[.-]\d{1,8})*"
+    r"(?:\.(?:gz|bz2|xz|zst|lz4))?$"
+)
+HOST_FROM_FILE = "file_name"
 
 
 @dataclass(frozen=True)
 class Carry:
-    """The last timed event of a file so far: its time and whether its zone was assumed."""
+    """The last timed event of a file so far: its time, whether its zone was assumed, and the
+    precision of its stamp."""
 
     ts: datetime | None = None
     assumed_tz: bool | None = None
+    precision_ms: float | None = None
+    # the latest startup line with a model revision: its model, revision and line
+    model: str | None = None
+    model_revision: str | None = None
+    revision_line: int | None = None
 
 
 def inherit(frame: pl.DataFrame, carry: Carry = Carry()) -> tuple[pl.DataFrame, Carry]:
@@ -36,10 +63,13 @@ def inherit(frame: pl.DataFrame, carry: Carry = Carry()) -> tuple[pl.DataFrame, 
     the nearest earlier timed event, starting from ``carry``; return the frame and the new carry.
 
     Only events whose ``ts_source`` is null change: ``ts_source`` and ``ts`` take the inherited
-    time, ``ts_assumed_tz`` the inherited flag, ``clock_offset_ms`` 0 and ``ts_inherited`` true.
+    time, ``ts_assumed_tz`` the inherited flag, ``ts_precision_ms`` the inherited precision,
+    ``clock_offset_ms`` 0 and ``ts_inherited`` true.
     """
     if frame.height == 0:
         return frame, carry
+    frame = host_from_file(frame)
+    frame, carry = _carry_revision(frame, carry)
     ts = frame.get_column("ts_source")
     timed = ts.len() - ts.null_count()
     if timed:
@@ -50,8 +80,9 @@ def inherit(frame: pl.DataFrame, carry: Carry = Carry()) -> tuple[pl.DataFrame, 
             .last()
             .fill_null(False)
             .alias("assumed"),
+            pl.col("ts_precision_ms").filter(pl.col("ts_source").is_not_null()).last(),
         ).row(0)
-        after = Carry(last[0], bool(last[1]))
+        after = replace(carry, ts=last[0], assumed_tz=bool(last[1]), precision_ms=last[2])
     else:
         after = carry
     if timed == ts.len() or (timed == 0 and carry.ts is None):
@@ -67,9 +98,16 @@ def inherit(frame: pl.DataFrame, carry: Carry = Carry()) -> tuple[pl.DataFrame, 
         .fill_null(pl.lit(carry.assumed_tz, dtype=pl.Boolean))
         .alias("_a")
     )
+    precision = (
+        pl.when(own.is_not_null())
+        .then(pl.col("ts_precision_ms"))
+        .forward_fill()
+        .fill_null(pl.lit(carry.precision_ms, dtype=pl.Float64))
+        .alias("_p")
+    )
     inherited = own.is_null() & pl.col("_t").is_not_null()
     out = (
-        frame.with_columns(filled, assumed)
+        frame.with_columns(filled, assumed, precision)
         .with_columns(
             pl.when(inherited).then(pl.col("_t")).otherwise(own).alias("ts_source"),
             pl.when(inherited).then(pl.col("_t")).otherwise(pl.col("ts")).alias("ts"),
@@ -79,10 +117,94 @@ def inherit(frame: pl.DataFrame, carry: Carry = Carry()) -> tuple[pl.DataFrame, 
             .alias("ts_assumed_tz"),
             pl.when(inherited).then(True).otherwise(pl.col("ts_inherited")).alias("ts_inherited"),
             pl.when(inherited)
+            .then(pl.col("_p"))
+            .otherwise(pl.col("ts_precision_ms"))
+            .alias("ts_precision_ms"),
+            pl.when(inherited)
             .then(pl.lit(0.0))
             .otherwise(pl.col("clock_offset_ms"))
             .alias("clock_offset_ms"),
         )
-        .drop("_t", "_a")
+        .drop("_t", "_a", "_p")
     )
+    return out, after
+
+
+def file_host(source_file: pl.Expr) -> pl.Expr:
+    """The host a file's name suggests: its base name without log, rotation and compression
+    extensions."""
+    return source_file.str.replace(r"^.*/", "").str.replace(FILE_SUFFIXES, "")
+
+
+def host_from_file(frame: pl.DataFrame) -> pl.DataFrame:
+    """Fill a null ``host`` from the event's file path (see the module doc), flagged with the
+    attribute ``host_from``."""
+    stem = file_host(pl.col("source_file"))
+    fill = pl.col("host").is_null() & stem.is_not_null() & (stem != "")
+    flag = pl.lit([{"key": "host_from", "value": HOST_FROM_FILE}], dtype=pl.List(KV_STRUCT))
+    return frame.with_columns(
+        pl.when(fill).then(stem).otherwise(pl.col("host")).alias("host"),
+        pl.when(fill)
+        .then(pl.concat_list(pl.col("attributes").fill_null([]), flag))
+        .otherwise(pl.col("attributes"))
+        .alias("attributes"),
+    )
+
+
+def _carry_revision(frame: pl.DataFrame, carry: Carry) -> tuple[pl.DataFrame, Carry]:
+    """Fill ``model_revision`` (and a missing ``model``) of inference events from the latest
+    earlier startup line of the file that logged a revision; return the frame and the new carry."""
+    startup = pl.col("event_type").is_in(STARTUP_TYPES) & pl.col("model_revision").is_not_null()
+    starts = frame.filter(startup)
+    if starts.height:
+        last = starts.select("model", "model_revision", "source_line").row(-1)
+        after = replace(carry, model=last[0], model_revision=last[1], revision_line=last[2])
+    else:
+        after = carry
+    if carry.model_revision is None and starts.height == 0:
+        return frame, after
+    rev = (
+        pl.when(startup)
+        .then(pl.col("model_revision"))
+        .forward_fill()
+        .fill_null(pl.lit(carry.model_revision, dtype=pl.String))
+    )
+    model = (
+        pl.when(startup)
+        .then(pl.col("model").fill_null(""))
+        .forward_fill()
+        .fill_null(pl.lit(carry.model or "", dtype=pl.String))
+    )
+    line = (
+        pl.when(startup)
+        .then(pl.col("source_line"))
+        .forward_fill()
+        .fill_null(pl.lit(carry.revision_line, dtype=pl.Int64))
+    )
+    work = frame.with_columns(rev.alias("_rev"), model.alias("_model"), line.alias("_line"))
+    fill = (
+        (pl.col("layer") == "inference")
+        & ~pl.col("event_type").is_in(STARTUP_TYPES).fill_null(False)
+        & pl.col("model_revision").is_null()
+        & pl.col("_rev").is_not_null()
+        & (pl.col("model").is_null() | (pl.col("model") == pl.col("_model")))
+    ).fill_null(False)
+    empty_kv = pl.lit([], dtype=pl.List(KV_STRUCT))
+    mark = pl.concat_list(
+        pl.col("attributes").fill_null(empty_kv),
+        pl.concat_list(
+            pl.struct(key=pl.lit("model_revision_from_line"), value=pl.col("_line").cast(pl.String))
+        ),
+    )
+    out = work.with_columns(
+        pl.when(fill)
+        .then(pl.col("_rev"))
+        .otherwise(pl.col("model_revision"))
+        .alias("model_revision"),
+        pl.when(fill & pl.col("model").is_null() & (pl.col("_model") != ""))
+        .then(pl.col("_model"))
+        .otherwise(pl.col("model"))
+        .alias("model"),
+        pl.when(fill).then(mark).otherwise(pl.col("attributes")).alias("attributes"),
+    ).drop("_rev", "_model", "_line")
     return out, after

@@ -6,10 +6,13 @@ take the line where the document starts; the other lines of a pretty-printed doc
 merged into it.
 
 Documents are found by :func:`timeline.parserkit.records.read_records` (``documents=True``).
-Why per-document Python rather than polars expressions after that: a document is a tree
-(resources -> scopes -> spans -> attributes and span events) whose attribute values are a
-recursive union (``arrayValue`` / ``kvlistValue``). Each document is decoded once by the C JSON
-decoder and walked once; the events are built into one frame.
+Trace documents are decoded once each with an explicit dtype and exploded into events by polars
+expressions (:mod:`parsers.otel._otlp_spans`): no Python per document, span or attribute. The
+Python walker (``spans.py``, ``logs.py``: decode with the C JSON decoder, walk the tree) is the
+reference and handles what the vectorized path leaves to it: log documents, and the rare
+documents whose values the decoded text cannot reproduce exactly (key/value list values, base64
+ids, numbers with fractions where integers belong; see ``odd_documents``). Documents that do not
+name an OTLP kind are rejected without being walked.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from parsers.otel._fields import derive_fields
+from parsers.otel._otlp_spans import odd_documents, span_events
 from parsers.otel.otlp_json.logs import log_row
 from parsers.otel.otlp_json.spans import Row, resource_context, span_rows
 from timeline.parserkit.api import ParseResult, Sample, Source
@@ -82,6 +87,8 @@ _REASONS: Final = RecordReasons(
     unterminated="not valid JSON",
 )
 _KINDS: Final = ("resourceSpans", "resourceLogs", "resourceMetrics")
+# A document that names none of the kinds cannot be one: rejected without decoding it again.
+_NAMED_KIND: Final = r'"resource(?:Spans|Logs|Metrics)"\s*:'
 _JSONL_HEAD: Final = re.compile(r'^\[?\{\s*"resource(?:Spans|Logs|Metrics)"\s*:')
 _PRETTY_KEY: Final = re.compile(r'^\{?\s*"resource(?:Spans|Logs|Metrics)"\s*:')
 
@@ -156,31 +163,76 @@ class OtlpJsonParser:
     def parse(self, source: Source) -> ParseResult:
         """Parse the whole file (multi-line documents)."""
         documents = read_records(source.lines, reasons=_REASONS, documents=True, max_lines=None)
-        rows: list[Row] = []
-        reject: list[str | None] = []
-        skip: list[str | None] = []
-        for first_line, text in documents.frame.select("source_line", "text").iter_rows():
-            value = json.loads(text)
-            found = document_rows(value, first_line) if _is_otlp(value) else []
-            rows.extend(found)
-            reject.append(None if _is_otlp(value) else "not an OTLP JSON document")
-            skip.append(_empty_reason(value) if _is_otlp(value) and not found else None)
+        docs = documents.frame.select("source_line", "text").with_row_index("_doc")
+        text = pl.col("text")
+        named = text.str.contains(_NAMED_KIND)
+        fast = named & text.str.starts_with("{") & ~odd_documents(text)
+        fast_docs = docs.filter(fast)
+        parts: list[pl.DataFrame] = []
+        done: set[int] = set()
+        if fast_docs.height:
+            rows, odd = span_events(fast_docs)
+            rows = rows.filter(~pl.col("_doc").is_in(list(odd)))
+            done = set(rows.get_column("_doc").unique().to_list())
+            parts.append(rows)
+        slow_docs = docs.filter(named & ~pl.col("_doc").is_in(list(done)))
+        walked: list[Row] = []
+        reject: dict[int, str] = {}
+        skip: dict[int, str] = {}
+        for doc, first_line, raw in slow_docs.select("_doc", "source_line", "text").iter_rows():
+            value = json.loads(raw)
+            if not _is_otlp(value):
+                reject[doc] = "not an OTLP JSON document"
+                continue
+            found = document_rows(value, first_line)
+            if not found:
+                skip[doc] = _empty_reason(value)
+            for seq, row in enumerate(found):
+                row["_doc"], row["_seq"] = doc, seq
+            walked.extend(found)
+        if walked:
+            parts.append(self._walked(walked))
+        marks = pl.DataFrame(
+            {
+                "_doc": list(range(docs.height)),
+                "_reject": [reject.get(i) for i in range(docs.height)],
+                "_skip": [skip.get(i) for i in range(docs.height)],
+            },
+            schema={"_doc": pl.UInt32, "_reject": pl.String, "_skip": pl.String},
+        )
         documents = (
             documents.with_columns(
-                pl.lit(pl.Series("_reject", reject, dtype=pl.String)),
-                pl.lit(pl.Series("_skip", skip, dtype=pl.String)),
+                pl.when(named)
+                .then(pl.lit(marks.get_column("_reject")))
+                .otherwise(pl.lit("not an OTLP JSON document"))
+                .alias("_reject"),
+                pl.lit(marks.get_column("_skip")),
             )
             .reject(pl.col("_reject"))
             .skip(pl.col("_skip"))
         )
-        return documents.result(self._frame(rows))
+        events = (
+            pl.concat(
+                [part.select("_doc", "_seq", *_EVENT_SCHEMA.names()) for part in parts],
+                how="vertical_relaxed",
+            ).sort("_doc", "_seq", maintain_order=True)
+            if parts
+            else pl.DataFrame(schema=_EVENT_SCHEMA)
+        )
+        frame = self._finish(events.select(_EVENT_SCHEMA.names()))
+        return documents.result(derive_fields(frame))
 
     @staticmethod
-    def _frame(rows: list[Row]) -> pl.DataFrame:
-        frame = pl.DataFrame(
-            [{k: row.get(k) for k in _EVENT_SCHEMA.names()} for row in rows],
-            schema=_EVENT_SCHEMA,
+    def _walked(rows: list[Row]) -> pl.DataFrame:
+        """The Python walker's rows as a frame (with ``_doc`` and ``_seq``)."""
+        schema = _EVENT_SCHEMA | {"_doc": pl.UInt32(), "_seq": pl.Int64()}
+        return pl.DataFrame(
+            [{k: row.get(k) for k in schema.names()} for row in rows], schema=schema
         )
+
+    @staticmethod
+    def _finish(frame: pl.DataFrame) -> pl.DataFrame:
+        frame = frame.cast(_EVENT_SCHEMA)
         return frame.with_columns(
             (pl.col("_ns") // 1_000)
             .cast(pl.Datetime("us"))

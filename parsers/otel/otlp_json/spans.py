@@ -185,6 +185,8 @@ def span_rows(ctx: Context, span: Any) -> list[Row]:
         "error_type": json_text(bag.get("error.type")),
         "session_id": json_text(bag.get("session.id", "gen_ai.conversation.id")),
         "user_id": json_text(bag.get("user.id", "enduser.id")),
+        # OpenInference puts the template version on any span (CHAIN, RETRIEVER, LLM).
+        "prompt_template_version": json_text(bag.get("llm.prompt_template.version")),
     }
     ids: list[dict[str, str]] = []
     if group == "policy":
@@ -323,7 +325,6 @@ def _inference(row: Row, bag: Bag, ids: list[dict[str, str]], embedding: bool) -
             bag.get("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
         ),
         prompt_template=_fingerprint(template),
-        prompt_template_version=json_text(bag.get("llm.prompt_template.version")),
         input_tokens=as_int(
             bag.get(
                 "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"
