@@ -37,6 +37,7 @@ STAGES: Final = (
     "timeline.export",
     "timeline.scenarios",
     "timeline.pipeline",
+    "timeline.spark",
     "timeline.cli",
     "timeline.docgen",
 )

@@ -6,11 +6,18 @@ import shlex
 import sys
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 
-from timeline.cli.lazy import api, console, progress
-from timeline.cli.options import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, parser_rules
+from timeline.cli.lazy import api, console, progress, spark_engine
+from timeline.cli.options import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    check_engine,
+    engine_options,
+    parser_rules,
+)
 
 
 @click.command("build")
@@ -106,6 +113,7 @@ from timeline.cli.options import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES,
     is_flag=True,
     help="Print only the totals line (no per-file lines, correlation summary or file list).",
 )
+@engine_options
 def build_command(
     inputs: tuple[str, ...],
     outdir: Path,
@@ -123,6 +131,8 @@ def build_command(
     no_correlate: bool,
     no_report: bool,
     quiet: bool,
+    engine: str,
+    master: str | None,
 ) -> None:
     """Parse INPUTS (files, directories, globs, .gz, - for stdin) into OUTDIR/events.parquet.
 
@@ -131,6 +141,7 @@ def build_command(
     if timezone is not None and (problem := api.check_timezone(timezone)):
         raise click.BadParameter(problem, param_hint="--timezone")
     rules = parser_rules(parser_overrides)
+    check_engine(engine, master)
     # Progress goes to stderr (and only to a terminal); results go to stdout.
     stderr = console.Console(stderr=True)
     show = stderr.is_terminal and not quiet
@@ -145,26 +156,32 @@ def build_command(
     )
     with bar if show else nullcontext(bar):
         task = bar.add_task("parsing", total=None)
-        report = api.build(
-            inputs,
-            outdir,
-            parsers=rules,
-            config=config,
-            specs=specs,
-            skip_unknown=skip_unknown,
-            keep_content=keep_content,
-            timezone=timezone,
-            year=year,
-            max_line_bytes=max_line_bytes,
-            max_file_bytes=max_file_bytes,
-            jobs=jobs,
-            salt=salt or None,
-            correlate=not no_correlate,
-            report=not no_report,
-            command=shlex.join(["timeline", *sys.argv[1:]]),
-            progress=(lambda n: bar.advance(task, n)) if show else None,
-            on_total=(lambda n: bar.update(task, total=n)) if show else None,
-        )
+        common: dict[str, Any] = {
+            "parsers": rules,
+            "config": config,
+            "specs": specs,
+            "skip_unknown": skip_unknown,
+            "keep_content": keep_content,
+            "timezone": timezone,
+            "year": year,
+            "max_line_bytes": max_line_bytes,
+            "jobs": jobs,
+            "salt": salt or None,
+            "correlate": not no_correlate,
+            "report": not no_report,
+            "command": shlex.join(["timeline", *sys.argv[1:]]),
+        }
+        if engine == "spark":
+            report = spark_engine.build_spark(inputs, outdir, master=master, **common)
+        else:
+            report = api.build(
+                inputs,
+                outdir,
+                max_file_bytes=max_file_bytes,
+                progress=(lambda n: bar.advance(task, n)) if show else None,
+                on_total=(lambda n: bar.update(task, total=n)) if show else None,
+                **common,
+            )
     for warning in report.warnings:  # on stderr, also with -q: a rule that matched nothing
         click.echo(f"warning: {warning}", err=True)
     if not quiet:

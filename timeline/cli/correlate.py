@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from timeline.cli.lazy import api
+from timeline.cli.lazy import api, spark_engine
+from timeline.cli.options import check_engine, engine_options
 
 
 @click.command("correlate")
@@ -16,10 +17,15 @@ from timeline.cli.lazy import api
     type=click.Path(path_type=Path, dir_okay=False),
     help="Settings file with a [correlation] table (default: ./timeline.toml if present).",
 )
-def correlate_command(outdir: Path, config: Path | None) -> None:
+@engine_options
+def correlate_command(outdir: Path, config: Path | None, engine: str, master: str | None) -> None:
     """Correlate OUTDIR/events.parquet again: timeline.parquet, requests.parquet, correlation.json.
 
     Use it after changing the [correlation] settings; then `timeline report OUTDIR` refreshes the
     appendix.
     """
+    check_engine(engine, master)
+    if engine == "spark":
+        click.echo(spark_engine.correlate_spark(outdir, config=config, master=master).summary())
+        return
     click.echo(api.correlate(outdir, config=config).summary())

@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 
     import timeline.pipeline.api as api
     import timeline.pipeline.demo as demo
+    import timeline.spark.engine as spark_engine
 else:
     api = LazyModule("timeline.pipeline.api")
     demo = LazyModule("timeline.pipeline.demo")
+    # the Spark engine needs the [spark] extra: imported only when --engine spark is used
+    spark_engine = LazyModule("timeline.spark.engine")
     console = LazyModule("rich.console")
     progress = LazyModule("rich.progress")
 
-__all__ = ["LazyModule", "api", "console", "demo", "progress"]
+__all__ = ["LazyModule", "api", "console", "demo", "progress", "spark_engine"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
+import importlib.util
+from typing import Any, Final
 
 import click
 
@@ -10,6 +11,39 @@ import click
 # here so that building the command line imports no part of the library.
 DEFAULT_MAX_LINE_BYTES: Final = 4 << 20
 DEFAULT_MAX_FILE_BYTES: Final = 64 << 30  # timeline.ingest.reader.DEFAULT_MAX_FILE_BYTES
+
+
+ENGINES: Final = ("local", "spark")
+
+
+def engine_options(command: Any) -> Any:
+    """``--engine local|spark`` and ``--master URL`` (shared by build and correlate)."""
+    command = click.option(
+        "--master",
+        default=None,
+        metavar="URL",
+        help=(
+            "Spark master for --engine spark (default: spark-submit's, PYSPARK_SUBMIT_ARGS /"
+            " MASTER, else local[*])."
+        ),
+    )(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default="local",
+        show_default=True,
+        help="Run the stages in this process, or as Spark tasks (pip install 'ai-timeline[spark]').",
+    )(command)
+
+
+def check_engine(engine: str, master: str | None) -> None:
+    """``--master`` only means something with ``--engine spark``; Spark needs its extra."""
+    if master is not None and engine != "spark":
+        raise click.BadParameter("--master needs --engine spark", param_hint="--master")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise click.UsageError(
+            "--engine spark needs pyspark and a Java runtime: pip install 'ai-timeline[spark]'"
+        )
 
 
 def parser_rules(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

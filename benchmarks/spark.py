@@ -1,0 +1,70 @@
+"""Wall time of the Spark engine against the local engine on a generated corpus.
+
+    python -m benchmarks.spark --requests 50000 [--master local[2]] [--root DIR]
+
+Generates (or reuses) the corpus of ``benchmarks.corpus``, builds it with both engines (no
+appendix), checks that the timelines are equal, and prints both wall times and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+import timeline
+from benchmarks.corpus import generate
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison; print one line per engine and the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=50_000)
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--root", type=Path, default=None, help="corpus folder (kept, reused)")
+    parser.add_argument("--partitions", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from pyspark.sql import SparkSession
+
+    from timeline.spark.engine import build_spark
+
+    with tempfile.TemporaryDirectory(prefix="timeline-spark-bench-") as tmp:
+        work = Path(tmp)
+        corpus = generate(args.root or work / "corpus", args.requests, jobs=2)
+        print(f"corpus: {args.requests} requests, {corpus.lines} lines, {corpus.bytes} bytes")
+        started = time.perf_counter()
+        timeline.build([corpus.logs], work / "local", report=False)
+        local = time.perf_counter() - started
+        print(f"local engine: {local:.1f} s")
+        spark = (
+            SparkSession.builder.master(args.master)
+            .appName("ai-timeline-benchmark")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "2g")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            started = time.perf_counter()
+            build_spark(
+                [corpus.logs], work / "spark", spark=spark, partitions=args.partitions, report=False
+            )
+            remote = time.perf_counter() - started
+        finally:
+            spark.stop()
+        print(f"spark engine ({args.master}): {remote:.1f} s (session start not counted)")
+        print(f"ratio spark/local: {remote / local:.2f}")
+        same = pl.read_parquet(work / "local" / "timeline.parquet").equals(
+            pl.read_parquet(work / "spark" / "timeline.parquet")
+        )
+        print(f"timelines equal: {same}")
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

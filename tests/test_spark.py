@@ -1,0 +1,139 @@
+"""The Spark engine gives the local engine's outputs, row for row (``timeline.spark``).
+
+Every test is slow (Java and a Spark session): run with ``-m slow``. Without pyspark they are
+skipped, unless ``CI`` is set: CI installs the ``spark`` extra and must run them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import timeline
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+pytestmark = [
+    pytest.mark.slow,
+    # pyspark's own import warns about pandas 3; the engine does not use pandas
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
+
+HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+if not HAVE_SPARK and not os.environ.get("CI"):
+    pytest.skip(
+        "pyspark or Java is missing (pip install '.[spark]'); CI runs these tests",
+        allow_module_level=True,
+    )
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("clock_skew_forwarded_ids", "guardrail_update")
+TABLES = {"events": "event_id", "rejects": ("source_file", "source_line"), "timeline": "event_id"}
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session for every test (Java startup is slow)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("ai-timeline-tests")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _same(local: Path, spark_out: Path) -> None:
+    """Every table row for row (sorted on its key), and the reports, equal."""
+    for name, key in TABLES.items():
+        a = pl.read_parquet(local / f"{name}.parquet")
+        b = pl.read_parquet(spark_out / f"{name}.parquet")
+        assert a.schema == b.schema, name
+        keys = list(key) if isinstance(key, tuple) else [key]
+        assert a.sort(keys).equals(b.sort(keys)), name
+        assert a.equals(b), f"{name}: same rows in another order"
+    a_req = pl.read_parquet(local / "requests.parquet")
+    b_req = pl.read_parquet(spark_out / "requests.parquet")
+    assert a_req.equals(b_req)
+    for name in ("correlation.json", "build.json"):
+        a_doc: dict[str, Any] = json.loads((local / name).read_text())
+        b_doc: dict[str, Any] = json.loads((spark_out / name).read_text())
+        a_doc.pop("command", None)
+        b_doc.pop("command", None)
+        assert a_doc == b_doc, name
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario_equals_local(spark: SparkSession, tmp_path: Path, scenario: str) -> None:
+    from timeline.spark.engine import build_spark
+
+    logs = ROOT / "fixtures" / "scenarios" / scenario / "logs"
+    timeline.build([logs], tmp_path / "local", report=False)
+    result = build_spark([logs], tmp_path / "spark", spark=spark)
+    _same(tmp_path / "local", tmp_path / "spark")
+    assert (tmp_path / "spark" / "appendix.md").is_file()  # the report reads the tables unchanged
+    assert result.totals == timeline.build([logs], tmp_path / "again", report=False).totals
+
+
+def test_correlate_spark_recorrelates(spark: SparkSession, tmp_path: Path) -> None:
+    from timeline.spark.engine import correlate_spark
+
+    logs = ROOT / "fixtures" / "scenarios" / SCENARIOS[0] / "logs"
+    timeline.build([logs], tmp_path / "local", report=False)
+    shutil.copytree(tmp_path / "local", tmp_path / "spark")
+    for name in ("timeline.parquet", "requests.parquet", "correlation.json"):
+        (tmp_path / "spark" / name).unlink()
+    report = correlate_spark(tmp_path / "spark", spark=spark)
+    assert report.requests == pl.read_parquet(tmp_path / "local" / "requests.parquet").height
+    _same(tmp_path / "local", tmp_path / "spark")
+
+
+def test_generated_incident_equals_local(spark: SparkSession, tmp_path: Path) -> None:
+    """A generated corpus of about 300k events (50k requests, six layers' formats)."""
+    from benchmarks.corpus import generate
+    from timeline.spark.engine import build_spark
+
+    corpus = generate(tmp_path / "corpus", 50_000, jobs=2)
+    timeline.build([corpus.logs], tmp_path / "local", report=False)
+    build_spark([corpus.logs], tmp_path / "spark", spark=spark, report=False)
+    _same(tmp_path / "local", tmp_path / "spark")
+
+
+# pyspark's pickler raises the recursion limit inside the test; hypothesis warns about it
+@pytest.mark.filterwarnings("ignore:The recursion limit will not be reset")
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(parts=st.integers(min_value=1, max_value=7))
+def test_any_partitioning_same_output(spark: SparkSession, tmp_path: Path, parts: int) -> None:
+    """Files grouped into any number of parse tasks, correlation in any number of partitions."""
+    from timeline.spark.engine import build_spark
+
+    logs = ROOT / "fixtures" / "scenarios" / SCENARIOS[0] / "logs"
+    local = tmp_path / "local"
+    if not local.exists():
+        timeline.build([logs], local, report=False)
+    out = tmp_path / f"spark-{parts}"
+    build_spark([logs], out, spark=spark, partitions=parts, report=False)
+    _same(local, out)
