@@ -197,9 +197,24 @@ def test_in_the_rise_minute_a_changed_value_is_nearer_than_the_restart_that_load
     def point(kind: str, field: str, value: str, at: str) -> dict[str, Any]:
         return {"kind": kind, "field": field, "value": value, "minute": "10:11", "at": at}
 
-    restart = point("server.start", "server.start", "provider=vllm", "10:11:50")
-    revision = point("appeared", "model_revision", "5f0b02c7", "10:11:34")
-    earlier = {**point("appeared", "index_name", "kb_v2", "10:02:00"), "minute": "10:02"}
-    rise = {"minute": "10:11"}
-    assert nearest_change_before([earlier, restart, revision], rise) == revision
-    assert nearest_change_before([earlier, restart], rise) == restart
+    def at(hms: str) -> str:
+        return f"2025-03-02T{hms}Z"
+
+    restart = point("server.start", "server.start", "provider=vllm", at("10:11:50"))
+    revision = point("appeared", "model_revision", "5f0b02c7", at("10:11:34"))
+    later_start = {
+        **point("server.start", "server.start", "provider=vllm", at("10:12:23")),
+        "minute": at("10:12:00"),
+    }
+    earlier = {
+        **point("appeared", "index_name", "kb_v2", at("10:02:00")),
+        "minute": at("10:02:00"),
+    }
+    for p in (restart, revision):
+        p["minute"] = at("10:11:00")
+    rise = {"minute": at("10:13:00")}
+    assert nearest_change_before([earlier, restart, revision, later_start], rise) == revision
+    assert nearest_change_before([earlier, restart, later_start], rise) == later_start
+    # the rise's split is known to one bucket: a change in the bucket after it still counts
+    assert nearest_change_before([earlier, revision], {"minute": at("10:10:00")}) == revision
+    assert nearest_change_before([earlier, revision], {"minute": at("10:09:00")}) == earlier

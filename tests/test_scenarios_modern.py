@@ -26,13 +26,6 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 NAMES = sorted(MODERN_SCENARIOS)
 # Files whose stamps have whole seconds: a skew is found within its reported bound only.
 SKEW_TOLERANCE_MS = 5.0
-# vLLM tracebacks carry the process prefix on every line (`(APIServer pid=7)   File ...`): the
-# vllm parser merges the prefixed `Traceback (most recent call last):` line but rejects the
-# rest of the traceback ("not a vLLM log line"). A parser finding, reported; not planted.
-TRACEBACK_FINDING = pytest.mark.xfail(
-    strict=False, reason="vllm parser rejects prefixed traceback lines (see docs/scenarios.md)"
-)
-WITH_TRACEBACKS = {"template_context_overflow", "noise_no_cause"}
 
 
 def _truth(name: str) -> dict[str, Any]:
@@ -50,7 +43,7 @@ def _lines(path: Path) -> list[str]:
 
 
 def _params(names: list[str]) -> list[Any]:
-    return [pytest.param(n, marks=TRACEBACK_FINDING) if n in WITH_TRACEBACKS else n for n in names]
+    return list(names)
 
 
 # --- ground truth (fast: reads the committed files, builds nothing) -----------------------------
@@ -214,9 +207,7 @@ def test_injected_skews_are_recovered_within_their_bound(
     assert ev.violations_after == 0
 
 
-# --- what the appendix leads with (issue 14 item 1, in progress) --------------------------------
-
-RANKING = pytest.mark.xfail(strict=False, reason="causal ranking (issue 14 item 1) in progress")
+# --- what the appendix leads with (issue 14 item 1) ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +229,6 @@ def _is_cause(suspect: dict[str, Any], cause: dict[str, Any]) -> bool:
 CAUSED = [n for n in NAMES if n != "noise_no_cause"]
 
 
-@RANKING
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CAUSED)
 def test_leading_candidate_is_the_injected_cause(
@@ -249,7 +239,6 @@ def test_leading_candidate_is_the_injected_cause(
     assert likely and _is_cause(likely[0], cause), [(s["field"], s["value"]) for s in likely]
 
 
-@RANKING
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CAUSED)
 def test_no_symptom_ranks_above_the_cause(appendices: dict[str, dict[str, Any]], name: str) -> None:
@@ -263,7 +252,6 @@ def test_no_symptom_ranks_above_the_cause(appendices: dict[str, dict[str, Any]],
     assert nearest is not None and _is_cause(nearest, cause)
 
 
-@RANKING
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CAUSED)
 def test_failing_requests_counted_as_the_truth_has_them(
@@ -272,7 +260,6 @@ def test_failing_requests_counted_as_the_truth_has_them(
     assert appendices[name]["scope"]["failing_requests"] == _truth(name)["outcomes"]["failing"]
 
 
-@RANKING
 @pytest.mark.slow
 def test_the_no_cause_incident_names_no_likely_candidate(
     appendices: dict[str, dict[str, Any]],

@@ -121,7 +121,7 @@ def analyze(data: Outdir, options: AnalysisOptions) -> dict[str, Any]:
     modes = {(s["field"], s["value"]) for s in logged}
     for p in points:
         p["failure_mode"] = (p["field"], p["value"]) in modes
-    nearest = nearest_change_before(points, rise, modes)
+    nearest = nearest_change_before(points, rise, modes, width)
     candidates = [s for s in found if s["likely"]]
     section_scope = scope(timeline, extent, (n_requests, n_failing))
     quality = data_quality(data.manifest, data.correlation, data.rejects, timeline)

@@ -19,6 +19,9 @@ from timeline.analyze.features import carriers, first_carriers
 from timeline.analyze.stats import lift, relative_risk, wilson
 
 MAX_SUSPECTS: Final = 10
+# A deploy or startup line this soon after a changed value is part of the same change (a restart
+# that loaded a new revision logs for a minute or two after naming it).
+EPISODE_MINUTES: Final = 5
 
 
 def value_counts(features: pl.DataFrame, n_failing: int, n_requests: int) -> pl.DataFrame:
@@ -211,26 +214,42 @@ def nearest_change_before(
     change_points: list[dict[str, Any]],
     rise: dict[str, Any] | None,
     failure_modes: set[tuple[str, str]] | None = None,
+    width: int = 1,
 ) -> dict[str, Any] | None:
-    """The change point at or before the rise bucket that is closest to it (latest; in that
-    minute a changed value before a deploy or startup event), if any.
+    """The change point nearest before the rise (the latest), if any.
 
+    The rise's minute is a split estimated from per-bucket counts, known to about one bucket
+    (``width`` minutes), so a change up to one bucket after its start still counts as before it.
     A disappearance is no such change, nor is a value that is a failure mode (``failure_modes``:
     (field, value) pairs logged only on failing events): a symptom is never "the change before
-    the rise"."""
-    if rise is None:
+    the rise". A deploy or startup line logged within ``EPISODE_MINUTES`` after a changed value
+    (a restart that loaded a new model_revision) is the same change: the value names it."""
+    if rise is None or not rise.get("minute"):
         return None
     modes = failure_modes or set()
+    limit = _at(rise["minute"]) + timedelta(minutes=width)
     before = [
         p
         for p in change_points
         if p["minute"] is not None
-        and p["minute"] <= rise["minute"]
+        and _at(p["minute"]) <= limit
         and p["kind"] != "disappeared"
         and (p["field"], p["value"]) not in modes
     ]
     if not before:
         return None
-    # In the latest minute, a value that changed (a new model_revision) names the change better
-    # than the startup or deploy line logged with it (a restart that loaded that revision).
-    return max(before, key=lambda p: (p["minute"], p["kind"] == "appeared", p["at"] or ""))
+    best = max(before, key=lambda p: (p["minute"], p["kind"] == "appeared", p["at"] or ""))
+    if best["kind"] == "appeared" or not best.get("at"):
+        return best
+    episode = [
+        p
+        for p in before
+        if p["kind"] == "appeared"
+        and p.get("at")
+        and timedelta(0) <= _at(best["at"]) - _at(p["at"]) <= timedelta(minutes=EPISODE_MINUTES)
+    ]
+    return max(episode, key=lambda p: p["at"]) if episode else best
+
+
+def _at(iso: str) -> datetime:
+    return datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
