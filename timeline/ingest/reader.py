@@ -451,6 +451,9 @@ class InputReader:
                     continue
                 cut = buf.rfind(b"\n")
                 if cut < 0:
+                    if len(buf) <= self.max_line_bytes:
+                        continue  # one line longer than a block, still within the limit
+                    # no line end within a block and the limit: a line too long, streamed past
                     long_line = (line_no, len(buf), bytes(buf[:EXCERPT_CHARS]))
                     buf = bytearray()
                     continue

@@ -16,6 +16,43 @@ from timeline.schema import conform
 
 METADATA_KEY: Final = b"ai_timeline"
 ROW_GROUP_ROWS: Final = 256 * 1024
+# zstd level 1: measured on the 100k-request benchmark's events (docs/performance.md, "Cheaper
+# writes"), with the dictionary choice below it writes faster than level 3 and is smaller too.
+ZSTD_LEVEL: Final = 1
+# Dictionary pages only for string columns with few distinct values (in any of the tool's tables):
+# a dictionary on ids, messages or hashes is built, found too large and dropped, at a cost.
+DICTIONARY_COLUMNS: Final = frozenset(
+    {
+        "source_file",
+        "parser",
+        "host",
+        "layer",
+        "event_type",
+        "severity",
+        "status",
+        "error_type",
+        "http_method",
+        "http_route",
+        "upstream",
+        "model",
+        "model_revision",
+        "provider",
+        "prompt_template",
+        "prompt_template_version",
+        "finish_reason",
+        "index_name",
+        "index_version",
+        "embedding_model",
+        "policy_name",
+        "policy_version",
+        "policy_stage",
+        "verdict",
+        "correlation_method",
+        "reason",
+        "failure_reason",
+        "blocked_by",
+    }
+)
 
 
 def _with_metadata(schema: pa.Schema, metadata: dict[str, Any]) -> pa.Schema:
@@ -42,7 +79,13 @@ def write_tables(
         pending, pending_rows = [], 0
 
     with atomic_path(target) as tmp:
-        writer = pq.ParquetWriter(tmp, full_schema, compression="zstd", compression_level=3)
+        writer = pq.ParquetWriter(
+            tmp,
+            full_schema,
+            compression="zstd",
+            compression_level=ZSTD_LEVEL,
+            use_dictionary=dictionary_columns(schema),
+        )
         try:
             for table in tables:
                 if table.num_rows:
@@ -55,6 +98,16 @@ def write_tables(
         finally:
             writer.close()
     return rows
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns of ``schema`` written with dictionary pages: low-cardinality strings."""
+    return [
+        f.name
+        for f in schema
+        if f.name in DICTIONARY_COLUMNS
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``timeline build``: discover inputs, detect formats, parse files in parallel, write Parquet.
 
-Outputs (each written atomically):
+Outputs (written into a fresh folder beside OUTDIR that replaces it at the end, under a lock;
+see ``timeline.io.outdir``: the folder never holds files of two builds):
 
 * ``events.parquet``: canonical events in input order (files sorted by path, then line);
 * ``rejects.parquet``: every rejected line with file, line, parser, reason and an excerpt;
@@ -9,15 +10,19 @@ Outputs (each written atomically):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 import pyarrow as pa
@@ -25,17 +30,21 @@ import pyarrow as pa
 from timeline import __version__, layout
 from timeline.correlation.run import CorrelationReport, correlate_outdir
 from timeline.export.write import ReportOptions, write_report
-from timeline.ingest.discover import STDIN, InputFile, discover
-from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES
-from timeline.io.atomic import prepare_outdir, write_text_atomic
+from timeline.ingest.discover import STDIN, InputFile, discover_inputs
+from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES
+from timeline.io.atomic import write_text_atomic
+from timeline.io.outdir import fresh_outdir
 from timeline.io.parquet import polars_schema_to_arrow, write_tables
-from timeline.normalize.content import default_salt, finish
+from timeline.normalize.content import finish
+from timeline.normalize.redact import redact_rejects, scrub_option
+from timeline.normalize.salt import resolve_salt, salt_origin
 from timeline.parse.registry import Registry
 from timeline.parserkit.api import needs_year
 from timeline.pipeline.accounting import FileAccount, totals
+from timeline.pipeline.blocks import BlockPool, Task
 from timeline.pipeline.config import BuildConfig
 from timeline.pipeline.files import FileJob, FileOutcome, run_file
-from timeline.pipeline.plan import PlanOptions, ProgressFn, plan
+from timeline.pipeline.plan import PlanOptions, ProgressFn, plan, unmatched_rules
 from timeline.schema import ARROW_SCHEMA as EVENT_ARROW_SCHEMA
 from timeline.schema import REJECT_SCHEMA, SCHEMA_VERSION, conform, to_arrow
 
@@ -50,6 +59,7 @@ class BuildOptions:
     skip_unknown: bool = False
     keep_content: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # an endless source (/dev/zero) stops here
     jobs: int = 2
     salt: bytes | None = None
     command: str = ""
@@ -64,6 +74,7 @@ class BuildOptions:
             self.skip_unknown,
             self.keep_content,
             self.max_line_bytes,
+            max_file_bytes=self.max_file_bytes,
         )
 
 
@@ -76,6 +87,7 @@ class BuildReport:
     rejects: int
     outputs: dict[str, Path]
     correlation: CorrelationReport | None = None
+    warnings: list[str] = field(default_factory=list)  # skipped inputs, rules matching no file
 
     @property
     def totals(self) -> dict[str, int]:
@@ -84,10 +96,13 @@ class BuildReport:
 
 
 def _run_jobs(jobs: list[FileJob], parts_dir: Path, workers: int) -> list[FileOutcome]:
-    if workers <= 1 or len(jobs) <= 1:
-        return [run_file(job, parts_dir) for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda j: run_file(j, parts_dir), jobs))
+    """Files in parallel threads, and the blocks of each file on one shared pool of ``workers``
+    threads (:mod:`timeline.pipeline.blocks`): one large file keeps every core busy too."""
+    with BlockPool(workers) as blocks:
+        if workers <= 1 or len(jobs) <= 1:
+            return [run_file(job, parts_dir, blocks) for job in jobs]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="timeline-file") as pool:
+            return list(pool.map(lambda j: run_file(j, parts_dir, blocks), jobs))
 
 
 def _infer_year(outcomes: list[FileOutcome], jobs: list[FileJob]) -> tuple[int, str]:
@@ -111,7 +126,7 @@ def _execute(jobs: list[FileJob], parts_dir: Path, options: BuildOptions) -> lis
     if later:
         year, origin = _infer_year(list(outcomes.values()), later)
         for job in later:
-            job.settings = type(job.settings)(job.settings.timezone, year, origin)
+            job.settings = dataclasses.replace(job.settings, year=year, year_origin=origin)
         outcomes.update(
             zip([j.index for j in later], _run_jobs(later, parts_dir, options.jobs), strict=True)
         )
@@ -122,10 +137,12 @@ def _execute(jobs: list[FileJob], parts_dir: Path, options: BuildOptions) -> lis
 
 
 def _dedupe(outcomes: list[FileOutcome]) -> None:
+    """Inputs with the same content (decompressed: ``a.log`` and ``a.log.gz``) count once."""
     first_seen: dict[str, str] = {}
     for outcome in outcomes:
         account = outcome.account
-        original = first_seen.setdefault(account.sha256, account.source_file)
+        content = outcome.content_sha256 or account.sha256
+        original = first_seen.setdefault(content, account.source_file)
         if original != account.source_file and account.lines_read:
             account.skip_all(f"duplicate input (same content as {original})")
             account.notes.append(f"same content as {original}; its events are counted once")
@@ -133,28 +150,46 @@ def _dedupe(outcomes: list[FileOutcome]) -> None:
             outcome.reject_parts.clear()
 
 
+def _event_table(part: Path, sha256: str, salt: bytes, keep_content: bool) -> pa.Table:
+    frame = conform(pl.read_ipc(part))
+    return to_arrow(finish(frame, sha256, salt, keep_content))
+
+
 def _event_tables(
+    outcomes: list[FileOutcome], salt: bytes, keep_content: bool, pool: BlockPool | None = None
+) -> Iterator[pa.Table]:
+    """Every event part as its final Arrow table, in input order; with a ``pool``, the next parts
+    are prepared on its threads while the writer compresses the current one."""
+    tasks = (
+        Task(partial(_event_table, part, outcome.account.sha256, salt, keep_content))
+        for outcome in outcomes
+        for part in outcome.event_parts
+    )
+    return (pool if pool is not None else BlockPool(1)).ordered(tasks)
+
+
+def _reject_tables(
     outcomes: list[FileOutcome], salt: bytes, keep_content: bool
 ) -> Iterator[pa.Table]:
+    """Each file's rejects in line order: part by part, or sorted together when the parts
+    interleave (so the order does not depend on where blocks and chunks were cut)."""
     for outcome in outcomes:
-        for part in outcome.event_parts:
-            frame = conform(pl.read_ipc(part))
-            yield to_arrow(finish(frame, outcome.account.sha256, salt, keep_content))
-
-
-def _reject_tables(outcomes: list[FileOutcome]) -> Iterator[pa.Table]:
-    for outcome in outcomes:
-        for part in outcome.reject_parts:
-            frame = pl.read_ipc(part).with_columns(
+        parts: Iterable[list[Path]] = (
+            ([p] for p in outcome.reject_parts)
+            if outcome.rejects_in_order
+            else [outcome.reject_parts]
+        )
+        for group in parts:
+            if not group:
+                continue
+            frame = pl.concat([pl.read_ipc(part) for part in group]).with_columns(
                 pl.lit(outcome.account.source_file).alias("source_file"),
                 pl.lit(outcome.account.parser).cast(pl.String).alias("parser"),
             )
-            yield (
-                frame.select(REJECT_SCHEMA.names())
-                .cast(REJECT_SCHEMA)
-                .sort("source_line", maintain_order=True)
-                .to_arrow()
-            )
+            frame = frame.select(REJECT_SCHEMA.names()).cast(REJECT_SCHEMA)
+            if not keep_content:
+                frame = redact_rejects(frame, salt)
+            yield frame.sort("source_line", maintain_order=True).to_arrow()
 
 
 def build(
@@ -166,9 +201,49 @@ def build(
 ) -> BuildReport:
     """Run the whole build; see the module docstring."""
     outdir = options.outdir
-    prepare_outdir(outdir)
-    files = discover(inputs, exclude=[outdir])
-    parts_dir = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=outdir))
+    with fresh_outdir(outdir) as fresh:
+        stage = fresh.stage
+        found = discover_inputs(inputs, exclude=[outdir, stage])
+        files = found.files
+        warnings = [f"skipped {path}: {reason}" for path, reason in found.skipped]
+        warnings += unmatched_rules(files, options.parser_overrides, options.config)
+        written, accounts, events, rejects = _parse(
+            files, registry, options, stage, warnings, progress, on_total
+        )
+        correlation = None
+        if options.correlate:
+            correlation = correlate_outdir(stage, layout.EVENTS, options.config.correlation)
+            written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+        fresh.commit()
+        if options.correlate and options.report:
+            # After the swap, still under the lock: the appendix names the folder as given.
+            written += [path.name for path in write_report(outdir, ReportOptions())]
+    outputs = {_OUTPUT_KEYS.get(name, name.replace(".", "_")): outdir / name for name in written}
+    return BuildReport(accounts, events, rejects, outputs, correlation, warnings)
+
+
+_OUTPUT_KEYS: Final = {
+    layout.EVENTS: "events",
+    layout.REJECTS: "rejects",
+    layout.MANIFEST: "manifest",
+    layout.TIMELINE: "timeline",
+    layout.REQUESTS: "requests",
+    layout.CORRELATION: "correlation",
+}
+
+
+def _parse(
+    files: list[InputFile],
+    registry: Registry,
+    options: BuildOptions,
+    stage: Path,
+    warnings: list[str],
+    progress: ProgressFn | None,
+    on_total: Callable[[int], None] | None,
+) -> tuple[list[str], list[FileAccount], int, int]:
+    """Parse every file into ``stage``: events, rejects and build.json; the names written."""
+    outdir = stage
+    parts_dir = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
     try:
         jobs = plan(files, registry, options.plan_options(), parts_dir, progress)
         if on_total is not None:
@@ -176,43 +251,52 @@ def build(
         outcomes = _execute(jobs, parts_dir, options)
         _dedupe(outcomes)
         accounts = [o.account for o in outcomes]
-        salt = (
-            options.salt if options.salt is not None else default_salt(a.sha256 for a in accounts)
-        )
+        salt = resolve_salt(options.salt).value  # secret: never written to any output
         metadata = _metadata(accounts, files)
-        events = write_tables(
-            outdir / layout.EVENTS,
-            EVENT_ARROW_SCHEMA,
-            _event_tables(outcomes, salt, options.keep_content),
-            metadata,
-        )
+        metadata = {layout.BUILD_ID: _build_id(metadata, options), **metadata}
+        with BlockPool(options.jobs) as pool:
+            events = write_tables(
+                outdir / layout.EVENTS,
+                EVENT_ARROW_SCHEMA,
+                _event_tables(outcomes, salt, options.keep_content, pool),
+                metadata,
+            )
         rejects = write_tables(
             outdir / layout.REJECTS,
             polars_schema_to_arrow(REJECT_SCHEMA),
-            _reject_tables(outcomes),
+            _reject_tables(outcomes, salt, options.keep_content),
             metadata,
         )
         manifest = _manifest(metadata, options, registry, accounts)
+        manifest["warnings"] = warnings
         write_text_atomic(outdir / layout.MANIFEST, _json(manifest))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    outputs = {
-        "events": outdir / layout.EVENTS,
-        "rejects": outdir / layout.REJECTS,
-        "manifest": outdir / layout.MANIFEST,
+    return [layout.EVENTS, layout.REJECTS, layout.MANIFEST], accounts, events, rejects
+
+
+def _build_id(metadata: dict[str, Any], options: BuildOptions) -> str:
+    """The build's id: a uuid derived from its inputs, accounting and settings.
+
+    Derived, not random, so that a rebuild stays byte-identical; two builds of other inputs or
+    settings differ. The salt's value never enters it (only whether one was given).
+    """
+    basis = {
+        "metadata": metadata,
+        "settings": [
+            options.keep_content,
+            options.skip_unknown,
+            options.max_line_bytes,
+            options.max_file_bytes,
+            options.config.timezone,
+            options.config.year,
+            options.config.path,
+            list(options.parser_overrides),
+            options.salt is not None,
+        ],
     }
-    correlation = None
-    if options.correlate:
-        correlation = correlate_outdir(outdir, layout.EVENTS, options.config.correlation)
-        outputs |= {
-            "timeline": outdir / layout.TIMELINE,
-            "requests": outdir / layout.REQUESTS,
-            "correlation": outdir / layout.CORRELATION,
-        }
-        if options.report:
-            for path in write_report(outdir, ReportOptions()):
-                outputs[path.stem + path.suffix.replace(".", "_")] = path
-    return BuildReport(accounts, events, rejects, outputs, correlation)
+    digest = hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def _metadata(accounts: list[FileAccount], files: Sequence[InputFile]) -> dict[str, Any]:
@@ -240,16 +324,18 @@ def _manifest(
     used = sorted({a.parser for a in accounts if a.parser})
     return {
         **metadata,
-        "command": options.command,
+        "command": scrub_option(options.command),  # a --salt value is never written
         "settings": {
             "keep_content": options.keep_content,
             "skip_unknown": options.skip_unknown,
             "max_line_bytes": options.max_line_bytes,
-            "timezone": options.config.timezone,
+            "timezone": options.config.timezone or "UTC",
             "year": options.config.year,
             "config": options.config.path,
             "parser_overrides": [f"{g}={n}" for g, n in options.parser_overrides],
-            "salt": "custom" if options.salt is not None else "derived from the inputs",
+            "salt": salt_origin(
+                options.salt
+            ),  # custom | environment | installation, never the value
         },
         "parsers": {name: registry.origin(name) for name in used},
         "outputs": {"events": layout.EVENTS, "rejects": layout.REJECTS},
