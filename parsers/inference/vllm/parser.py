@@ -129,6 +129,15 @@ def _continuations(work: pl.DataFrame) -> pl.DataFrame:
     return cont.group_by("rec").agg(text.alias("cont_lines"), pl.len().alias("cont_count"))
 
 
+# A vLLM logger header with its V1 process prefix: ``(APIServer pid=7) ERROR 03-02 10:15:20
+# [engine.py:160]`` (what same-header ERROR lines share).
+_HEADER: Final = (
+    r"^(?:\([A-Za-z_0-9 ]+ pid=\d+(?:, ip=[^)]*)?\) )?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)"
+    r" \d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? \[?[^\]\s]+:\d+\]"
+)
+_ERROR_HEADER: Final = r"^(?:\([^)]*\) )?(?:ERROR|CRITICAL) "
+
+
 class VllmParser:
     """vLLM server logs (legacy, 0.8+ and V1 multiprocess), with uvicorn and KServe lines."""
 
@@ -141,6 +150,28 @@ class VllmParser:
     # A line that always begins a record: the pipeline may feed the file in chunks cut before one.
     record_start = r"^(?:\([A-Za-z_0-9]+ pid=\d+(?:, ip=[^)]*)?\) )?(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) \d{2}-\d{2} \d{2}:\d{2}:\d{2} "
     needs_year = True
+
+    def cut(self, lines: pl.DataFrame) -> int | None:
+        """Where a chunk may end: before the last record start that does not continue an ERROR
+        record (vLLM logs each traceback line under the same header; the parser merges those, so
+        a cut between them would split one error in two). None: no such line."""
+        head = pl.col("line").str.extract(_HEADER, 0)
+        starts = lines.select(
+            "source_line",
+            pl.col("line").str.contains(self.record_start).alias("_start"),
+            (
+                head.is_not_null()
+                & (head == head.shift(1))
+                & pl.col("line").str.contains(_ERROR_HEADER)
+                & pl.col("line").shift(1).str.contains(_ERROR_HEADER)
+            )
+            .fill_null(False)
+            .alias("_same"),
+        ).filter(pl.col("_start") & ~pl.col("_same"))
+        if starts.height == 0:
+            return None
+        at = starts.get_column("source_line").max()
+        return int(at) if isinstance(at, int) else None
 
     def sniff(self, sample: Sample) -> float:
         """High when vLLM's `LEVEL MM-DD HH:MM:SS [file.py:N]` lines dominate the sample."""
