@@ -62,11 +62,14 @@ def _shortlist(candidates: tuple[Candidate, ...]) -> str:
 
 
 def detect(registry: Registry, sample: Sample, forced: tuple[str, str] | None = None) -> Detection:
-    """Choose the parser for ``sample``; ``forced`` is (parser name, where it was forced)."""
-    candidates = rank(registry, sample)
+    """Choose the parser for ``sample``; ``forced`` is (parser name, where it was forced).
+
+    A forced choice ranks nothing (every parser's sniff costs time a build does not need to
+    spend); ``timeline detect`` ranks the others for display (:func:`rank`)."""
     if forced is not None:
         name, how = forced
-        return Detection(registry.get(name), how, None, candidates)
+        return Detection(registry.get(name), how, None, ())
+    candidates = rank(registry, sample)
     if not sample.lines:
         raise UnknownFormatError(
             f"cannot detect the format of {sample.name!r}: it has no text lines to sniff. "

@@ -42,7 +42,7 @@ from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTE
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, locked, output_errors
 from timeline.layout import EVENTS
-from timeline.parse.detect import explained
+from timeline.parse.detect import explained, rank
 from timeline.parse.registry import Registry, default_registry
 from timeline.parserkit.spec.model import Spec, load_spec
 from timeline.parserkit.spec.parser import SpecParser
@@ -236,6 +236,11 @@ def detect(
         if found is not None and decision.view is not None and found.how == "sniffed":
             found = explained(registry, decision.view.sample, found)
             decision = dataclasses.replace(decision, detection=found)
+        elif found is not None and decision.view is not None:  # forced: rank the others to show
+            ranked = rank(registry, decision.view.sample)
+            decision = dataclasses.replace(
+                decision, detection=dataclasses.replace(found, candidates=ranked)
+            )
         decisions.append(decision)
     return decisions
 
