@@ -5,6 +5,7 @@ recognised line by line, end to end through :func:`timeline.build`."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,14 @@ def _envelope(row: dict[str, Any]) -> dict[str, str]:
 
 
 def _without_envelope(events: pl.DataFrame) -> list[dict[str, Any]]:
-    """The events as the parser made them: envelope attributes and provenance columns left out."""
+    """The events as the parser made them: envelope attributes and provenance columns left out
+    (also ``host_from``: a host taken from the file name where no envelope names one)."""
     rows = []
     for row in events.iter_rows(named=True):
         own = {
-            k: v for k, v in _attributes(row["attributes"]).items() if not k.startswith("envelope.")
+            k: v
+            for k, v in _attributes(row["attributes"]).items()
+            if not k.startswith("envelope.") and k != "host_from"
         }
         rows.append({k: v for k, v in row.items() if k not in ENVELOPE_COLUMNS} | {"own": own})
     return rows
@@ -219,7 +223,16 @@ def _same_as_plain(
     plain_events = _of(out["events"], "plain.log")
     prefixed_events = _of(out["events"], "prefixed.log")
     times = (
-        () if same_time else ("ts", "ts_source", "ts_assumed_tz", "ts_inherited", "clock_offset_ms")
+        ()
+        if same_time
+        else (
+            "ts",
+            "ts_source",
+            "ts_assumed_tz",
+            "ts_inherited",
+            "ts_precision_ms",
+            "clock_offset_ms",
+        )
     )
     keep = [c for c in plain_events.columns if c not in times]
     assert _without_envelope(prefixed_events.select(keep)) == _without_envelope(
@@ -258,7 +271,7 @@ def test_compose_prefix_on_the_lines_after_a_restart(tmp_path: Path) -> None:
     _, wrapped, account = _same_as_plain(tmp_path, VLLM, prefixed, year=2025)
     assert account.detection.endswith(" in compose envelope")
     hosts = dict(zip(wrapped["source_line"], wrapped["host"], strict=True))
-    assert [hosts[n] for n in (1, 2, 3)] == [None, None, None]
+    assert [hosts[n] for n in (1, 2, 3)] == ["prefixed"] * 3  # no envelope: the file's name
     assert {hosts[n] for n in hosts if n > 3} == {"vllm-1"}
     row = wrapped.filter(pl.col("source_line") == 4).row(0, named=True)
     assert _envelope(row) == {"envelope.kind": "compose", "envelope.service": "vllm-1"}
@@ -299,7 +312,9 @@ def test_grep_rh_output_with_and_without_line_numbers(tmp_path: Path) -> None:
         "envelope.file": "logs/gw-b/access.log.1",
         "envelope.file_line": "2",
     }
-    assert set(wrapped["host"]) == {None}
+    # grep names files, not hosts: the host is the last resort, the file's own name (flagged)
+    assert set(wrapped["host"]) == {"prefixed"}
+    assert {_attributes(r["attributes"]).get("host_from") for r in rows} == {"file_name"}
 
 
 def _frame(lines: list[str]) -> pl.DataFrame:
@@ -367,6 +382,7 @@ def _prefix(kind: str, index: int, service: str, variant: bool) -> str:
     return f"logs/{service}/access.log:{index + 1}:" if variant else f"{service}.log:"
 
 
+@pytest.mark.slow  # a build per example: runs in CI's slow step
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -396,3 +412,43 @@ def test_any_prefix_on_any_lines_gives_the_same_events(
         row["source_line"] - 1 for row in wrapped.iter_rows(named=True) if _envelope(row)
     }
     assert wrapped_lines == subset
+
+
+# --- prefixes that first appear after the sample -------------------------------------------------
+
+LATE_PREFIXES: dict[str, Callable[[int], str]] = {
+    "docker_timestamps": lambda i: f"{docker_time(i)} ",
+    "compose": lambda i: "gateway-1  | ",
+    "kubectl_prefix": lambda i: "[pod/gw-7d9f8-x2k4q/nginx] ",
+    "grep_prefix": lambda i: "logs/gw/access.log.1:",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LATE_PREFIXES))
+def test_a_prefix_first_seen_after_the_sample_is_still_an_envelope(
+    tmp_path: Path, kind: str
+) -> None:
+    # 70 plain lines fill the detection sample (64 lines); the prefix starts on line 71.
+    plain = [nginx(i, second=i) for i in range(80)]
+    prefixed = [line if i < 70 else LATE_PREFIXES[kind](i) + line for i, line in enumerate(plain)]
+    _, wrapped, account = _same_as_plain(tmp_path, plain, prefixed, same_time=kind != "compose")
+    assert account.lines_rejected == 0
+    late = wrapped.filter(pl.col("source_line") > 70)
+    assert {_envelope(r)["envelope.kind"] for r in late.iter_rows(named=True)} == {kind}
+    assert all(_envelope(r) == {} for r in wrapped.head(70).iter_rows(named=True))
+
+
+def test_traefik_json_behind_a_grep_file_prefix(tmp_path: Path) -> None:
+    record = (
+        '{"ClientHost":"203.0.113.9","DownstreamStatus":200,"Duration":12000000,'
+        '"RequestMethod":"POST","RequestPath":"/v1/chat/completions","RequestProtocol":"HTTP/1.1",'
+        '"RouterName":"llm@docker","StartUTC":"2025-03-02T10:15:%02d.5Z","level":"info","msg":""}'
+    )
+    plain = [record % i for i in range(6)]
+    prefixed = [f"traefik/access.log:{line}" for line in plain]
+    _, wrapped, account = _same_as_plain(tmp_path, plain, prefixed)
+    assert account.parser == "traefik_json"
+    assert account.detection.endswith(" in grep_prefix envelope")
+    assert {_envelope(r)["envelope.file"] for r in wrapped.iter_rows(named=True)} == {
+        "traefik/access.log"
+    }

@@ -212,6 +212,7 @@ def show_all(outdir: Path) -> int:
     return printed
 
 
+@pytest.mark.slow  # a build per example: runs in CI's slow step
 @settings(
     max_examples=20,
     deadline=None,

@@ -30,6 +30,7 @@ line_kinds = st.one_of(
 )
 
 
+@pytest.mark.slow  # a build per example: runs in CI's slow step
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

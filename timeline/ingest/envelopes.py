@@ -385,6 +385,42 @@ def detect_kinds(lines: pl.DataFrame) -> tuple[str, ...]:
     return tuple(found)
 
 
+# Cheap pre-filters for the per-line prefixes (one regex pass over a file's lines): a line that
+# matches none of them cannot carry a prefix the file's sample did not show.
+_LATE_FILTER: Final[dict[str, str]] = {
+    "grep_prefix": (
+        r"^[\w.@%+~-]*/[\w.@%+~/-]*:"
+        r"|(?i)^[\w.@%+~-]+\.(?:log|txt|out|err|json|jsonl|ndjson)(?:[.-]\d+)*(?:\.gz)?:"
+    ),
+    "kubectl_prefix": r"^\[pod/",
+    "compose": r"^(?:\x1b\[[0-9;]*m)?[A-Za-z0-9][\w.-]*? +\|(?: |$)",
+    "docker_timestamps": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}(?:Z|[+-]\d{2}:\d{2})(?: |$)",
+}
+
+
+def late_kinds(lines: pl.DataFrame, known: tuple[str, ...]) -> tuple[str, ...]:
+    """Per-line prefix kinds that the file's sample did not show but its later lines carry.
+
+    A prefix can first appear after the sample (a ``grep -r`` hit list sorted by file, a compose
+    log a second service joins). Each kind's sample rule is applied to the whole file: its share
+    is taken over every line, and recurring kinds still need two lines with the same key.
+    """
+    todo = [k for k in KINDS if k.per_line and k.name not in known and k.name in _LATE_FILTER]
+    if not todo or lines.height == 0:
+        return ()
+    hits = lines.filter(pl.col("line").str.contains("|".join(_LATE_FILTER[k.name] for k in todo)))
+    if hits.height == 0:
+        return ()
+    found: list[str] = []
+    for kind in todo:
+        prepared = _prepare(hits, kind)
+        matched = prepared.select(kind.match().fill_null(False).sum()).item() or 0
+        share = matched / lines.height
+        if matched and (kind.present is None or kind.present(prepared, share)):
+            found.append(kind.name)
+    return tuple(found)
+
+
 def inner_sample(sample: Sample) -> tuple[Sample, tuple[str, ...]]:
     """The sample as the parser will see it (envelopes removed), and the envelope kinds found."""
     kinds = detect_kinds(sample.frame())
@@ -492,6 +528,11 @@ def unwrap(lines: pl.DataFrame, kinds: tuple[str, ...] | None = None) -> Unwrapp
     or detected on ``lines`` itself when None. Nested envelopes are unwrapped up to three deep."""
     if kinds is None:
         kinds = detect_kinds(lines)
+    else:
+        late = late_kinds(lines, kinds)
+        if late:
+            chosen = set(kinds) | set(late)
+            kinds = tuple(k.name for k in KINDS if k.name in chosen)
     if not kinds:
         return _empty(lines)
     envelopes: list[pl.DataFrame] = []
