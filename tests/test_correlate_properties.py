@@ -61,6 +61,7 @@ def _chains(timeline: pl.DataFrame) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
+@pytest.mark.slow  # a hypothesis run of many examples: CI's slow step
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31))
 def test_permuting_events_gives_the_same_timeline(seed: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ lines = st.lists(
 )
 
 
+@pytest.mark.slow  # a hypothesis run of many examples: CI's slow step
 @settings(max_examples=150, deadline=None)
 @given(rows=lines)
 def test_decode_paths_matches_json_path_match(rows: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ def test_route_query_and_first_hop() -> None:
 segment = st.from_regex(r"[A-Za-z0-9._~%-]{1,8}", fullmatch=True)
 
 
+@pytest.mark.slow  # a hypothesis run of many examples: CI's slow step
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(segment, min_size=1, max_size=4),

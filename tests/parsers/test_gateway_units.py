@@ -196,6 +196,7 @@ def test_traefik_service_url_object_and_nanoseconds() -> None:
     assert (row["request_id"], row["status"]) == ("rid-1", "error")
 
 
+@pytest.mark.slow  # a hypothesis run of many examples: CI's slow step
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=80), min_size=1, max_size=6))
 def test_random_text_never_crashes_and_every_line_is_accounted(lines: list[str]) -> None:

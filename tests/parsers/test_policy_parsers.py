@@ -157,6 +157,7 @@ _PREFIXES = st.sampled_from(
 _LINES = st.builds(lambda a, b: a + b, _PREFIXES, st.text(max_size=60))
 
 
+@pytest.mark.slow  # a hypothesis run of many examples: CI's slow step
 @settings(max_examples=40, deadline=None)
 @given(st.lists(_LINES, min_size=1, max_size=8))
 def test_random_text_keeps_the_line_contract(lines: list[str]) -> None:
