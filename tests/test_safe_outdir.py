@@ -44,6 +44,18 @@ def test_a_rebuild_without_correlation_leaves_no_old_timeline_or_appendix(tmp_pa
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
+def test_correlating_again_removes_the_appendix_of_the_earlier_correlation(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    timeline.build([_log(tmp_path / "a.log")], out)
+    timeline.report(out, formats=("md",), template=True)
+    assert APPENDIX["md"] in _names(out) and POSTMORTEM in _names(out)
+    timeline.correlate(out)
+    assert [n for n in _names(out) if n.startswith("appendix")] == []
+    assert "timeline.parquet" in _names(out)
+
+
 def test_every_table_carries_the_build_id_and_report_refuses_a_mix(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     timeline.build([_log(tmp_path / "a.log")], first, report=False)

@@ -21,8 +21,8 @@ from timeline.cli.options import check_engine, engine_options
 def correlate_command(outdir: Path, config: Path | None, engine: str, master: str | None) -> None:
     """Correlate OUTDIR/events.parquet again: timeline.parquet, requests.parquet, correlation.json.
 
-    Use it after changing the [correlation] settings; then `timeline report OUTDIR` refreshes the
-    appendix.
+    Use it after changing the [correlation] settings; the earlier appendix is removed, and
+    `timeline report OUTDIR` writes a new one.
     """
     check_engine(engine, master)
     if engine == "spark":

@@ -41,7 +41,7 @@ from timeline.ingest.discover import discover
 from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, InputReader
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, locked, output_errors
-from timeline.layout import EVENTS
+from timeline.layout import EVENTS, STAGE_OUTPUTS
 from timeline.parse.detect import explained, rank
 from timeline.parse.registry import Registry, default_registry
 from timeline.parserkit.spec.model import Spec, load_spec
@@ -166,7 +166,9 @@ def build(
 def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationReport:
     """Correlate ``outdir/events.parquet`` (again) into the timeline, the requests and the report.
 
-    ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present)."""
+    ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present).
+    An appendix of the earlier correlation is removed (it would describe other requests):
+    ``report`` writes a new one."""
     folder = Path(outdir)
     if not (folder / EVENTS).is_file():
         raise InputError(
@@ -176,7 +178,10 @@ def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationRep
     with locked(folder) as real, output_errors(folder):  # one writer; the folder stays one build
         clean_leftovers(real)
         check_one_build(folder)
-        return correlate_outdir(folder, EVENTS, settings)
+        result = correlate_outdir(folder, EVENTS, settings)
+        for name in STAGE_OUTPUTS["report"]:
+            (real / name).unlink(missing_ok=True)
+        return result
 
 
 def report(
