@@ -455,7 +455,7 @@ def _quality(doc: dict[str, Any]) -> list[str]:
             ],
         )
     else:
-        out.append("None applied.")
+        out.append("No clock correction was applied.")
     linked = pairs(q["events_by_method"])
     orphans = pairs(q["orphans_by_layer"]) or "none"
     heur = (
