@@ -22,11 +22,17 @@ def ends_at_ts() -> pl.Expr:
     return pl.coalesce(pl.col("ts_at_end"), by_type)
 
 
+MAX_PRECISION_MS: Final = 86_400_000.0  # a stamp printed to the day
+
+
 def precision_ms() -> pl.Expr:
     """The precision of the event's stamp: ``ts_precision_ms``, else 1000 when ``ts_raw`` is
-    printed to the second (events written before the column existed), else null (exact)."""
+    printed to the second (events written before the column existed), else null (exact). A value
+    no stamp can have (negative, NaN, infinite) counts as missing; one above a day as a day."""
     whole_seconds = pl.col("ts_raw").fill_null("").str.contains(r"\d{2}:\d{2}:\d{2}(?:$|[^.,\d])")
-    return pl.coalesce(pl.col("ts_precision_ms"), pl.when(whole_seconds).then(pl.lit(1000.0)))
+    given = pl.col("ts_precision_ms")
+    sane = pl.when(given.is_finite() & (given >= 0)).then(given.clip(upper_bound=MAX_PRECISION_MS))
+    return pl.coalesce(sane, pl.when(whole_seconds).then(pl.lit(1000.0)))
 
 
 def inherited() -> pl.Expr:
