@@ -91,7 +91,9 @@ FIELDS: Final[tuple[Field, ...]] = (
         "host",
         "string",
         "provenance",
-        "The machine, pod or container that wrote the line, when the source or its envelope says so.",
+        "The machine, pod or container that wrote the line, when the source or its envelope says"
+        " so (OTel resource host.name, k8s pod, ...); else, as a last resort, the file's name"
+        " without extensions, flagged with the attribute host_from = file_name.",
         "vllm-7d9f-abcde",
     ),
     _f(
