@@ -33,7 +33,7 @@ def test_key_path_names_exactly_that_key(key: str) -> None:
 
 def test_dotted_path() -> None:
     assert dotted_path("a.b.0.c") == "$['a']['b'][0]['c']"
-    assert dotted_path("it's") == "$['it\\'s']"
+    assert dotted_path("it's") == '$["it\'s"]'
     line = '{"a": {"b": [{"c": 7}]}}'
     assert pl.Series([line]).str.json_path_match(dotted_path("a.b.0.c")).to_list() == ["7"]
 

@@ -33,7 +33,9 @@ import polars as pl
 from timeline.parserkit.kv import attributes
 
 ROOT: Final = "$"
-_SEGMENT = re.compile(r"\.([A-Za-z_@][\w@-]*)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]|\[(-1:)\]")
+_SEGMENT = re.compile(
+    r"\.([A-Za-z_@][\w@-]*)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]|\[(-1:)\]|\[\"([^\"\\]*)\"\]"
+)
 
 Segment = tuple[str, Any]  # ("key", name) | ("index", n) | ("last", None)
 
@@ -61,8 +63,16 @@ def jh(path: str) -> pl.Expr:
 def key_path(key: str) -> str:
     """The JSONPath of top-level ``key`` (``$['key']``, quotes and backslashes escaped; polars'
     ``json_path_match`` cannot name a key that holds a backslash, :func:`decode_paths` can)."""
+    return f"${_bracket(key)}"
+
+
+def _bracket(key: str) -> str:
+    """``['key']``; ``["key"]`` for a key with a single quote and no double quote (polars'
+    JSONPath cannot read some escaped single quotes, e.g. the key ``''``)."""
+    if "'" in key and '"' not in key and "\\" not in key:
+        return f'["{key}"]'
     segment = key.replace("\\", "\\\\").replace("'", "\\'")
-    return f"$['{segment}']"
+    return f"['{segment}']"
 
 
 def dotted_path(source: str) -> str:
@@ -72,8 +82,7 @@ def dotted_path(source: str) -> str:
         if seg.isdigit():
             parts.append(f"[{seg}]")
         else:
-            escaped = seg.replace("\\", "\\\\").replace("'", "\\'")
-            parts.append(f"['{escaped}']")
+            parts.append(_bracket(seg))
     return ROOT + "".join(parts)
 
 
@@ -148,6 +157,8 @@ def parse_path(path: str) -> list[Segment] | None:
             segments.append(("key", m.group(2).replace("\\'", "'").replace("\\\\", "\\")))
         elif m.group(3) is not None:
             segments.append(("index", int(m.group(3))))
+        elif m.group(5) is not None:
+            segments.append(("key", m.group(5)))
         else:
             segments.append(("last", None))
         pos = m.end()
