@@ -46,6 +46,7 @@ def damaged(draw: st.DrawFn) -> str:
     return line.replace("\n", " ").replace("\r", " ")
 
 
+@pytest.mark.slow  # 28 parsers x 30 examples; arbitrary text stays in the default suite
 @pytest.mark.parametrize("parser", PARSERS, ids=[p.name for p in PARSERS])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(damaged(), min_size=1, max_size=10))

@@ -50,6 +50,7 @@ CHUNKED = [
 ]
 
 
+@pytest.mark.slow  # the default suite keeps test_block_parallel's fast subset
 @pytest.mark.parametrize("case", CHUNKED, ids=_id)
 def test_multiline_parsers_give_the_same_result_in_chunks(
     case: GoldenCase, monkeypatch: pytest.MonkeyPatch
