@@ -64,6 +64,7 @@ __all__ = [
     "Decision",
     "GoldenResult",
     "build",
+    "build_setup",
     "check_golden",
     "check_timezone",
     "correlate",
@@ -109,6 +110,54 @@ def _rules(rules: ParserRules) -> tuple[tuple[str, str], ...]:
     return pairs
 
 
+def build_setup(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    *,
+    parsers: ParserRules = (),
+    config: ConfigArg = None,
+    specs: Iterable[str | Path] = (),
+    skip_unknown: bool = False,
+    keep_content: bool = False,
+    timezone: str | None = None,
+    year: int | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    jobs: int = 2,
+    salt: str | bytes | None = None,
+    correlate: bool = True,
+    report: bool = True,
+    command: str = "",
+) -> tuple[list[str], Registry, BuildOptions]:
+    """The inputs as text, the parser registry and the :class:`BuildOptions` that :func:`build`
+    (and the Spark engine) run with: the options checked, ``timeline.toml`` found and
+    ``timezone`` / ``year`` applied over it."""
+    if timezone is not None and (problem := check_timezone(timezone)):
+        raise ConfigError(problem)
+    texts = [str(i) for i in inputs]
+    cfg = resolve_config(config, texts)
+    if timezone is not None:
+        cfg = dataclasses.replace(cfg, timezone=timezone)
+    if year is not None:
+        cfg = dataclasses.replace(cfg, year=year)
+    registry = default_registry([*cfg.specs, *(Path(s) for s in specs)])
+    options = BuildOptions(
+        outdir=Path(outdir),
+        parser_overrides=_rules(parsers),
+        config=cfg,
+        skip_unknown=skip_unknown,
+        keep_content=keep_content,
+        max_line_bytes=max_line_bytes,
+        max_file_bytes=max_file_bytes,
+        jobs=jobs,
+        salt=salt.encode() if isinstance(salt, str) else salt,
+        command=command,
+        correlate=correlate,
+        report=report and correlate,
+    )
+    return texts, registry, options
+
+
 def build(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -137,28 +186,23 @@ def build(
     With ``correlate`` the events are correlated into requests; with ``report`` as well, the
     postmortem appendix is written. Returns the line accounting and the files written.
     """
-    if timezone is not None and (problem := check_timezone(timezone)):
-        raise ConfigError(problem)
-    texts = [str(i) for i in inputs]
-    cfg = resolve_config(config, texts)
-    if timezone is not None:
-        cfg = dataclasses.replace(cfg, timezone=timezone)
-    if year is not None:
-        cfg = dataclasses.replace(cfg, year=year)
-    registry = default_registry([*cfg.specs, *(Path(s) for s in specs)])
-    options = BuildOptions(
-        outdir=Path(outdir),
-        parser_overrides=_rules(parsers),
-        config=cfg,
+    texts, registry, options = build_setup(
+        inputs,
+        outdir,
+        parsers=parsers,
+        config=config,
+        specs=specs,
         skip_unknown=skip_unknown,
         keep_content=keep_content,
+        timezone=timezone,
+        year=year,
         max_line_bytes=max_line_bytes,
         max_file_bytes=max_file_bytes,
         jobs=jobs,
-        salt=salt.encode() if isinstance(salt, str) else salt,
-        command=command,
+        salt=salt,
         correlate=correlate,
-        report=report and correlate,
+        report=report,
+        command=command,
     )
     return run_build(texts, registry, options, progress=progress, on_total=on_total)
 

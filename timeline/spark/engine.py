@@ -23,7 +23,7 @@ from timeline import layout
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.report import CorrelationReport
 from timeline.correlation.requests import REQUEST_SCHEMA
-from timeline.errors import ConfigError, InputError
+from timeline.errors import InputError
 from timeline.export.write import ReportOptions, write_report
 from timeline.ingest.discover import discover_inputs
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, is_stream
@@ -31,10 +31,8 @@ from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, fresh_outdir, locked, output_errors
 from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tables
 from timeline.normalize.salt import resolve_salt
-from timeline.parse.registry import default_registry
 from timeline.parserkit.api import needs_year
-from timeline.parserkit.timestamps import check_timezone
-from timeline.pipeline.api import ConfigArg, ParserRules, _rules, resolve_config
+from timeline.pipeline.api import ConfigArg, ParserRules, build_setup, resolve_config
 from timeline.pipeline.build import (
     _OUTPUT_KEYS,
     BuildOptions,
@@ -96,28 +94,25 @@ def build_spark(
     plus ``master`` (or an existing ``spark`` session) and ``partitions`` (the files per parse
     task and the correlation's partitions; 0: one file per task, partitions by size)."""
     del jobs
-    if timezone is not None and (problem := check_timezone(timezone)):
-        raise ConfigError(problem)
-    texts = [str(i) for i in inputs]
-    cfg = resolve_config(config, texts)
-    if timezone is not None:
-        cfg = dataclasses.replace(cfg, timezone=timezone)
-    if year is not None:
-        cfg = dataclasses.replace(cfg, year=year)
-    spec_paths = [*cfg.specs, *(Path(s) for s in specs)]
-    registry = default_registry(spec_paths)
-    options = BuildOptions(
-        outdir=Path(outdir),
-        parser_overrides=_rules(parsers),
-        config=cfg,
+    specs = list(specs)
+    texts, registry, options = build_setup(
+        inputs,
+        outdir,
+        parsers=parsers,
+        config=config,
+        specs=specs,
         skip_unknown=skip_unknown,
         keep_content=keep_content,
+        timezone=timezone,
+        year=year,
         max_line_bytes=max_line_bytes,
-        salt=salt.encode() if isinstance(salt, str) else salt,
-        command=command,
+        salt=salt,
         correlate=correlate,
-        report=report and correlate,
+        report=report,
+        command=command,
     )
+    cfg = options.config
+    spec_paths = [*cfg.specs, *(Path(s) for s in specs)]  # executors rebuild the registry
     session = spark or spark_session(master)
     out = options.outdir
     with fresh_outdir(out) as fresh:
