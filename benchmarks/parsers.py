@@ -50,6 +50,16 @@ class ParserFigure:
     build_cpu_s: float
     build_wall_s: float
     error: str = ""
+    loadavg_before: float = 0.0  # 1-minute load average around the run (a shared machine)
+    loadavg_after: float = 0.0
+    expected_events: int = 0  # the golden events times the repetitions (0: unknown)
+
+    @property
+    def reproduced(self) -> bool:
+        """Whether the repeated file gave at least half the events its golden inputs promise: a
+        whole-document input (one JSON document per file) repeated does not, and its figure is
+        not a measurement of the parser."""
+        return self.expected_events <= 0 or 2 * self.events >= self.expected_events
 
     @property
     def parse_mb_s(self) -> float:
@@ -77,18 +87,35 @@ def golden_inputs(folder: Path) -> list[Path]:
     )
 
 
+def golden_unit(folder: Path) -> tuple[bytes, int]:
+    """The golden inputs of ``folder`` concatenated (gzip decompressed, each ending with a line
+    break) and the number of events their ``.expected.jsonl`` files hold."""
+    chunks = []
+    events = 0
+    for path in golden_inputs(folder):
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        chunks.append(data if data.endswith(b"\n") else data + b"\n")
+        expected = path.with_name(path.name.split(".", 1)[0] + ".expected.jsonl")
+        if expected.is_file():
+            events += sum(1 for line in expected.read_bytes().splitlines() if line.strip())
+    return b"".join(chunks), events
+
+
+def expected_events(folder: Path, path: Path) -> int:
+    """Events ``path`` (the golden inputs of ``folder`` repeated) should give: the golden events
+    times the repetitions."""
+    unit, events = golden_unit(folder)
+    return events * (path.stat().st_size // len(unit)) if unit else 0
+
+
 def parser_file(name: str, folder: Path, workdir: Path, mb: float) -> Path | None:
     """Write (or reuse) ``workdir/<name>.<ext>``: the golden inputs repeated to about ``mb`` MB."""
     inputs = golden_inputs(folder)
     if not inputs:
         return None
-    chunks = []
-    for path in inputs:
-        data = path.read_bytes()
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-        chunks.append(data if data.endswith(b"\n") else data + b"\n")
-    unit = b"".join(chunks)
+    unit, _ = golden_unit(folder)
     ext = inputs[0].suffixes[0] if inputs[0].suffix == ".gz" else inputs[0].suffix
     target = workdir / f"{name}{ext or '.log'}"
     size = int(mb * 1e6)
@@ -147,16 +174,24 @@ def run_parser(name: str, path: Path, src: Path = REPO, timeout_s: float = 900.0
     mb = path.stat().st_size / 1e6
     cmd = [sys.executable, "-m", "benchmarks.parsers", "--one", name, str(path)]
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(src), str(REPO)])}
+    load = round(os.getloadavg()[0], 2)
     try:
         done = subprocess.run(
             cmd, cwd=src, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
         )
     except subprocess.TimeoutExpired:
-        return ParserFigure(name, round(mb, 1), 0, 0, 0, 0, 0, 0, 0, f"timeout {timeout_s:.0f} s")
+        return ParserFigure(
+            name, round(mb, 3), 0, 0, 0, 0, 0, 0, 0, f"timeout {timeout_s:.0f} s", load
+        )
+    after = round(os.getloadavg()[0], 2)
     if done.returncode != 0:
-        return ParserFigure(name, round(mb, 1), 0, 0, 0, 0, 0, 0, 0, done.stderr[-500:])
+        return ParserFigure(
+            name, round(mb, 3), 0, 0, 0, 0, 0, 0, 0, done.stderr[-500:], load, after
+        )
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    return ParserFigure(parser=name, mb=round(mb, 1), **got)
+    return ParserFigure(
+        parser=name, mb=round(mb, 3), loadavg_before=load, loadavg_after=after, **got
+    )
 
 
 def builtin_folders() -> list[tuple[str, Path]]:
@@ -198,6 +233,7 @@ def run_all(
         if path is None:
             continue
         figure = run_parser(name, path, src)
+        figure.expected_events = expected_events(folder, path)
         figures.append(figure)
         note = figure.error.strip().splitlines()[-1] if figure.error else ""
         print(
