@@ -1,12 +1,18 @@
 """Many JSONPaths from JSON lines with one decode, instead of one ``json_path_match`` per path.
 
 ``str.json_path_match`` parses the whole line for every path, so a parser reading 40 fields parses
-each line 40 times. :func:`decode_paths` parses each line twice: once to tell JSON objects from the
-rest, once with a schema built from all the paths (``pl.read_ndjson``), where every leaf is read as
-text (numbers and booleans as their text, objects and arrays as JSON). Supported paths: ``$``,
-``$.a.b``, ``$['key with-dash']``, ``$.list[0]`` and ``$.list[-1:]`` (the last element). A path that
-is both a leaf and a parent of another path, or that uses other JSONPath syntax, falls back to
-``json_path_match``.
+each line 40 times. :func:`decode_paths` parses each line twice: once for ``$`` (to tell JSON
+objects from the rest; its compact text is what the records parsers keep), once with
+``str.json_decode`` and an explicit dtype built from all the paths, where every leaf is read as text
+(numbers and booleans as their text). :func:`decode_lines` (the spec ``jsonl`` reader) needs no
+``$`` and decodes the lines as logged: one parse per line in the common case. Both give exactly
+the text ``json_path_match`` gives: values the decoder prints or picks differently (floats, a key
+repeated in an object, objects and arrays where the dtype says text) are found vectorized and read
+again with ``json_path_match``, and a batch the strict decoder refuses goes through the lenient
+``pl.read_ndjson(ignore_errors=True)``. Supported paths: ``$``, ``$.a.b``, ``$['key with-dash']``,
+``$.list[0].key`` and ``$.list[-1:].key`` (the last element). A path that is both a leaf and a
+parent of another path, that ends in a list element, or that uses other JSONPath syntax, falls
+back to ``json_path_match``.
 
 When a parser only tests what kind of value a path holds (present, an object, an array), it asks
 for the path's *head* (:func:`jh`) instead: the first character of the text ``json_path_match``
@@ -24,6 +30,7 @@ decode and turn them into attributes with :func:`kept_keys`.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Sequence
 from typing import Any, Final
@@ -223,12 +230,80 @@ def _extract(segments: list[Segment]) -> pl.Expr:
 
 def _exact_containers(lines: pl.Series, path: str, values: pl.Series) -> pl.Series:
     """Objects and arrays as ``json_path_match`` writes them (compact, numbers as logged): the
-    decoder re-serializes them, so those few rows are read again with ``json_path_match``."""
+    lenient decoder re-serializes them, so those few rows are read again with ``json_path_match``."""
     container = (values.str.starts_with("{") | values.str.starts_with("[")).fill_null(False)
-    if not bool(container.any()):
+    return _reread(lines, path, values, container)
+
+
+def _reread(lines: pl.Series, path: str, values: pl.Series, rows: pl.Series) -> pl.Series:
+    """``values`` with the ``rows`` read again from ``lines`` with ``json_path_match``."""
+    if not bool(rows.any()):
         return values
-    exact = lines.filter(container).str.json_path_match(path)
-    return values.scatter(pl.int_range(values.len(), eager=True).filter(container), exact)
+    exact = lines.filter(rows).str.json_path_match(path)
+    return values.clone().scatter(rows.arg_true(), exact)
+
+
+# A number ``json_path_match`` may print differently from the decoder: a fraction or an exponent
+# (``json_path_match`` prints ``1.0``, the decoder ``1``). In the compact text of ``$`` every
+# float has one of them (``-0`` is ``-0.0``, integers beyond 64 bits are floats), and a decoded
+# leaf is the value of a key: ``"key":1.5`` finds them all (and, harmlessly, a few look-alikes).
+_FLOAT_TOKEN: Final = r'":-?\d+[.eE]'
+_FLOAT_KEY: Final = r'"((?:[^"\\]|\\.)*)":-?\d+[.eE]'
+# The same in a line as logged: blanks around the colon; ``-0`` and integers of 19 digits or more
+# (beyond 64 bits) are floats too.
+_RAW_NUMBER: Final = r"\s*:\s*(?:-?\d+[.eE]|-0\b|-?\d{19})"
+_RAW_FLOAT_TOKEN: Final = '"' + _RAW_NUMBER
+_RAW_FLOAT_KEY: Final = r'"((?:[^"\\]|\\.)*)"' + _RAW_NUMBER
+_NUMERIC: Final = r"^-?\d"
+
+
+class _Floats:
+    """Where the compact texts hold a float, and under which keys (JSON-escaped)."""
+
+    def __init__(self, texts: pl.Series, raw: bool = False) -> None:
+        token, key = (_RAW_FLOAT_TOKEN, _RAW_FLOAT_KEY) if raw else (_FLOAT_TOKEN, _FLOAT_KEY)
+        self.rows = texts.str.contains(token)
+        self.keys: pl.Series | None = None
+        self.names: set[str] = set()
+        if bool(self.rows.any()):
+            found = texts.filter(self.rows).str.extract_all(key)
+            self.keys = found.list.eval(pl.element().str.extract(key, 1))
+            self.names = set(self.keys.explode().drop_nulls().unique().to_list())
+
+    def exact(self, texts: pl.Series, path: str, leaf: str, values: pl.Series) -> pl.Series:
+        """``values`` of ``path`` (whose last key is ``leaf``), the floats read again with
+        ``json_path_match``; text that merely looks like a number reads the same either way."""
+        escaped = json.dumps(leaf, ensure_ascii=False)[1:-1]
+        if self.keys is None or not (escaped in self.names or any("\\" in k for k in self.names)):
+            return values
+        under = self.keys.list.eval(
+            (pl.element() == escaped) | pl.element().str.contains("\\", literal=True)
+        ).list.any()
+        rows = self.rows.clone().scatter(self.rows.arg_true(), under)
+        return _reread(texts, path, values, rows & values.str.contains(_NUMERIC).fill_null(False))
+
+
+def _decode_struct(texts: pl.Series, schema: pl.Schema) -> tuple[pl.DataFrame, bool]:
+    """``texts`` (valid JSON objects, one per row) decoded into ``schema``'s columns, and whether
+    the lenient reader ran.
+
+    ``str.json_decode`` with the explicit dtype is the fast path. It refuses a whole batch when one
+    value has another type than the schema says (an object or array where a leaf is text, text
+    where an object is); then the batch is read with ``pl.read_ndjson(ignore_errors=True)``, which
+    gives such a value as its JSON text (a leaf) or null (a container), one row per text.
+    """
+    try:
+        return texts.str.json_decode(pl.Struct(schema)).struct.unnest(), False
+    except pl.exceptions.PolarsError:
+        text = texts.str.join("\n").item()
+        return pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True), True
+
+
+def _spread(values: pl.Series, rows: pl.Series, n: int) -> pl.Series:
+    """``values`` (one per true row of ``rows``) at their rows of a column of ``n``, null elsewhere."""
+    if values.len() == n:
+        return values
+    return pl.Series(values.name, [None] * n, dtype=values.dtype).scatter(rows.arg_true(), values)
 
 
 def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = ()) -> pl.DataFrame:
@@ -236,6 +311,12 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     head (named :func:`head_column_name`).
 
     ``$`` gives the whole line when it is valid JSON (null otherwise), as ``json_path_match`` does.
+    Every value is the text ``json_path_match`` gives: the JSON objects are decoded once, from the
+    compact text of ``$`` (one parse of each line for ``$``, one decode for every path; a key
+    repeated in an object keeps its last value, as in ``json_path_match``), and the few values the
+    decoder prints differently (floats, and objects or arrays on the lenient path) are read again.
+    A path through a list to a leaf (``$.a[0]``) is read with ``json_path_match``: the decoder
+    would read a scalar there as a list of one.
     """
     whole = lines.str.json_path_match(ROOT)
     out: dict[str, pl.Series] = {column_name(ROOT): whole.alias(column_name(ROOT))}
@@ -246,7 +327,7 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     # Deepest paths first: a path that is also a parent (``$.response`` beside ``$.response.id``)
     # is the one that falls back, not its children.
     for path, segments in sorted(parsed, key=lambda item: -len(item[1] or ())):
-        if segments and segments[0][0] == "key" and _insert(tree, segments):
+        if segments is not None and _decodable(segments) and _insert(tree, segments):
             decoded.append((path, segments))
         else:
             fallback.append(path)
@@ -259,9 +340,10 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
         segments = parse_path(path)
         if path in valued:
             continue
-        if not segments or segments[0][0] != "key":
+        if not _decodable(segments):
             head_fallback.append(path)
             continue
+        assert segments is not None
         node = _node(tree, segments)
         if isinstance(node, dict):
             parents.append((path, segments, "[" if node.get("list") else "{"))
@@ -271,11 +353,14 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
             head_fallback.append(path)
     objects = whole.str.starts_with("{").fill_null(False)
     wanted = decoded + head_only + [(p, s) for p, s, _ in parents]
-    full: pl.DataFrame | None = None
+    n = lines.len()
+    empty = pl.Series([None] * n, dtype=pl.String)
+    values: pl.DataFrame | None = None
+    lenient = False
     if wanted and bool(objects.any()):
-        text = lines.filter(objects).str.join("\n").item()
+        texts = whole.filter(objects)
         schema = pl.Schema({k: _dtype(v) for k, v in tree["keys"].items()})
-        frame = pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True)
+        frame, lenient = _decode_struct(texts, schema)
         values = frame.select(
             [_extract(s).cast(pl.String).alias(column_name(p)) for p, s in decoded + head_only]
             + [
@@ -283,13 +368,24 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
                 for p, s, c in parents
             ]
         )
-        positions = pl.int_range(lines.len(), eager=True).alias("__i")
-        values = values.with_columns(positions.filter(objects))
-        full = positions.to_frame().join(values, on="__i", how="left", maintain_order="left")
-    empty = pl.Series([None] * lines.len(), dtype=pl.String)
+        floats = _Floats(texts)
+        fixed = []
+        for path, segments in decoded:
+            got = values.get_column(column_name(path))
+            got = floats.exact(texts, path, str(segments[-1][1]), got)
+            if lenient:
+                got = _exact_containers(texts, path, got)
+            fixed.append(got)
+        if fixed:
+            values = values.with_columns(fixed)
+
+    def full(name: str) -> pl.Series:
+        if values is None:
+            return empty
+        return _spread(values.get_column(name), objects, n)
+
     for path, _ in decoded:
-        got = full.get_column(column_name(path)) if full is not None else empty
-        out[column_name(path)] = _exact_containers(lines, path, got).alias(column_name(path))
+        out[column_name(path)] = full(column_name(path)).alias(column_name(path))
     for path in fallback:
         out[column_name(path)] = lines.str.json_path_match(path).alias(column_name(path))
     for path in dict.fromkeys(heads):
@@ -300,19 +396,143 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
             out[name] = lines.str.json_path_match(path).str.slice(0, 1).alias(name)
     for path, _ in head_only:
         name = head_column_name(path)
-        got = full.get_column(column_name(path)) if full is not None else empty
-        out[name] = got.str.slice(0, 1).alias(name)
+        out[name] = full(column_name(path)).str.slice(0, 1).alias(name)
     for path, _, _ in parents:
         name = head_column_name(path)
-        got = full.get_column(name) if full is not None else empty
-        # Not a container of the decoded kind (absent, null, a scalar, the other container kind):
-        # those rows are read exactly, once more.
-        rest = got.is_null() & objects
-        if bool(rest.any()):
-            exact = lines.filter(rest).str.json_path_match(path).str.slice(0, 1)
-            got = got.scatter(pl.int_range(lines.len(), eager=True).filter(rest), exact)
+        got = full(name)
+        if lenient:
+            # Not a container of the decoded kind (a scalar, the other container kind): the
+            # lenient reader gives null there, so those rows are read exactly, once more. The
+            # strict decoder refuses such a value, so after it a null is absent or null.
+            rest = got.is_null() & objects
+            got = _reread(lines, path, got, rest).str.slice(0, 1)
         out[name] = got.alias(name)
     return pl.DataFrame(out)
+
+
+OBJECT_COLUMN: Final = "__jp_object"
+# Lines whose one-pass decode might differ from ``json_path_match``: a high surrogate escape (an
+# unpaired one is invalid JSON there), a backslash in a key (a key spelled with escapes), deep
+# nesting (``json_path_match`` refuses 128 levels).
+_SURROGATE: Final = r"\\u[dD][89abAB]"
+_ESCAPED_KEY: Final = r'\\(?:[^"\\]|\\.)*"\s*:'
+_DEEP: Final = 64
+_NULL_VALUE: Final = r":[ \t\r\n]*null"
+_NULL_KEY: Final = r'"((?:[^"\\]|\\.)*)"[ \t\r\n]*:[ \t\r\n]*null'
+
+
+def decode_lines(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
+    """:data:`OBJECT_COLUMN` (the line is one JSON object, as :func:`is_json_object`) and one
+    String column per path (named :func:`column_name`), null where absent or not an object.
+
+    The values are those of ``json_path_match``, read with one parse of each line in the common
+    case: the lines opening with ``{`` are decoded as logged with an explicit dtype. Lines that
+    decode but might read differently from ``json_path_match`` (a key of a path repeated in an
+    object, where ``json_path_match`` keeps the last value; a key spelled with escapes; an
+    unpaired surrogate escape or deep nesting, which it refuses; floats, which it prints its own
+    way) are read again exactly. A batch the decoder refuses (a line that is not JSON, a value of
+    another type than its path says) and paths through lists are read by :func:`decode_paths`.
+    """
+    n = lines.len()
+    candidates = lines.str.strip_chars_start().str.starts_with("{").fill_null(False)
+    tree: dict[str, Any] = {}
+    decoded: list[tuple[str, list[Segment]]] = []
+    for path in dict.fromkeys(paths):
+        segments = parse_path(path)
+        keys_only = bool(segments) and all(kind == "key" for kind, _ in segments or [])
+        if not keys_only or segments is None or not _insert(tree, segments):
+            return _via_whole(lines, paths)
+        decoded.append((path, segments))
+    if not decoded or not bool(candidates.any()):
+        return _via_whole(lines, paths)
+    texts = lines.filter(candidates)
+    schema = pl.Schema({k: _dtype(v) for k, v in tree["keys"].items()})
+    try:
+        frame = texts.str.json_decode(pl.Struct(schema)).struct.unnest()
+    except pl.exceptions.PolarsError:
+        return _via_whole(lines, paths)
+    values = frame.select([_extract(s).alias(column_name(p)) for p, s in decoded])
+    suspicious = _suspicious(texts, frame, tree)
+    floats = _Floats(texts, raw=True)
+    values = values.with_columns(
+        floats.exact(texts, p, str(s[-1][1]), values.get_column(column_name(p))) for p, s in decoded
+    )
+    ok = pl.repeat(True, texts.len(), eager=True)
+    if bool(suspicious.any()):
+        again = _via_whole(texts.filter(suspicious), paths)
+        rows = suspicious.arg_true()
+        ok = ok.scatter(rows, again.get_column(OBJECT_COLUMN))
+        values = values.with_columns(
+            values.get_column(column_name(p))
+            .clone()
+            .scatter(rows, again.get_column(column_name(p)))
+            for p, _ in decoded
+        )
+    out = {OBJECT_COLUMN: _spread(ok, candidates, n).fill_null(False).alias(OBJECT_COLUMN)}
+    for path, _ in decoded:
+        out[column_name(path)] = _spread(values.get_column(column_name(path)), candidates, n)
+    return pl.DataFrame(out)
+
+
+def _via_whole(lines: pl.Series, paths: Sequence[str]) -> pl.DataFrame:
+    """:func:`decode_lines` through :func:`decode_paths` (``$`` first, then one decode)."""
+    decoded = decode_paths(lines, paths)
+    whole = decoded.get_column(column_name(ROOT))
+    ok = (lines.str.strip_chars_start().str.starts_with("{") & whole.is_not_null()).fill_null(False)
+    return decoded.select(
+        pl.lit(ok).alias(OBJECT_COLUMN), *[pl.col(column_name(p)) for p in dict.fromkeys(paths)]
+    )
+
+
+def _suspicious(texts: pl.Series, frame: pl.DataFrame, tree: dict[str, Any]) -> pl.Series:
+    """Rows whose decode might differ from ``json_path_match``: see :func:`decode_lines`. A key
+    of the paths repeated is found by counting the keys of the paths holding a value other than
+    ``null`` in the text: the count must equal the decoded nodes that are not null."""
+    nodes: list[tuple[str, pl.Expr]] = []
+
+    def walk(node: dict[str, Any], expr: pl.Expr | None) -> None:
+        for key, child in node["keys"].items():
+            here = pl.col(key) if expr is None else expr.struct.field(key)
+            nodes.append((key, here))
+            if child != "leaf":
+                walk(child, here)
+
+    walk(tree, None)
+    names = sorted({json.dumps(k, ensure_ascii=False)[1:-1] for k, _ in nodes})
+    keyed = '"(?:' + "|".join(re.escape(k) for k in names) + r')"[ \t\r\n]*:[ \t\r\n]*[^n \t\r\n]'
+    present = frame.select(
+        pl.sum_horizontal([e.is_not_null().cast(pl.UInt32) for _, e in nodes])
+    ).to_series()
+    counted = texts.str.count_matches(keyed).cast(pl.UInt32)
+    odd = texts.str.contains(_SURROGATE) | texts.str.contains(_ESCAPED_KEY)
+    deep = texts.str.count_matches(r"[\[{]") >= _DEEP
+    suspicious = (odd | deep | (counted != present)).fill_null(True)
+    # A key repeated with ``null`` last: the count above cannot see it (``null`` is not counted),
+    # so the rows holding a ``null`` under a key of the paths whose node decoded to a value.
+    with_null = texts.str.contains(_NULL_VALUE)
+    if not bool(with_null.any()):
+        return suspicious
+    keys = texts.filter(with_null).str.extract_all(_NULL_KEY)
+    keys = keys.list.eval(pl.element().str.extract(_NULL_KEY, 1))
+    found = set(keys.explode().drop_nulls().unique().to_list())
+    sub = frame.filter(with_null)
+    hit = pl.repeat(False, sub.height, eager=True)
+    for key, expr in nodes:
+        escaped = json.dumps(key, ensure_ascii=False)[1:-1]
+        if escaped in found:
+            valued = sub.select(expr.is_not_null()).to_series()
+            hit = hit | (valued & keys.list.contains(escaped)).fill_null(False)
+    if not bool(hit.any()):
+        return suspicious
+    return suspicious | with_null.clone().scatter(with_null.arg_true(), hit)
+
+
+def _decodable(segments: list[Segment] | None) -> bool:
+    """Whether the decoder can read a path: from a key, not ending in a list element (a scalar
+    where the list belongs would read as a list of one)."""
+    if not segments:
+        return False
+    return segments[0][0] == "key" and segments[-1][0] == "key"
 
 
 # A JSON key (a string followed by a colon): the keys of every object of a line, nested ones too.

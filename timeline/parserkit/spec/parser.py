@@ -63,6 +63,7 @@ class SpecParser:
         if self.spec.ts_field is not None and self.spec.ts_required:
             year = 2000 if self.needs_year else None  # any leap year will do for a fit test
             ts = _event_time(self.spec, "UTC", year, None)
+            frame = ts.prepared(frame)
             ok = ok & ts.parsed.ts.is_not_null()
         if self.spec.reader == "csv" and self.spec.header:
             frame = frame.slice(1)
@@ -91,6 +92,7 @@ class SpecParser:
             zone = spec.ts_timezone
         if spec.ts_field is not None:
             ts = _event_time(spec, zone, source.settings.year, spec.null_values)
+            frame = ts.prepared(frame)
             ts_exprs = [
                 ts.parsed.ts.alias("ts_source"),
                 ts.text.alias("ts_raw"),
@@ -204,6 +206,18 @@ class _EventTime:
     parsed: Parsed
     dated_by: pl.Expr | None  # where a time-only value's date came from (date_from)
     reasons: list[tuple[pl.Expr, str]]  # reject cases, in order
+    # Columns the expressions above read, computed first, one ``with_columns`` per stage.
+    prepare: tuple[tuple[pl.Expr, ...], ...] = ()
+
+    def prepared(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the :attr:`prepare` columns."""
+        for stage in self.prepare:
+            frame = frame.with_columns(stage)
+        return frame
+
+
+_TS_TEXT = "__spec_ts_text"
+_TS_FIRST = "__spec_ts_first"
 
 
 def _event_time(
@@ -215,6 +229,8 @@ def _event_time(
     assert spec.ts_field is not None
     alts = spec.ts_field
     texts = [_pick((a,), null_values) for a in alts]
+    if spec.ts_date_from is None:
+        return _first_time(spec, texts, zone, year)
     text = texts[0] if len(alts) == 1 else pl.coalesce(texts)
     reasons: list[tuple[pl.Expr, str]] = [(text.is_null(), f"missing timestamp field {alts[0]!r}")]
     parsed: list[Parsed] = []
@@ -240,6 +256,45 @@ def _event_time(
     ts_null = combined.ts.is_null()
     reasons = reasons[:1] + [(ts_null & cond, text_) for cond, text_ in reasons[1:]]
     return _EventTime(text, combined, by_first if spec.ts_date_from else None, reasons)
+
+
+def _first_time(spec: Spec, texts: list[pl.Expr], zone: str, year: int | None) -> _EventTime:
+    """:func:`_event_time` without ``date_from``: only the first present alternative counts, so
+    its text is read once with its formats (one parse per distinct list of formats, not one per
+    alternative), from columns computed once."""
+    assert spec.ts_field is not None
+    alts = spec.ts_field
+    text = texts[0] if len(alts) == 1 else pl.coalesce(texts)
+    first = _by_first(
+        [t.is_not_null() for t in texts], [pl.lit(i, dtype=pl.Int32) for i in range(len(alts))]
+    )
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, alt in enumerate(alts):
+        groups.setdefault(tuple(spec.ts_field_formats.get(alt, spec.ts_formats)), []).append(i)
+    col_first = pl.col(_TS_FIRST)
+    parsed_cols: list[pl.Expr] = []
+    ts_parts: list[pl.Expr] = []
+    assumed_parts: list[pl.Expr] = []
+    for k, (fmts, members) in enumerate(groups.items()):
+        mine = col_first.is_in(members) if len(groups) > 1 else pl.lit(True)
+        one = parse_any(pl.when(mine).then(pl.col(_TS_TEXT)), list(fmts), zone, year)
+        parsed_cols += [
+            one.ts.alias(f"__spec_ts_{k}"),
+            one.assumed_tz.alias(f"__spec_ts_{k}_assumed"),
+        ]
+        ts_parts.append(pl.col(f"__spec_ts_{k}"))
+        assumed_parts.append(pl.when(mine).then(pl.col(f"__spec_ts_{k}_assumed")))
+    ts = ts_parts[0] if len(ts_parts) == 1 else pl.coalesce(ts_parts)
+    assumed = assumed_parts[0] if len(assumed_parts) == 1 else pl.coalesce(assumed_parts)
+    reasons: list[tuple[pl.Expr, str]] = [
+        (pl.col(_TS_TEXT).is_null(), f"missing timestamp field {alts[0]!r}")
+    ]
+    for i, alt in enumerate(alts):
+        listed = spec.ts_field_formats.get(alt, spec.ts_formats)
+        reason = f"timestamp {alt!r} does not match {' | '.join(listed)}"
+        reasons.append((ts.is_null() & (col_first == i), reason))
+    prepare = ((text.alias(_TS_TEXT), first.alias(_TS_FIRST)), tuple(parsed_cols))
+    return _EventTime(pl.col(_TS_TEXT), Parsed(ts, assumed), None, reasons, prepare)
 
 
 def _by_first(present: list[pl.Expr], values: list[pl.Expr]) -> pl.Expr:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from timeline.parserkit import logfmt
-from timeline.parserkit.jsonpaths import dotted_path, is_json_object
+from timeline.parserkit.jsonpaths import OBJECT_COLUMN, decode_lines, dotted_path, jp
 from timeline.parserkit.spec.model import JSON_IN_STRING, Spec, base_field
 
 _OK = "_ok"
@@ -74,10 +74,13 @@ def _regex(spec: Spec, lines: pl.DataFrame) -> Extracted:
 
 
 def _jsonl(spec: Spec, lines: pl.DataFrame) -> Extracted:
-    line = pl.col("line")
-    exprs = [is_json_object(line).alias(_OK)]
-    exprs += [line.str.json_path_match(dotted_path(src)).alias(src) for src in _bases(spec)]
-    return Extracted(lines.select(exprs), "not a JSON object", None)
+    """Each line decoded once for every source field (:func:`decode_lines`: the values
+    ``json_path_match`` gives, objects and arrays as compact JSON text)."""
+    paths = {src: dotted_path(src) for src in _bases(spec)}
+    decoded = decode_lines(lines.get_column("line"), list(dict.fromkeys(paths.values())))
+    exprs = [pl.col(OBJECT_COLUMN).alias(_OK)]
+    exprs += [jp(path).alias(src) for src, path in paths.items()]
+    return Extracted(decoded.select(exprs), "not a JSON object", None)
 
 
 def _logfmt(spec: Spec, lines: pl.DataFrame) -> Extracted:
