@@ -47,14 +47,44 @@ DOC_KINDS: Final = ("RETRIEVER", "RERANKER")
 
 
 def attribute(key: str) -> pl.Expr:
-    """The value of attribute ``key`` (first), or null."""
-    return (
-        pl.col("attributes")
-        .list.eval(
-            pl.element().filter(pl.element().struct.field("key") == key).struct.field("value")
-        )
-        .list.first()
+    """The value of attribute ``key`` (first), or null: a column :func:`with_attributes` adds."""
+    return pl.col(f"_attr|{key}")
+
+
+LOOKED_UP: Final = (
+    *HOST_KEYS,
+    "openinference.span.kind",
+    "gen_ai.request.model",
+    *FINGERPRINT_KEYS,
+)
+
+
+def with_attributes(frame: pl.DataFrame, keys: tuple[str, ...] = LOOKED_UP) -> pl.DataFrame:
+    """``frame`` plus one column per key of ``keys`` (:func:`attribute`): the value of the first
+    attribute with that key, or null. One explode of ``attributes`` for all keys (a
+    ``list.eval`` per key costs a pass over every list each)."""
+    row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r")
+    kv = pl.col("attributes")
+    found = (
+        frame.select(row, kv)
+        .explode("attributes", keep_nulls=False, empty_as_null=False)
+        .select("_r", kv.struct.field("key"), kv.struct.field("value"))
+        .filter(pl.col("key").is_in(keys))
+        .unique(["_r", "key"], keep="first", maintain_order=True)
     )
+    parts = dict(found.partition_by("key", as_dict=True)) if found.height else {}
+    columns = []
+    for key in keys:
+        part = parts.get((key,))
+        name = f"_attr|{key}"
+        if part is None:
+            columns.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(name))
+            continue
+        where = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True).scatter(
+            part.get_column("_r"), pl.int_range(part.height, eager=True, dtype=pl.UInt32)
+        )
+        columns.append(part.get_column("value").gather(where).alias(name))
+    return frame.with_columns(columns)
 
 
 def _with_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +142,7 @@ def derive_fields(frame: pl.DataFrame) -> pl.DataFrame:
     module doc); other columns unchanged, row order kept."""
     if frame.height == 0:
         return frame
-    work = _with_columns(frame)
+    work = with_attributes(_with_columns(frame))
     oi_kind = attribute("openinference.span.kind").str.to_uppercase()
     no_docs = (
         (pl.col("event_type") == "retrieval.query")
@@ -130,6 +160,7 @@ def derive_fields(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.col("model_revision"))
         .alias("model_revision"),
     )
+    work = work.drop([f"_attr|{k}" for k in LOOKED_UP])
     groups = _rail_groups(work)
     if groups.height == 0:
         return work.select(frame.columns + [c for c in work.columns if c not in frame.columns])

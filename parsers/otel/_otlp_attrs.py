@@ -6,6 +6,8 @@ position of its first occurrence with the value of its last (what a Python ``dic
 list holds). ``text`` is ``json_text(any_value(value))``; arrays of scalars are written as
 ``json.dumps`` writes the Python list. ``odd`` marks values only the Python walker reproduces
 exactly (key/value lists, nested arrays, non-finite numbers in arrays).
+
+Integer and double texts are computed on the rows that hold one only (most rows hold strings).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ LONG_SCHEMA: Final = pl.Schema(
         "key": pl.String(),
         "kind": pl.String(),
         "text": pl.String(),
-        "raw": pl.String(),  # the scalar's own text (before int / float normalization)
         "first": pl.String(),  # arrays: json_text of the first element
         "items": pl.List(pl.String()),  # arrays: str() of every element
         "size": pl.UInt32(),  # arrays: number of elements
@@ -38,31 +39,35 @@ def _quoted(text: pl.Expr) -> pl.Expr:
     return encoded.str.slice(5, encoded.str.len_chars() - 6)
 
 
-def _scalar(value: pl.Expr, kind: pl.Expr, dnum: str) -> tuple[pl.Expr, pl.Expr]:
-    """(text before float formatting, raw) of a scalar AnyValue; doubles go to column ``dnum``."""
-    f = value.struct.field
-    text = (
-        pl.when(kind == "s")
-        .then(f("stringValue"))
-        .when(kind == "b")
-        .then(f("boolValue"))
-        .when(kind == "i")
-        .then(int_text(f("intValue")))
-        .when(kind == "y")
-        .then(f("bytesValue"))
-    )
-    raw = pl.coalesce(
-        f("stringValue"), f("boolValue"), f("intValue"), f("doubleValue"), f("bytesValue")
-    )
-    return text, raw
+def _texts(frame: pl.DataFrame, value: str, kind: str) -> pl.Series:
+    """``json_text`` of the scalar AnyValue in column ``value`` (its kind in column ``kind``):
+    strings, booleans and bytes as written, integers normalized (:func:`int_text`), finite
+    doubles as Python writes them; null for other kinds. Integers and doubles are converted on
+    their own rows only."""
+    field = pl.col(value).struct.field
+    kinds = frame.get_column(kind)
+    text = frame.select(
+        pl.when(pl.col(kind) == "s")
+        .then(field("stringValue"))
+        .when(pl.col(kind) == "b")
+        .then(field("boolValue"))
+        .when(pl.col(kind) == "y")
+        .then(field("bytesValue"))
+    ).to_series()
+    for code, convert in (("i", _int_texts), ("d", _double_texts)):
+        where = (kinds == code).fill_null(False).arg_true()
+        if where.len():
+            text = text.scatter(where, convert(frame.get_column(value).gather(where)))
+    return text
 
 
-def _with_floats(frame: pl.DataFrame, text: str, dnum: str) -> pl.DataFrame:
-    """``text`` filled with Python's float text where ``dnum`` holds a double."""
-    if frame.height == 0:
-        return frame.drop(dnum)
-    floats = float_text(frame.get_column(dnum))
-    return frame.with_columns(pl.coalesce(pl.col(text), floats).alias(text)).drop(dnum)
+def _int_texts(values: pl.Series) -> pl.Series:
+    return values.to_frame("v").select(int_text(pl.col("v").struct.field("intValue"))).to_series()
+
+
+def _double_texts(values: pl.Series) -> pl.Series:
+    numbers = values.to_frame("v").select(finite(pl.col("v").struct.field("doubleValue")))
+    return float_text(numbers.to_series())
 
 
 def _arrays(values: pl.DataFrame) -> pl.DataFrame:
@@ -71,25 +76,16 @@ def _arrays(values: pl.DataFrame) -> pl.DataFrame:
         values.select("_i", pl.col("value").struct.field("arrayValue").struct.field("values"))
         .with_columns(pl.col("values").fill_null(pl.lit([], dtype=pl.List(pl.Null))))
         .explode("values", keep_nulls=True, empty_as_null=True)
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_i").alias("_e"))
     )
     ev = pl.col("values")
-    kind = value_kind(ev)
-    text, _ = _scalar(ev, kind, "_d")
+    elems = elems.with_columns(value_kind(ev).alias("_k"), ev.is_null().alias("_none"))
+    k = pl.col("_k")
     elems = elems.with_columns(
-        kind.alias("_k"),
-        text.alias("_t"),
-        pl.when(kind == "d").then(finite(ev.struct.field("doubleValue"))).alias("_d"),
-        (
-            kind.is_in(["a", "k"])
-            | ((kind == "d") & finite(ev.struct.field("doubleValue")).is_null())
-        )
+        pl.lit(_texts(elems, "values", "_k")).alias("_t"),
+        (k.is_in(["a", "k"]) | ((k == "d") & finite(ev.struct.field("doubleValue")).is_null()))
         .fill_null(False)
         .alias("_odd"),
-        ev.is_null().alias("_none"),
     )
-    elems = _with_floats(elems, "_t", "_d")
-    k = pl.col("_k")
     t = pl.col("_t")
     as_json = (
         pl.when(k.is_in(["s", "y"]))
@@ -117,10 +113,14 @@ def _arrays(values: pl.DataFrame) -> pl.DataFrame:
 def long_attributes(frame: pl.DataFrame, owner: str, column: str) -> pl.DataFrame:
     """The attributes of ``frame[column]`` (a list of key/values per ``owner``), long; see the
     module docstring. Rows are ordered by owner, then position."""
+    kv = pl.col(column)
     exploded = (
-        frame.select(pl.col(owner).cast(pl.UInt32).alias("owner"), pl.col(column).alias("kv"))
-        .explode("kv", keep_nulls=True, empty_as_null=True)
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("owner").alias("pos"))
+        frame.select(
+            pl.col(owner).cast(pl.UInt32).alias("owner"),
+            kv.alias("kv"),
+            pl.int_ranges(0, kv.list.len(), dtype=pl.UInt32).alias("pos"),
+        )
+        .explode(["kv", "pos"], keep_nulls=True, empty_as_null=True)
         .filter(pl.col("kv").struct.field("key").is_not_null())
         .select(
             "owner", "pos", pl.col("kv").struct.field("key"), pl.col("kv").struct.field("value")
@@ -128,21 +128,16 @@ def long_attributes(frame: pl.DataFrame, owner: str, column: str) -> pl.DataFram
     )
     if exploded.height == 0:
         return pl.DataFrame(schema=LONG_SCHEMA)
-    # a dict of the list: the first position of a key, its last value
-    if exploded.select(pl.struct("owner", "key").n_unique()).item() < exploded.height:
+    ordered = bool(frame.get_column(owner).is_sorted())
+    # a dict of the list: the first position of a key, its last value (hashes first: a
+    # collision only sends a list without repeats through the exact step)
+    if exploded.select(pl.struct("owner", "key").hash().n_unique()).item() < exploded.height:
         exploded = exploded.with_columns(pl.col("pos").min().over("owner", "key").alias("_first"))
         exploded = exploded.unique(["owner", "key"], keep="last", maintain_order=True)
         exploded = exploded.with_columns(pl.col("_first").alias("pos")).drop("_first")
-    value = pl.col("value")
-    kind = value_kind(value)
-    text, raw = _scalar(value, kind, "_d")
-    values = exploded.with_row_index("_i").with_columns(
-        kind.alias("kind"),
-        text.alias("text"),
-        raw.alias("raw"),
-        pl.when(kind == "d").then(finite(value.struct.field("doubleValue"))).alias("_d"),
-    )
-    values = _with_floats(values, "text", "_d")
+        ordered = False
+    values = exploded.with_row_index("_i").with_columns(value_kind(pl.col("value")).alias("kind"))
+    values = values.with_columns(pl.lit(_texts(values, "value", "kind")).alias("text"))
     is_array = pl.col("kind") == "a"
     odd = (pl.col("kind") == "k").alias("odd")
     arrays = values.filter(is_array)
@@ -159,8 +154,5 @@ def long_attributes(frame: pl.DataFrame, owner: str, column: str) -> pl.DataFram
             pl.lit(None, dtype=pl.List(pl.String)).alias("items"),
             pl.lit(None, dtype=pl.UInt32).alias("size"),
         )
-    return (
-        values.select(LONG_SCHEMA.names())
-        .cast(LONG_SCHEMA)
-        .sort("owner", "pos", maintain_order=True)
-    )
+    values = values.select(LONG_SCHEMA.names()).cast(LONG_SCHEMA)
+    return values if ordered else values.sort("owner", "pos", maintain_order=True)

@@ -3,9 +3,11 @@
 Documents are decoded once with an explicit dtype (:data:`DOCUMENT`), then exploded: resources,
 scopes, spans, span events, and each level's attributes into a long frame
 (:func:`parsers.otel._otlp_attrs.long_attributes`). The attributes a span's mapping reads are
-pivoted to one column per key; the rules of ``spans.py`` (layer by convention, field mapping, which
-keys count as mapped, content kept out of ``attributes``) are expressions over those columns. No
-Python runs per document, span or attribute.
+gathered into one column per key that occurs (spans are numbered ``0..n-1``: one index per key,
+no pivot or join); the rules of ``spans.py`` (layer by convention, field mapping, which keys
+count as mapped, content kept out of ``attributes``) are expressions over those columns, and
+values read by several rules are computed once as columns of their own (eager polars does not
+share sub-expressions). No Python runs per document, span or attribute.
 
 The Python walker (``spans.py``, ``logs.py``) stays the reference and the fallback: documents
 holding values whose decoded text cannot tell what the walker sees (see :func:`odd_documents`)
@@ -15,6 +17,7 @@ are left to it by the parser.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import polars as pl
@@ -25,6 +28,7 @@ from parsers.otel._otlp_values import (
     finite,
     hex_id,
     int_text,
+    int_value,
     nanos,
     odd_id,
     span_kind,
@@ -73,6 +77,14 @@ ODD_TEXT: Final = (
     r'"(?:resourceLogs|resourceMetrics|instrumentationLibrarySpans|kvlistValue)"'
     r'|"(?:intValue|\w*TimeUnixNano|kind|code|dropped\w*Count)"\s*:\s*-?\d+(?:\.|[eE])'
     r'|"(?:name|version|message|key|stringValue)"\s*:\s*[\[{]'
+)
+# Raw JSON lines that decode to other values than their re-serialized text (what the general path
+# decodes) does: escaped keys (``ODD_TEXT`` reads keys as written), surrogate escapes (not JSON to
+# the validating parser), bare integers beyond 64 bits and ``-0`` (floats once re-serialized).
+# (Two patterns: apart, each keeps the regex engine's fast literal search.)
+RAW_RISK: Final = (
+    r'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:|\\u[dD][89a-fA-F]',
+    r"[:\[,]\s*(?:-0[^.\d]|-\d{19}|\d{20})",
 )
 _HOST_KEYS: Final = ("host.name", "k8s.pod.name", "container.name", "service.name")
 _COMMON_USED: Final = (
@@ -177,6 +189,13 @@ MAPPED: Final = tuple(
     )
 )
 _FIELDS: Final = ("text", "kind", "first", "size", "items")
+_FIELD_TYPES: Final = {
+    "text": pl.String(),
+    "kind": pl.String(),
+    "first": pl.String(),
+    "size": pl.UInt32(),
+    "items": pl.List(pl.String()),
+}
 _DOCS_RE: Final = (
     r"^(retrieval\.documents|reranker\.output_documents)\.(\d+)\.document\.(id|score)$"
 )
@@ -189,13 +208,14 @@ def odd_documents(text: pl.Expr) -> pl.Expr:
     return text.str.contains(ODD_TEXT)
 
 
-def decode(texts: pl.Series) -> tuple[pl.DataFrame, list[int]]:
+def decode(texts: pl.Series, *, one_line: bool = False) -> tuple[pl.DataFrame, list[int]]:
     """The documents (JSON, one per row) decoded with :data:`DOCUMENT`, and the positions of
-    those whose values do not fit it (an object where text belongs, text where a list belongs):
-    their rows are null. ``str.json_decode`` fails a whole batch on one such document, so a
-    failing batch is halved until the documents that fail are alone."""
+    those whose values do not fit it (an object where text belongs, text where a list belongs)
+    or that are not JSON: their rows are null. ``str.json_decode`` fails a whole batch on one
+    such document, so a failing batch is halved until the documents that fail are alone.
+    ``one_line``: the texts hold no line breaks (else they are replaced by spaces first)."""
     dtype = pl.Struct(DOCUMENT)
-    flat = texts.str.replace_all("\n", " ", literal=True)
+    flat = texts if one_line else texts.str.replace_all("\n", " ", literal=True)
     bad: list[int] = []
 
     def attempt(lo: int, hi: int) -> list[pl.Series]:
@@ -221,52 +241,73 @@ def _c(field: str, key: str) -> pl.Expr:
     return pl.col(f"{field}|{key}")
 
 
-def _pick(*keys: str) -> pl.Expr:
-    """The first key whose value is not None, as a struct of its fields (``Bag.get``)."""
-    return pl.coalesce(
-        [
-            pl.when(_c("text", k).is_not_null()).then(
-                pl.struct([_c(f, k).alias(f) for f in _FIELDS])
-            )
-            for k in keys
-        ]
-    )
+class _Value:
+    """One attribute value as its fields (``text``, ``kind``, ``first``, ``size``, ``items``):
+    of the first of several keys that holds one (:func:`_pick`), or of a struct column."""
+
+    def __init__(self, keys: tuple[str, ...] = (), struct: pl.Expr | None = None) -> None:
+        self.keys, self.struct = keys, struct
+
+    def field(self, name: str) -> pl.Expr:
+        """The field of the value (null when there is none)."""
+        if self.struct is not None:
+            return self.struct.struct.field(name)
+        if not self.keys:
+            return pl.lit(None, dtype=_FIELD_TYPES[name])
+        if name == "text":
+            return pl.coalesce([_c("text", k) for k in self.keys])
+        # the field of the first key that holds a value (even a null field: not a coalesce)
+        chosen: pl.Expr = pl.lit(None, dtype=_FIELD_TYPES[name])
+        for k in reversed(self.keys):
+            chosen = pl.when(_c("text", k).is_not_null()).then(_c(name, k)).otherwise(chosen)
+        return chosen
+
+    def is_not_null(self) -> pl.Expr:
+        """True where there is a value."""
+        if self.struct is not None:
+            return self.struct.is_not_null()
+        return self.field("text").is_not_null()
 
 
-def _text(p: pl.Expr) -> pl.Expr:
-    return p.struct.field("text")
+def _picker(frame: pl.DataFrame) -> Callable[..., _Value]:
+    """``pick(*keys)``: the first key whose value is not None (``Bag.get``), among the keys
+    :func:`_wide` gave ``frame`` columns for (the others are absent everywhere)."""
+    present = {c.split("|", 1)[1] for c in frame.columns if c.startswith("text|")}
+
+    def pick(*keys: str) -> _Value:
+        return _Value(tuple(k for k in keys if k in present))
+
+    return pick
 
 
-def _kind(p: pl.Expr) -> pl.Expr:
-    return p.struct.field("kind")
+def _text(p: _Value) -> pl.Expr:
+    return p.field("text")
 
 
-def _as_int(p: pl.Expr) -> pl.Expr:
+def _kind(p: _Value) -> pl.Expr:
+    return p.field("kind")
+
+
+def _as_int(p: _Value) -> pl.Expr:
     t, k = _text(p), _kind(p)
     number = t.cast(pl.Float64, strict=False)
     whole = pl.when(number.is_finite() & (number == number.floor())).then(
-        number.cast(pl.Int64, strict=False).cast(pl.String)
+        number.cast(pl.Int64, strict=False)
     )
-    return (
-        pl.when(k.is_in(["i", "s"]))
-        .then(int_text(t))
-        .when(k == "d")
-        .then(whole)
-        .cast(pl.Int64, strict=False)
-    )
+    return pl.when(k.is_in(["i", "s"])).then(int_value(t)).when(k == "d").then(whole)
 
 
-def _as_float(p: pl.Expr) -> pl.Expr:
+def _as_float(p: _Value) -> pl.Expr:
     t, k = _text(p), _kind(p)
     return pl.when(k.is_in(["i", "d", "s"])).then(finite(t))
 
 
-def _as_bool(p: pl.Expr) -> pl.Expr:
+def _as_bool(p: _Value) -> pl.Expr:
     low = _text(p).str.strip_chars().str.to_lowercase()
     return pl.when(_kind(p).is_in(["b", "s"]) & low.is_in(["true", "false"])).then(low == "true")
 
 
-def _verdict(p: pl.Expr) -> pl.Expr:
+def _verdict(p: _Value) -> pl.Expr:
     t, k = _text(p), _kind(p)
     word = t.str.strip_chars().str.to_lowercase()
     return (
@@ -283,22 +324,16 @@ def _bool_verdict(b: pl.Expr) -> pl.Expr:
     return pl.when(b).then(pl.lit("block")).when(~b).then(pl.lit("allow"))
 
 
-def _truthy(p: pl.Expr) -> pl.Expr:
+def _truthy(p: _Value) -> pl.Expr:
     t, k = _text(p), _kind(p)
     falsy = (
         (t == "")
         | ((k == "b") & (t == "false"))
         | ((k == "i") & (t == "0"))
         | ((k == "d") & (t.cast(pl.Float64, strict=False) == 0.0))
-        | ((k == "a") & (p.struct.field("size") == 0))
+        | ((k == "a") & (p.field("size") == 0))
     )
     return t.is_not_null() & ~falsy.fill_null(False)
-
-
-def _present(*keys: str) -> pl.Expr:
-    return pl.any_horizontal(
-        [_c("kind", k).is_not_null() | _c("text", k).is_not_null() for k in keys]
-    )
 
 
 # ------------------------------------------------------------------------------ the frame
@@ -377,20 +412,19 @@ def _common(resources: pl.DataFrame, scopes: pl.DataFrame) -> pl.DataFrame:
 
 
 def _wide(spans: pl.DataFrame, attrs: pl.DataFrame) -> pl.DataFrame:
-    """``spans`` plus ``<field>|<key>`` columns for every key of :data:`MAPPED`."""
+    """``spans`` plus ``<field>|<key>`` columns for the keys of :data:`MAPPED` present (a pivot without
+    the pivot: spans are numbered ``0..n-1`` by ``_p``, so each key's values are gathered into
+    place through one index per key)."""
     mapped = attrs.filter(pl.col("key").is_in(MAPPED))
-    columns = [f"{f}|{k}" for k in MAPPED for f in _FIELDS]
+    height = spans.height
+    frames = [spans]
     if mapped.height:
-        pivot = mapped.pivot(on="key", index="owner", values=list(_FIELDS), separator="|")
-        spans = spans.join(
-            pivot.rename({"owner": "_p"}), on="_p", how="left", maintain_order="left"
-        )
-    dtypes = {"size": pl.UInt32(), "items": pl.List(pl.String())}
-    return spans.with_columns(
-        pl.lit(None, dtype=dtypes.get(c.split("|", 1)[0], pl.String())).alias(c)
-        for c in columns
-        if c not in spans.columns
-    )
+        for (key, *_), part in mapped.partition_by("key", as_dict=True).items():
+            where = pl.repeat(None, height, dtype=pl.UInt32, eager=True).scatter(
+                part.get_column("owner"), pl.int_range(part.height, eager=True, dtype=pl.UInt32)
+            )
+            frames.append(part.select(pl.col(f).gather(where).alias(f"{f}|{key}") for f in _FIELDS))
+    return pl.concat(frames, how="horizontal")
 
 
 def _triggered(attrs: pl.DataFrame) -> pl.DataFrame:
@@ -417,32 +451,43 @@ def _fingerprints(templates: pl.Series) -> pl.Series:
 
 def _rows(spans: pl.DataFrame) -> pl.DataFrame:
     """The span events' canonical columns (one row per span), plus what ``used`` needs."""
+    pick = _picker(spans)
     name = pl.col("_name")
     message = pl.when(name != "").then(name)
     code = status_code(pl.col("_status_code"))
     start, end = pl.col("_start"), pl.col("_end")
     kind = span_kind(pl.col("_kind"))
     oi = (
-        pl.when(_truthy(_pick("openinference.span.kind")))
-        .then(_text(_pick("openinference.span.kind")).str.to_uppercase())
+        pl.when(_truthy(pick("openinference.span.kind")))
+        .then(_text(pick("openinference.span.kind")).str.to_uppercase())
         .fill_null("")
     )
     op = (
-        pl.when(_truthy(_pick("gen_ai.operation.name")))
-        .then(_text(_pick("gen_ai.operation.name")).str.to_lowercase())
+        pl.when(_truthy(pick("gen_ai.operation.name")))
+        .then(_text(pick("gen_ai.operation.name")).str.to_lowercase())
         .fill_null("")
     )
     db = (
-        pl.when(_truthy(_pick("db.system.name", "db.system")))
-        .then(_text(_pick("db.system.name", "db.system")).str.to_lowercase())
+        pl.when(_truthy(pick("db.system.name", "db.system")))
+        .then(_text(pick("db.system.name", "db.system")).str.to_lowercase())
         .fill_null("")
     )
     has_trig = pl.col("_trig_key").is_not_null()
+    # each of these is read several times below: computed once, read as columns
+    spans = spans.with_columns(
+        oi.alias("_oi"),
+        op.alias("_op"),
+        db.alias("_db"),
+        kind.alias("_span_kind"),
+        code.alias("_code"),
+        message.alias("_message"),
+    )
+    oi, op, db, kind = pl.col("_oi"), pl.col("_op"), pl.col("_db"), pl.col("_span_kind")
     group = (
         pl.when(
             (oi == "GUARDRAIL")
             | name.is_in(["guardrails.rail", "guardrails.input", "guardrails.output"])
-            | _pick("rail.type", "rail.name", "rail.stop").is_not_null()
+            | pick("rail.type", "rail.name", "rail.stop").is_not_null()
             | has_trig
             | (op == "guardrail")
         )
@@ -460,24 +505,23 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         .when(
             (oi == "")
             & (op == "")
-            & _pick("gen_ai.request.model", "gen_ai.response.model").is_not_null()
+            & pick("gen_ai.request.model", "gen_ai.response.model").is_not_null()
         )
         .then(pl.lit("inference"))
-        .when((kind == "server") & _pick("http.request.method", "http.method").is_not_null())
+        .when((kind == "server") & pick("http.request.method", "http.method").is_not_null())
         .then(pl.lit("gateway"))
         .otherwise(pl.lit("other"))
     )
-    spans = spans.with_columns(
-        oi.alias("_oi"),
-        group.alias("_group"),
-        code.alias("_code"),
-        kind.alias("_span_kind"),
-        message.alias("_message"),
-    )
+    spans = spans.with_columns(group.alias("_group"))
     g = pl.col("_group")
     status0 = pl.when(pl.col("_code") == "error").then(pl.lit("error")).otherwise(pl.lit("ok"))
     # policy
-    stage0 = _text(_pick("rail.type", "guardrail.stage", "gen_ai.guardrail.stage"))
+    spans = spans.with_columns(
+        _text(pick("rail.type", "guardrail.stage", "gen_ai.guardrail.stage")).alias("_stage0"),
+        _bool_verdict(_as_bool(pick("rail.stop"))).alias("_v1"),
+        _verdict(pick(*_DECISION)).alias("_v2"),
+    )
+    stage0 = pl.col("_stage0")
     by_name = pl.when(name.is_in(["guardrails.input", "guardrails.output"])).then(
         name.str.split(".").list.get(1, null_on_oob=True)
     )
@@ -486,16 +530,15 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         .then(stage0)
         .otherwise(pl.coalesce(by_name, stage0))
     )
-    v1 = _bool_verdict(_as_bool(_pick("rail.stop")))
-    v2 = _verdict(_pick(*_DECISION))
-    v3 = _bool_verdict(_as_bool(pl.col("_trig")))
-    v4 = _verdict(_pick("output.value"))
+    v1, v2 = pl.col("_v1"), pl.col("_v2")
+    v3 = _bool_verdict(_as_bool(_Value(struct=pl.col("_trig"))))
+    v4 = _verdict(pick("output.value"))
     verdict = pl.coalesce(v1, v2, pl.when(has_trig).then(v3), v4)
-    reason = _text(_pick("guardrails.rail.reason", "guardrail.reason"))
+    reason = _text(pick("guardrails.rail.reason", "guardrail.reason"))
     pname = _text(
-        _pick("rail.name", "guardrail.name", "gen_ai.guardrail.name", "guardrails.rail.name")
+        pick("rail.name", "guardrail.name", "gen_ai.guardrail.name", "guardrails.rail.name")
     )
-    cats = _pick("guardrail.categories", "categories")
+    cats = pick("guardrail.categories", "categories")
     spans = spans.with_columns(
         stage.alias("_stage"),
         verdict.alias("_verdict"),
@@ -507,9 +550,9 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
     is_ret = g == "retrieval"
     # inference
     is_inf = g.is_in(["inference", "embedding"])
-    req_model = _pick("gen_ai.request.model")
-    resp_model = _pick("gen_ai.response.model")
-    fallback_model = _pick(*_MODEL_FALLBACK)
+    req_model = pick("gen_ai.request.model")
+    resp_model = pick("gen_ai.response.model")
+    fallback_model = pick(*_MODEL_FALLBACK)
     model = (
         pl.when(_truthy(resp_model))
         .then(_text(resp_model))
@@ -517,35 +560,22 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         .then(_text(req_model))
         .otherwise(_text(fallback_model))
     )
-    response_id = _text(_pick("gen_ai.response.id"))
-    reasons = _pick("gen_ai.response.finish_reasons", "llm.finish_reason")
+    response_id = _text(pick("gen_ai.response.id"))
+    reasons = pick("gen_ai.response.finish_reasons", "llm.finish_reason")
     finish = (
-        pl.when((_kind(reasons) == "a") & (reasons.struct.field("size") > 0))
-        .then(reasons.struct.field("first"))
+        pl.when((_kind(reasons) == "a") & (reasons.field("size") > 0))
+        .then(reasons.field("first"))
         .otherwise(_text(reasons))
     )
     ttft = _as_float(
-        _pick("gen_ai.server.time_to_first_token", "gen_ai.latency.time_to_first_token")
+        pick("gen_ai.server.time_to_first_token", "gen_ai.latency.time_to_first_token")
     )
-    template = _pick("llm.prompt_template.template")
+    template = pick("llm.prompt_template.template")
     # gateway
-    http_code = _as_int(_pick("http.response.status_code", "http.status_code"))
-    route = _text(_pick("http.route", "url.path", "http.target"))
-    rid = _pick("http.request.header.x-request-id", "http.request.header.x_request_id")
-    rid_text = pl.when(_kind(rid) == "a").then(rid.struct.field("first")).otherwise(_text(rid))
-    http_status = (
-        pl.when(http_code.is_null())
-        .then(status0)
-        .otherwise(
-            http_code.cast(pl.String).replace_strict(
-                {str(k): v for k, v in HTTP_STATUS.items()}, default=None, return_dtype=pl.String
-            )
-        )
-    )
-    http_status = pl.coalesce(
-        http_status,
-        pl.when(http_code >= 400).then(pl.lit("error")).otherwise(pl.lit("ok")),
-    )
+    http_code = _as_int(pick("http.response.status_code", "http.status_code"))
+    route = _text(pick("http.route", "url.path", "http.target"))
+    rid = pick("http.request.header.x-request-id", "http.request.header.x_request_id")
+    rid_text = pl.when(_kind(rid) == "a").then(rid.field("first")).otherwise(_text(rid))
     inf_type = (
         pl.when(status0 == "error")
         .then(pl.lit("inference.error"))
@@ -564,6 +594,29 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("server.log"))
     )
     verdict_col = pl.col("_verdict")
+    stage_col = pl.col("_stage")
+    spans = spans.with_columns(
+        event_type.alias("event_type"),
+        http_code.alias("_http_code"),
+        response_id.alias("_response_id"),
+        rid_text.alias("_rid_text"),
+        model.alias("_model"),
+    )
+    event_type, http_code = pl.col("event_type"), pl.col("_http_code")
+    response_id, rid_text, model = pl.col("_response_id"), pl.col("_rid_text"), pl.col("_model")
+    http_status = (
+        pl.when(http_code.is_null())
+        .then(status0)
+        .otherwise(
+            http_code.cast(pl.String).replace_strict(
+                {str(k): v for k, v in HTTP_STATUS.items()}, default=None, return_dtype=pl.String
+            )
+        )
+    )
+    http_status = pl.coalesce(
+        http_status,
+        pl.when(http_code >= 400).then(pl.lit("error")).otherwise(pl.lit("ok")),
+    )
     status = (
         pl.when(is_pol & (verdict_col == "block"))
         .then(pl.lit("blocked"))
@@ -571,7 +624,6 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         .then(http_status)
         .otherwise(status0)
     )
-    stage_col = pl.col("_stage")
     at_end = event_type.str.ends_with(".response") | event_type.str.ends_with(".error")
     moved = at_end & end.is_not_null()
     response_id_ok = response_id.is_not_null() & (response_id != "")
@@ -590,39 +642,39 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_code") == "error").then(pl.lit("ERROR")).alias("severity"),
         status.alias("status"),
         pl.when(g == "gateway").then(http_code).alias("status_code"),
-        _text(_pick("error.type")).alias("error_type"),
+        _text(pick("error.type")).alias("error_type"),
         pl.when(is_pol & reason.is_not_null() & (reason != ""))
         .then(reason)
         .otherwise(pl.col("_message"))
         .alias("message"),
         pl.when(is_inf).then(response_id).when(g == "gateway").then(rid_text).alias("request_id"),
-        _text(_pick("session.id", "gen_ai.conversation.id")).alias("session_id"),
-        _text(_pick("user.id", "enduser.id")).alias("user_id"),
+        _text(pick("session.id", "gen_ai.conversation.id")).alias("session_id"),
+        _text(pick("user.id", "enduser.id")).alias("user_id"),
         pl.when(start.is_not_null() & end.is_not_null())
         .then((end - start).cast(pl.Float64) / 1e6)
         .alias("duration_ms"),
         pl.when(g == "gateway")
-        .then(_text(_pick("http.request.method", "http.method")))
+        .then(_text(pick("http.request.method", "http.method")))
         .alias("http_method"),
         pl.when((g == "gateway") & route.is_not_null() & (route != ""))
         .then(route.str.split("?").list.first())
         .alias("http_route"),
         pl.when(g == "gateway")
-        .then(_text(_pick("client.address", "http.client_ip", "net.sock.peer.addr", "net.peer.ip")))
+        .then(_text(pick("client.address", "http.client_ip", "net.sock.peer.addr", "net.peer.ip")))
         .alias("client_address"),
         inf_model.alias("model"),
         pl.when(is_inf)
-        .then(_text(_pick("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")))
+        .then(_text(pick("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")))
         .alias("provider"),
         pl.when(is_inf & (_kind(template) == "s") & (_text(template) != ""))
         .then(_text(template))
         .alias("_template"),
         # OpenInference puts the template version on any span (CHAIN, RETRIEVER, LLM).
-        _text(_pick("llm.prompt_template.version")).alias("prompt_template_version"),
+        _text(pick("llm.prompt_template.version")).alias("prompt_template_version"),
         pl.when(is_inf)
         .then(
             _as_int(
-                _pick(
+                pick(
                     "gen_ai.usage.input_tokens",
                     "gen_ai.usage.prompt_tokens",
                     "llm.token_count.prompt",
@@ -633,7 +685,7 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_inf)
         .then(
             _as_int(
-                _pick(
+                pick(
                     "gen_ai.usage.output_tokens",
                     "gen_ai.usage.completion_tokens",
                     "llm.token_count.completion",
@@ -646,24 +698,24 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_ret)
         .then(
             _text(
-                _pick(
+                pick(
                     "db.collection.name", "db.vector.collection", "retrieval.index", "db.namespace"
                 )
             )
         )
         .alias("index_name"),
         pl.when(is_ret)
-        .then(_text(_pick("retrieval.index_version", "index.version")))
+        .then(_text(pick("retrieval.index_version", "index.version")))
         .alias("index_version"),
         pl.when(is_ret)
-        .then(_text(_pick("embedding.model_name")))
+        .then(_text(pick("embedding.model_name")))
         .when(g == "embedding")
         .then(model)
         .alias("embedding_model"),
         pl.when(is_ret)
         .then(
             _as_int(
-                _pick(
+                pick(
                     "reranker.top_k",
                     "db.vector.query.top_k",
                     "retrieval.top_k",
@@ -678,23 +730,23 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
         )
         .alias("policy_name"),
         pl.when(is_pol)
-        .then(_text(_pick("guardrail.version", "rail.version")))
+        .then(_text(pick("guardrail.version", "rail.version")))
         .alias("policy_version"),
         pl.when(is_pol & stage_col.is_in(["input", "output"]))
         .then(stage_col)
         .alias("policy_stage"),
         pl.when(is_pol).then(verdict_col).alias("verdict"),
-        pl.when(is_pol & (_kind(cats) == "a")).then(cats.struct.field("items")).alias("categories"),
+        pl.when(is_pol & (_kind(cats) == "a")).then(cats.field("items")).alias("categories"),
         pl.when(is_pol)
-        .then(_as_float(_pick("guardrail.score", "metadata.score", "score")))
+        .then(_as_float(pick("guardrail.score", "metadata.score", "score")))
         .alias("score"),
         pl.when(is_pol)
-        .then(_text(_pick("input.value")))
+        .then(_text(pick("input.value")))
         .when(is_inf)
-        .then(_text(_pick("input.value", "gen_ai.prompt", "gen_ai.input.messages")))
+        .then(_text(pick("input.value", "gen_ai.prompt", "gen_ai.input.messages")))
         .alias("prompt_text"),
         pl.when(is_inf)
-        .then(_text(_pick("output.value", "gen_ai.completion", "gen_ai.output.messages")))
+        .then(_text(pick("output.value", "gen_ai.completion", "gen_ai.output.messages")))
         .alias("completion_text"),
         pl.when(ids_inf.str.starts_with("chatcmpl-"))
         .then(pl.lit("chatcmpl_id"))
@@ -712,9 +764,7 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
             & _text(req_model).is_not_null()
             & (_text(resp_model) != _text(req_model))
         ).alias("_free_request_model"),
-        (is_inf & (_kind(reasons) == "a") & (reasons.struct.field("size") > 1)).alias(
-            "_free_finish"
-        ),
+        (is_inf & (_kind(reasons) == "a") & (reasons.field("size") > 1)).alias("_free_finish"),
         (is_pol & stage_col.is_not_null() & ~stage_col.is_in(["input", "output"])).alias(
             "_free_rail_type"
         ),
@@ -732,6 +782,13 @@ def _rows(spans: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(_fingerprints(out.get_column("_template")).alias("prompt_template"))
 
 
+def keys_matching(attrs: pl.DataFrame, pattern: str) -> pl.Series:
+    """The distinct ``key`` values of ``attrs`` that ``pattern`` matches, as one list (for
+    ``is_in``): the regex runs once per distinct key, not once per attribute."""
+    distinct = attrs.get_column("key").unique()
+    return distinct.filter(distinct.str.contains(pattern)).implode()
+
+
 def _used(attrs: pl.DataFrame, spans: pl.DataFrame) -> pl.Expr:
     """Per span attribute row: the key was read by the span's mapping (``Bag.used``)."""
     key, g = pl.col("key"), pl.col("_group")
@@ -746,7 +803,10 @@ def _used(attrs: pl.DataFrame, spans: pl.DataFrame) -> pl.Expr:
                 | ((key == pl.col("_trig_key")) & pl.col("_asked_trig")).fill_null(False)
             )
         )
-        | ((g == "retrieval") & (key.is_in(_RETRIEVAL_USED) | key.str.contains(_DOCS_ANY)))
+        | (
+            (g == "retrieval")
+            & (key.is_in(_RETRIEVAL_USED) | key.is_in(keys_matching(attrs, _DOCS_ANY)))
+        )
         | (
             is_inf
             & (
@@ -779,7 +839,8 @@ def _documents(attrs: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
         "_p",
         prefix.alias("_prefix"),
     )
-    parts = attrs.with_columns(pl.col("key").str.extract_groups(_DOCS_RE).alias("_m")).filter(
+    named = attrs.filter(pl.col("key").is_in(keys_matching(attrs, _DOCS_RE)))
+    parts = named.with_columns(pl.col("key").str.extract_groups(_DOCS_RE).alias("_m")).filter(
         pl.col("_m").struct.field("1").is_not_null()
     )
     empty = pl.DataFrame(
@@ -802,7 +863,7 @@ def _documents(attrs: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     )
     ids = parts.filter(pl.col("_what") == "id")
     scores = parts.filter(pl.col("_what") == "score").with_columns(
-        _as_float(pl.col("_v")).alias("_score")
+        _as_float(_Value(struct=pl.col("_v"))).alias("_score")
     )
     last_score = scores.group_by("_p", "_n", maintain_order=True).agg(pl.col("_score").last())
     id_lists = ids.group_by("_p", maintain_order=True).agg(
@@ -858,7 +919,9 @@ _EMPTY_KV: Final = pl.lit([], dtype=pl.List(KV_STRUCT))
 def _rest(attrs: pl.DataFrame, used: pl.Expr, owners: pl.DataFrame, owner: str) -> pl.DataFrame:
     """Per owner, the attributes no mapping read (content left out), in first-seen key order."""
     kept = attrs.filter(
-        ~used & ~pl.col("key").str.contains(CONTENT.pattern) & pl.col("text").is_not_null()
+        ~used
+        & ~pl.col("key").is_in(keys_matching(attrs, CONTENT.pattern))
+        & pl.col("text").is_not_null()
     )
     lists = kept.group_by("owner", maintain_order=True).agg(
         pl.struct(pl.col("key"), pl.col("text").alias("value")).cast(KV_STRUCT).alias("_rest")
@@ -870,14 +933,32 @@ def _rest(attrs: pl.DataFrame, used: pl.Expr, owners: pl.DataFrame, owner: str) 
     )
 
 
-def span_events(docs: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
-    """Events of the trace documents ``docs`` (``_doc``, ``source_line``, ``text``), with ``_doc``
-    and ``_seq`` (order within the document), and the ``_doc`` values whose documents hold
-    values only the Python walker reproduces exactly (their rows must be dropped)."""
-    decoded, failed = decode(docs.get_column("text"))
-    base = pl.concat(
-        [docs.select("_doc", "source_line"), decoded.select("resourceSpans")], how="horizontal"
+def concat_kv(frame: pl.DataFrame, lists: Sequence[pl.Expr]) -> pl.Series:
+    """Per row of ``frame``, the ``List(KV_STRUCT)`` expressions ``lists`` concatenated (what
+    ``pl.concat_list`` gives, which is slow on lists of structs): their elements exploded with
+    their row and list number, sorted (stably) and gathered back per row."""
+    row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r")
+    parts = [
+        frame.select(row, pl.lit(i, dtype=pl.UInt32).alias("_l"), expr.alias("_kv")).explode(
+            "_kv", keep_nulls=False, empty_as_null=False
+        )
+        for i, expr in enumerate(lists)
+    ]
+    long = pl.concat(parts).sort("_r", "_l", maintain_order=True)
+    gathered = long.group_by("_r", maintain_order=True).agg(pl.col("_kv").cast(KV_STRUCT))
+    return (
+        frame.select(row)
+        .join(gathered, on="_r", how="left", maintain_order="left")
+        .select(pl.col("_kv").fill_null(_EMPTY_KV))
+        .to_series()
     )
+
+
+def span_events(base: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
+    """Events of the decoded trace documents ``base`` (``_doc``, ``source_line``,
+    ``resourceSpans`` of :data:`DOCUMENT`), with ``_doc`` and ``_seq`` (order within the
+    document), and the ``_doc`` values whose documents hold values only the Python walker
+    reproduces exactly (their rows must be dropped)."""
     resources = _explode(base, "resourceSpans", "_r").select(
         "_r",
         "_doc",
@@ -927,8 +1008,7 @@ def span_events(docs: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
     spans = spans.join(context, on="_s", how="left", maintain_order="left")
     attrs = long_attributes(spans, "_p", "_attrs")
     odd = set(
-        docs.get_column("_doc").gather(failed).to_list()
-        + spans.filter(pl.col("_odd_id")).get_column("_doc").to_list()
+        spans.filter(pl.col("_odd_id")).get_column("_doc").to_list()
         + spans.join(
             attrs.filter(pl.col("odd")).select(pl.col("owner").alias("_p")).unique(), on="_p"
         )
@@ -982,7 +1062,7 @@ def span_events(docs: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
     )
     spans = pl.concat([spans, rest], how="horizontal")
     spans = spans.join(docs_cols, on="_p", how="left", maintain_order="left").with_columns(
-        pl.concat_list(extra, pl.col("_rest"), pl.col("common")).alias("attributes"),
+        concat_kv(spans, [extra, pl.col("_rest"), pl.col("common")]).alias("attributes"),
         pl.lit(0, dtype=pl.Int64).alias("_sub"),
     )
     events = _span_event_rows(spans)

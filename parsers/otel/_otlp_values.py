@@ -42,7 +42,6 @@ KEY_VALUE: Final = pl.Struct({"key": pl.String(), "value": ANY_VALUE})
 ATTRIBUTES: Final = pl.List(KEY_VALUE)
 
 INT_RE: Final = r"^-?\d{1,20}$"
-_MAX_NS: Final = 2**63 - 1
 _SPAN_KINDS: Final = {
     "1": "internal",
     "2": "server",
@@ -53,11 +52,11 @@ _SPAN_KINDS: Final = {
 
 
 def int_text(text: pl.Expr) -> pl.Expr:
-    """``str(_int(text))``: decimal text without leading zeros, null unless ``-?\\d{1,20}``."""
-    stripped = text.str.strip_chars()
-    digits = stripped.str.replace(r"^(-?)0+(\d)", "${1}${2}")
-    digits = pl.when(digits == "-0").then(pl.lit("0")).otherwise(digits)
-    return pl.when(stripped.str.contains(INT_RE)).then(digits)
+    """``str(_int(text))``: decimal text without leading zeros, null unless ``-?\\d{1,20}``.
+
+    One chain of steps (no sub-expression used twice: eager polars would compute it again)."""
+    valid = text.str.strip_chars().str.extract(r"^(-?\d{1,20})$")
+    return valid.str.replace(r"^(-?)0+(\d)", "${1}${2}").replace("-0", "0")
 
 
 def finite(text: pl.Expr) -> pl.Expr:
@@ -100,10 +99,8 @@ def value_kind(value: pl.Expr) -> pl.Expr:
 
 def hex_id(text: pl.Expr, size: int) -> pl.Expr:
     """A hex id of ``size`` bytes, lowercase; empty, all-zero or absent means null."""
-    raw = text.str.strip_chars()
-    ok = raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")
-    low = raw.str.to_lowercase()
-    return pl.when(ok & ~low.str.contains(r"^0+$")).then(low)
+    valid = text.str.strip_chars().str.extract(rf"^([0-9a-fA-F]{{{2 * size}}})$")
+    return valid.str.to_lowercase().replace("0" * (2 * size), None)
 
 
 def odd_id(text: pl.Expr, size: int) -> pl.Expr:
@@ -112,10 +109,16 @@ def odd_id(text: pl.Expr, size: int) -> pl.Expr:
     return ((text != "") & ~raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")).fill_null(False)
 
 
+def int_value(text: pl.Expr) -> pl.Expr:
+    """``_int(text)`` as Int64 (null beyond its range): ``int_text(text)`` cast, in fewer steps."""
+    return text.str.strip_chars().str.extract(r"^(-?\d{1,20})$").cast(pl.Int64, strict=False)
+
+
 def nanos(text: pl.Expr) -> pl.Expr:
     """``*TimeUnixNano`` as Int64; 0, negative, out of range or absent means null."""
-    number = int_text(text).cast(pl.Int64, strict=False)
-    return pl.when((number > 0) & (number <= _MAX_NS)).then(number)
+    # positive only: a minus sign fails the match, zeros strip to "" (which casts to null)
+    digits = text.str.strip_chars().str.extract(r"^(\d{1,20})$").str.strip_chars_start("0")
+    return digits.cast(pl.Int64, strict=False)
 
 
 def span_kind(text: pl.Expr) -> pl.Expr:

@@ -5,7 +5,14 @@ Each document is a ``TracesData`` (``{"resourceSpans": [...]}``) or ``LogsData``
 take the line where the document starts; the other lines of a pretty-printed document are
 merged into it.
 
-Documents are found by :func:`timeline.parserkit.records.read_records` (``documents=True``).
+Documents are found by :func:`timeline.parserkit.records.read_records` (``documents=True``),
+except JSON lines that are trace documents of their own (the Collector file exporter's layout):
+those are decoded straight from the line (:func:`_fast_lines`) and ``read_records`` sees a
+``{}`` in their place, so they are not parsed twice (once to validate, once to decode). Lines
+whose text the validating parser would read differently (escaped keys, surrogate escapes,
+integers beyond 64 bits, ``-0``: :data:`parsers.otel._otlp_spans.RAW_RISK`) take the general
+path. One known difference remains: a JSON object with a repeated key keeps the first value on
+the direct path and the last one on the general path and in the walker.
 Trace documents are decoded once each with an explicit dtype and exploded into events by polars
 expressions (:mod:`parsers.otel._otlp_spans`): no Python per document, span or attribute. The
 Python walker (``spans.py``, ``logs.py``: decode with the C JSON decoder, walk the tree) is the
@@ -24,7 +31,7 @@ from typing import Any, Final
 import polars as pl
 
 from parsers.otel._fields import derive_fields
-from parsers.otel._otlp_spans import odd_documents, span_events
+from parsers.otel._otlp_spans import RAW_RISK, decode, odd_documents, span_events
 from parsers.otel.otlp_json.logs import log_row
 from parsers.otel.otlp_json.spans import Row, resource_context, span_rows
 from timeline.parserkit.api import ParseResult, Sample, Source
@@ -91,6 +98,28 @@ _KINDS: Final = ("resourceSpans", "resourceLogs", "resourceMetrics")
 _NAMED_KIND: Final = r'"resource(?:Spans|Logs|Metrics)"\s*:'
 _JSONL_HEAD: Final = re.compile(r'^\[?\{\s*"resource(?:Spans|Logs|Metrics)"\s*:')
 _PRETTY_KEY: Final = re.compile(r'^\{?\s*"resource(?:Spans|Logs|Metrics)"\s*:')
+
+
+def _fast_lines(lines: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """Which ``lines`` are trace documents of their own that decode as they are (JSON lines), and
+    those documents decoded, one row per such line in order. Lines the re-serialized text could
+    read differently (:data:`RAW_RISK`) or that the walker takes (:func:`odd_documents`) are
+    left to the general path."""
+    line = pl.col("line")
+    candidate = lines.select(
+        (
+            line.str.starts_with("{")
+            & line.str.contains(_NAMED_KIND)
+            & ~odd_documents(line)
+            & ~pl.any_horizontal([line.str.contains(risk) for risk in RAW_RISK])
+        ).fill_null(False)
+    ).to_series()
+    decoded, failed = decode(lines.get_column("line").filter(candidate), one_line=True)
+    if failed:
+        kept = pl.repeat(True, decoded.height, eager=True).scatter(failed, False)
+        decoded = decoded.filter(kept)
+        candidate = candidate.scatter(candidate.arg_true().gather(failed), False)
+    return candidate, decoded
 
 
 def _list(value: Any, key: str) -> list[Any]:
@@ -162,16 +191,43 @@ class OtlpJsonParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Parse the whole file (multi-line documents)."""
-        documents = read_records(source.lines, reasons=_REASONS, documents=True, max_lines=None)
-        docs = documents.frame.select("source_line", "text").with_row_index("_doc")
+        lines = source.lines
+        fast, decoded = _fast_lines(lines)
+        # Lines decoded already are not validated again: ``read_records`` sees a cheap ``{}`` in
+        # their place (one one-line record each, as the line itself), their text is put back.
+        held = lines.with_columns(
+            pl.when(pl.lit(fast)).then(pl.lit("{}")).otherwise(pl.col("line")).alias("line")
+        )
+        documents = read_records(held, reasons=_REASONS, documents=True, max_lines=None)
+        fast_lines = lines.filter(pl.lit(fast)).select(
+            "source_line", pl.col("line").alias("_raw"), pl.lit(True).alias("_fast")
+        )
+        docs = (
+            documents.frame.select("source_line", "text")
+            .with_row_index("_doc")
+            .join(fast_lines, on="source_line", how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce("_raw", "text").alias("text"), pl.col("_fast").fill_null(False)
+            )
+        )
         text = pl.col("text")
         named = text.str.contains(_NAMED_KIND)
-        fast = named & text.str.starts_with("{") & ~odd_documents(text)
-        fast_docs = docs.filter(fast)
+        general = docs.filter(~pl.col("_fast")).filter(
+            named & text.str.starts_with("{") & ~odd_documents(text)
+        )
         parts: list[pl.DataFrame] = []
         done: set[int] = set()
-        if fast_docs.height:
-            rows, odd = span_events(fast_docs)
+        if general.height or decoded.height:
+            general_decoded, failed = decode(general.get_column("text"))
+            fast_docs = docs.filter(pl.col("_fast")).get_column("_doc")
+            base = pl.concat(
+                [
+                    pl.concat([fast_docs.to_frame(), decoded], how="horizontal"),
+                    pl.concat([general.select("_doc"), general_decoded], how="horizontal"),
+                ]
+            ).join(docs.select("_doc", "source_line"), on="_doc", how="left")
+            rows, odd = span_events(base)
+            odd |= set(general.get_column("_doc").gather(failed).to_list())
             rows = rows.filter(~pl.col("_doc").is_in(list(odd)))
             done = set(rows.get_column("_doc").unique().to_list())
             parts.append(rows)
@@ -192,21 +248,28 @@ class OtlpJsonParser:
             walked.extend(found)
         if walked:
             parts.append(self._walked(walked))
-        marks = pl.DataFrame(
+        found_marks = pl.DataFrame(
             {
-                "_doc": list(range(docs.height)),
-                "_reject": [reject.get(i) for i in range(docs.height)],
-                "_skip": [skip.get(i) for i in range(docs.height)],
+                "_doc": [*reject, *skip],
+                "_reject": [*reject.values(), *(None for _ in skip)],
+                "_skip": [*(None for _ in reject), *skip.values()],
             },
             schema={"_doc": pl.UInt32, "_reject": pl.String, "_skip": pl.String},
         )
-        documents = (
-            documents.with_columns(
-                pl.when(named)
-                .then(pl.lit(marks.get_column("_reject")))
+        marks = (
+            docs.select("_doc", named.alias("_named"))
+            .join(found_marks, on="_doc", how="left", maintain_order="left")
+            .select(
+                pl.when("_named")
+                .then(pl.col("_reject"))
                 .otherwise(pl.lit("not an OTLP JSON document"))
                 .alias("_reject"),
-                pl.lit(marks.get_column("_skip")),
+                "_skip",
+            )
+        )
+        documents = (
+            documents.with_columns(
+                pl.lit(marks.get_column("_reject")), pl.lit(marks.get_column("_skip"))
             )
             .reject(pl.col("_reject"))
             .skip(pl.col("_skip"))
