@@ -7,7 +7,7 @@ vectorized. A value that is missing in the log (``-``, empty, ``null`` ...) beco
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import polars as pl
@@ -96,6 +96,121 @@ def list_max(values: pl.Expr) -> pl.Expr:
 def container_prefix(line: pl.Expr) -> pl.Expr:
     """A struct of :data:`CONTAINER_PREFIX_RE`'s groups: ``compose``, ``docker_time``, ``rest``."""
     return line.str.extract_groups(CONTAINER_PREFIX_RE)
+
+
+def split_head(frame: pl.DataFrame, text: pl.Expr, head: str, rest: str) -> pl.DataFrame:
+    """``frame`` with a column per named group of ``head`` (its ``_head`` group, which must wrap
+    the whole header, left out) and ``rest``: the text after the header.
+
+    The same values as ``text.str.extract_groups(head + "(?P<rest>.*)$")`` (all null where the
+    rest holds a line break, which ``.`` does not match), provided the header's match cannot end
+    later by backtracking (its last part greedy). A capture of the whole rest costs several
+    times the header's match; slicing it off is nearly free. The header is matched once (an
+    expression reading a struct's fields one by one would repeat the match per field).
+    """
+    names = [n for n in re.findall(r"\(\?P<(\w+)>", head) if n != "_head"]
+    df = frame.with_columns(text.alias("_split_text"))
+    df = df.with_columns(pl.col("_split_text").str.extract_groups(head).alias("_split"))
+    df = df.drop(names, rest, strict=False).unnest("_split")
+    tail = pl.col("_split_text").str.slice(pl.col("_head").str.len_chars())
+    df = df.with_columns(tail.alias(rest))
+    df = df.with_columns((~pl.col(rest).str.contains("\n", literal=True)).alias("_split_ok"))
+    ok = pl.col("_split_ok")
+    return df.with_columns([pl.when(ok).then(pl.col(n)).alias(n) for n in [*names, rest]]).drop(
+        "_split_text", "_head", "_split_ok"
+    )
+
+
+def on_rows(frame: pl.DataFrame, mask: pl.Expr, exprs: Mapping[str, pl.Expr]) -> pl.DataFrame:
+    """``frame`` with one column per ``exprs`` item, computed only on the rows where ``mask`` is
+    true and null on the others.
+
+    ``pl.when(mask).then(expr)`` evaluates ``expr`` on every row before choosing; for a costly
+    text expression (a regex with captures) that only a few rows need, this evaluates it on
+    those rows and spreads the results back with one ``gather``. ``exprs`` must be row-wise (no
+    aggregation, shift or window: they see the selected rows only).
+    """
+    if not exprs:
+        return frame
+    keep = frame.select(mask.fill_null(False).alias("_keep")).get_column("_keep")
+    pos = pl.select(
+        pl.when(keep).then(keep.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
+    ).get_column("_pos")
+    sub = (
+        frame.lazy()
+        .with_columns(keep)
+        .filter(pl.col("_keep"))
+        .select([e.alias(k) for k, e in exprs.items()])
+        .collect()
+    )
+    return frame.with_columns([sub.get_column(k).gather(pos).alias(k) for k in exprs])
+
+
+def on_distinct(
+    frame: pl.DataFrame, columns: Sequence[str], exprs: Mapping[str, pl.Expr]
+) -> pl.DataFrame:
+    """``frame`` with one column per ``exprs`` item, computed once per distinct combination of
+    ``columns`` (the only columns ``exprs`` may read) and joined back.
+
+    For costly row-wise expressions over values that repeat (timestamps at second precision,
+    request ids, logger names): the cost follows the distinct values, not the rows."""
+    if not exprs:
+        return frame
+    keys = list(columns)
+    distinct = (
+        frame.lazy().select(keys).unique().with_columns([e.alias(k) for k, e in exprs.items()])
+    )
+    return (
+        frame.lazy()
+        .join(distinct, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .collect()
+    )
+
+
+def concat_lists(
+    frame: pl.DataFrame, columns: Sequence[str], name: str, drop_nulls: bool = False
+) -> pl.Series:
+    """Per row, the lists of ``columns`` one after the other (a null list counts as empty), like
+    ``pl.concat_list`` of the columns filled with empty lists (each list's null items left out
+    first with ``drop_nulls``, like ``.list.drop_nulls()``).
+
+    Built long (one row per element, sorted back by row and column) and grouped: for lists of
+    structs (the ``attributes`` column) ``pl.concat_list`` costs about ten times as much.
+    """
+    dtype = frame.schema[columns[0]]
+    parts = []
+    for i, column in enumerate(columns):
+        col = pl.col(column).cast(dtype)
+        part = (
+            frame.lazy()
+            .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), col.alias("_v"))
+            .filter(pl.col("_v").list.len() > 0)
+            .explode("_v")
+            .filter(pl.col("_v").is_not_null() if drop_nulls else pl.lit(True))
+            .select("_row", pl.lit(i, dtype=pl.UInt32).alias("_part"), "_v")
+        )
+        parts.append(part)
+    # within a row, elements keep their order: column by column, each list's own order
+    grouped = (
+        pl.concat(parts)
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("_v"))
+        .sort("_row")
+        .collect()
+    )
+    # rows holding an item: the grouped rows, in order
+    present = pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(
+        grouped.get_column("_row")
+    )
+    pos = pl.select(
+        pl.when(present).then(present.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
+    ).get_column("_pos")
+    values = grouped.get_column("_v").cast(dtype).gather(pos)
+    return (
+        values.to_frame(name)
+        .select(pl.col(name).fill_null(pl.lit([], dtype=dtype)))
+        .get_column(name)
+    )
 
 
 def _class(chars: str) -> str:

@@ -11,7 +11,7 @@ from timeline.parserkit import logfmt
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
 from timeline.parserkit.kv import kv_list
-from timeline.parserkit.text import nullify
+from timeline.parserkit.text import nullify, on_rows
 from timeline.parserkit.timestamps import parse_epoch, parse_pattern
 
 SKIP_REASON: Final = "model metadata dump"
@@ -126,7 +126,12 @@ def _fields(df: pl.DataFrame) -> pl.DataFrame:
     if bool(df.select((pl.col("shape") == "legacy").any()).item()):
         kv = pl.when(pl.col("shape") == "legacy").then(pl.col("okv"))
         df = df.with_columns(kv.alias("_kv"))
-        text = [logfmt.value(pl.col("_kv"), f) for f in _FIELDS]
+        # each key's regex runs on the rows holding ``key=`` (null input elsewhere: no work)
+        kv_text = pl.col("_kv")
+        text = [
+            logfmt.value(pl.when(kv_text.str.contains(f"{f}=", literal=True)).then(kv_text), f)
+            for f in _FIELDS
+        ]
     else:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_kv"))
         text = [pl.lit(None, dtype=pl.String) for _ in _FIELDS]
@@ -194,11 +199,9 @@ def _classify(df: pl.DataFrame) -> pl.DataFrame:
     timed = (pl.col("component") == "print_timing") | t.str.contains(
         r"eval time\s+=|total time\s+="
     )
-    df = df.with_columns(
-        [
-            pl.when(timed).then(timing_text.str.extract(pattern, 1)).alias(name)
-            for name, pattern in _TIMINGS.items()
-        ]
+    # the timing fields: read on timing lines only
+    df = on_rows(
+        df, timed, {name: timing_text.str.extract(pattern, 1) for name, pattern in _TIMINGS.items()}
     )
     general_name = pl.when(pl.col("comp").is_in(list(_MODEL_INFO))).then(
         t.str.extract(_GENERAL_NAME, 1).str.strip_chars()

@@ -32,6 +32,14 @@ PREFIX: Final = (
     r"^(?:(?P<uptime>\d+\.\d{2}\.\d{3}\.\d{3}) |(?P<wall>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) )?"
     r"(?:(?P<lvl>[IWED]) )?(?P<body>.*)$"
 )
+# ROUTER, PREFIX and SERVER as header regexes: the text after the header is sliced off
+# (:func:`timeline.parserkit.text.split_head`) rather than captured by ``(?P<...>.*)$``.
+ROUTER_HEAD: Final = r"^(?P<_head>(?:\[(?P<child_port>\d+)\] )?)"
+PREFIX_HEAD: Final = (
+    r"^(?P<_head>(?:(?P<uptime>\d+\.\d{2}\.\d{3}\.\d{3}) |(?P<wall>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}) )?"
+    r"(?:(?P<lvl>[IWED]) )?)"
+)
+SERVER_HEAD: Final = r"^(?P<_head>(?P<grp>srv |que |slot|spec) (?P<func>.{12}): ?)"
 # SRV_* / QUE_* / SLT_* macros.
 SERVER: Final = r"^(?P<grp>srv |que |slot|spec) (?P<func>.{12}): ?(?P<smsg>.*)$"
 SLOT: Final = r"^id +(?P<slot>-?\d+) \| task (?P<task>-?\d+) \|(?: (?P<slmsg>.*))?$"

@@ -11,7 +11,7 @@ from parsers.inference.llama_cpp import lines as shapes
 from parsers.inference.llama_cpp.events import SKIP_REASON, semantic_columns, skipped_start
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason
-from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.text import split_head, strip_ansi
 
 # Lines only llama.cpp's server writes (sniffing).
 _SERVER_TEXT: Final = (
@@ -30,8 +30,8 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     """One row per input line: router / time / level prefix, the shape of the body and its fields."""
     clean = strip_ansi(pl.col("line")).str.strip_chars_end()
     df = lines.with_columns(clean.alias("clean"))
-    df = df.with_columns(pl.col("clean").str.extract_groups(shapes.ROUTER).alias("_r")).unnest("_r")
-    df = df.with_columns(pl.col("rest").str.extract_groups(shapes.PREFIX).alias("_p")).unnest("_p")
+    df = split_head(df, pl.col("clean"), shapes.ROUTER_HEAD, "rest")
+    df = split_head(df, pl.col("rest"), shapes.PREFIX_HEAD, "body")
     df = df.with_columns(shapes.shape(pl.col("body")).alias("shape"))
     # A level letter without a timestamp must be followed by a known shape (`I am ...` is text).
     bare = (
@@ -50,10 +50,10 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     body = pl.col("body")
     shape = pl.col("shape")
     df = df.with_columns(
-        pl.when(shape == "server").then(body).str.extract_groups(shapes.SERVER).alias("_s"),
         pl.when(shape == "legacy").then(body).str.extract_groups(shapes.LEGACY).alias("_o"),
         pl.when(shape == "component").then(body).str.extract_groups(shapes.COMPONENT).alias("_c"),
-    ).unnest("_s", "_o", "_c")
+    ).unnest("_o", "_c")
+    df = split_head(df, pl.when(shape == "server").then(body), shapes.SERVER_HEAD, "smsg")
     df = df.with_columns(
         pl.when(pl.col("grp") == "slot")
         .then(pl.col("smsg"))

@@ -17,9 +17,16 @@ from parsers.inference.sglang.lines import RANKS
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list
 from timeline.parserkit.jsonpaths import decode_paths, jp
-from timeline.parserkit.kv import empty_kv, kv_list
+from timeline.parserkit.kv import kv_list
 from timeline.parserkit.pyrepr import literal, python_string
-from timeline.parserkit.text import captures, nullify, unquote
+from timeline.parserkit.text import (
+    captures,
+    concat_lists,
+    nullify,
+    on_distinct,
+    on_rows,
+    unquote,
+)
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
 from timeline.parserkit.tracebacks import exception_type
 from timeline.parserkit.values import json_text
@@ -309,13 +316,13 @@ def _traceback_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 def _config_columns(df: pl.DataFrame) -> pl.DataFrame:
     """``cfg_<name>``: the fields of ``server_args=ServerArgs(...)`` records (read on those rows
-    only)."""
+    only, once per distinct text: a restart logs the same arguments again)."""
     names = ("model_path", "revision", "dtype", *_CONFIG_ARGS)
-    found = (
-        df.select("_i", "cfg_text")
-        .filter(pl.col("cfg_text").is_not_null())
-        .select("_i", *[_arg(pl.col("cfg_text"), name).alias(f"cfg_{name}") for name in names])
-    )
+    found = on_distinct(
+        df.select("_i", "cfg_text").filter(pl.col("cfg_text").is_not_null()),
+        ["cfg_text"],
+        {f"cfg_{name}": _arg(pl.col("cfg_text"), name) for name in names},
+    ).drop("cfg_text")
     return _attach(df, found)
 
 
@@ -369,7 +376,20 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
     finish = mkind == "finish"
     aborted = finish & (pl.col("f_type") == "abort")
     log_text = pl.col("log_text")
-    startup = log_text.str.contains(_STARTUP)
+    df = df.with_columns(log_text.str.contains(_STARTUP).alias("_startup"))
+    startup = pl.col("_startup")
+    # the startup lines' fields: read on those rows only
+    df = on_rows(
+        df,
+        startup,
+        {
+            "_model_class": log_text.str.extract(r"\btype=(\w+)", 1),
+            "_dtype": log_text.str.extract(r"\bdtype=([\w.]+)", 1),
+            "_avail_mem": log_text.str.extract(r"avail mem=([\d.]+) GB", 1),
+            "_mem_usage": log_text.str.extract(r"mem usage=([\d.]+) GB", 1),
+            "_kv_tokens": log_text.str.extract(r"#tokens: (\d+)", 1),
+        },
+    )
     cont_text = pl.when(pl.col("cont_lines").list.len() > 0).then(
         pl.col("cont_lines").list.join("\n")
     )
@@ -412,13 +432,11 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         .then(pl.lit("text")),
         "cached_tokens": pl.when(finish).then(pl.col("f_cached_tokens")),
         "abort_message": pl.when(aborted).then(pl.col("f_message")),
-        "model_class": pl.when(startup).then(log_text.str.extract(r"\btype=(\w+)", 1)),
-        "dtype": pl.when(startup)
-        .then(log_text.str.extract(r"\bdtype=([\w.]+)", 1))
-        .otherwise(pl.col("cfg_dtype")),
-        "avail_mem_gb": pl.when(startup).then(log_text.str.extract(r"avail mem=([\d.]+) GB", 1)),
-        "mem_usage_gb": pl.when(startup).then(log_text.str.extract(r"mem usage=([\d.]+) GB", 1)),
-        "kv_cache_tokens": pl.when(startup).then(log_text.str.extract(r"#tokens: (\d+)", 1)),
+        "model_class": pl.col("_model_class"),
+        "dtype": pl.when(startup).then(pl.col("_dtype")).otherwise(pl.col("cfg_dtype")),
+        "avail_mem_gb": pl.col("_avail_mem"),
+        "mem_usage_gb": pl.col("_mem_usage"),
+        "kv_cache_tokens": pl.col("_kv_tokens"),
         **{
             name: pl.col(f"cfg_{name}").str.replace(r"^\['?([^',\]]*)'?\]$", "$1")
             for name in _CONFIG_ARGS
@@ -435,10 +453,17 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
     )
     df = df.with_columns(limits.cast(pl.List(KV_STRUCT)).alias("limits_attrs"))
     lists = [
-        pl.col(name).cast(pl.List(KV_STRUCT)).fill_null(empty_kv()).list.drop_nulls()
+        pl.col(name).cast(pl.List(KV_STRUCT))
         for name in ("stats_attrs", "limits_attrs", "sampling_attrs")
     ]
-    df = df.with_columns(pl.concat_list(kv_list(attrs), *lists).alias("all_attrs"))
+    df = df.with_columns(
+        kv_list(attrs).alias("_kv"), *[lst.alias(f"_kv{i}") for i, lst in enumerate(lists)]
+    )
+    # one list per row: built long (pl.concat_list of struct lists costs ten times as much)
+    all_attrs = concat_lists(
+        df, ["_kv", *[f"_kv{i}" for i in range(len(lists))]], "all_attrs", drop_nulls=True
+    )
+    df = df.with_columns(all_attrs).drop("_kv", *[f"_kv{i}" for i in range(len(lists))])
     # a batch request's line gives one event per rid (last: the steps above match rows on `_i`)
     df = _request_ids(df)
     rid = pl.when(~mkind.is_in(["access", "metrics", "config", "ready"])).then(pl.col("rid"))

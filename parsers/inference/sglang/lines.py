@@ -29,6 +29,18 @@ LOG: Final = (
     r"^\[(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)"
     r"(?P<ranks>(?: [A-Z][A-Z_]*\d+)*)\](?: (?P<msg>.*))?$"
 )
+# The same shapes as header regexes; the text after the header is sliced off
+# (:func:`timeline.parserkit.text.split_head`): a capture of the whole rest costs several
+# times the header's match.
+RAY_HEAD: Final = (
+    r"^(?P<_head>\((?P<actor>[A-Za-z_][\w.-]*)(?: [^()=]*?)? pid=(?P<pid>\d+)"
+    r"(?:, ip=(?P<ip>[^)\s]+))?\)\s+)"
+)
+LOG_HEAD: Final = (
+    r"^(?P<_head>\[(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)"
+    r"(?P<ranks>(?: [A-Z][A-Z_]*\d+)*)\])"
+)
+UVICORN_HEAD: Final = r"^(?P<_head>(?P<ulevel>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+)"
 # uvicorn's level prefix (`INFO:     msg`), inside the prefix or bare (older builds).
 UVICORN: Final = r"^(?P<ulevel>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+(?P<umsg>.*)$"
 ACCESS: Final = (

@@ -11,7 +11,7 @@ from parsers.inference.sglang import lines as shapes
 from parsers.inference.sglang.events import semantic_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason, severity
-from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.text import split_head, strip_ansi
 
 # Messages only SGLang writes (sniffing).
 _SGLANG_TEXT: Final = (
@@ -25,17 +25,31 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     """One row per input line: Ray / time prefix, the shape of the rest, uvicorn and access fields."""
     clean = strip_ansi(pl.col("line")).str.strip_chars_end()
     df = lines.with_columns(clean.alias("clean"))
-    df = df.with_columns(pl.col("clean").str.extract_groups(shapes.RAY).alias("_r")).unnest("_r")
-    df = df.with_columns(pl.col("body").str.extract_groups(shapes.LOG).alias("_l")).unnest("_l")
+    # RAY: an optional actor prefix, then the body (the whole line when there is none)
+    df = split_head(df, pl.col("clean"), shapes.RAY_HEAD, "body")
+    no_break = ~pl.col("clean").str.contains("\n", literal=True)
+    df = df.with_columns(
+        pl.when(pl.col("actor").is_null() & pl.col("body").is_null() & no_break)
+        .then(pl.col("clean"))
+        .otherwise(pl.col("body"))
+        .alias("body")
+    )
+    # LOG: ``[ts ranks]``, then nothing or one space and the message
+    df = split_head(df, pl.col("body"), shapes.LOG_HEAD, "_tail")
+    tail = pl.col("_tail")
+    log_ok = (tail == "") | tail.str.starts_with(" ")
+    df = df.with_columns(
+        pl.when(log_ok).then(pl.col("ts")).alias("ts"),
+        pl.when(log_ok).then(pl.col("ranks")).alias("ranks"),
+        pl.when(tail.str.starts_with(" ")).then(tail.str.slice(1)).alias("msg"),
+    ).drop("_tail")
     is_log = pl.col("ts").is_not_null()
     df = df.with_columns(
         pl.when(is_log).then(pl.col("msg").fill_null("")).otherwise("body").alias("inner"),
         pl.when(is_log).then(pl.lit("log")).otherwise(shapes.shape(pl.col("body"))).alias("shape"),
     )
     uvicorn = pl.col("shape").is_in(["log", "uvicorn"])
-    df = df.with_columns(
-        pl.when(uvicorn).then(pl.col("inner")).str.extract_groups(shapes.UVICORN).alias("_u")
-    ).unnest("_u")
+    df = split_head(df, pl.when(uvicorn).then(pl.col("inner")), shapes.UVICORN_HEAD, "umsg")
     df = df.with_columns(pl.col("umsg").str.extract_groups(shapes.ACCESS).alias("_a")).unnest("_a")
     message = pl.when(pl.col("ulevel").is_not_null()).then(pl.col("umsg")).otherwise("inner")
     df = df.with_columns(message.alias("message"))

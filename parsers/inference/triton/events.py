@@ -15,7 +15,7 @@ from parsers.inference.triton import lines as shapes
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list
 from timeline.parserkit.kv import kv_list
-from timeline.parserkit.text import nullify
+from timeline.parserkit.text import nullify, on_rows
 from timeline.parserkit.tracebacks import last_exception_type
 
 # `[request id: <id>] ` before request-scoped messages (InferenceRequest::LogRequest).
@@ -307,8 +307,9 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         _g("loaded", "act"),
         pl.when(mkind == "load_failed").then(pl.lit("load_failed")),
     )
-    dump = _dump_columns(text)
     prepared = mkind == "prepared"
+    # the request dump's lists: read on `prepared:` records only
+    df = on_rows(df, prepared, {f"_dump_{k}": v for k, v in _dump_columns(text).items()})
     attrs = kv_list(
         {
             "code": code,
@@ -320,8 +321,8 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
             "priority": _g("prepared", "prio"),
             "timeout_us": _g("prepared", "timeout"),
             "request_flags": _g("prepared", "flags"),
-            "inputs": pl.when(prepared).then(dump["inputs"]),
-            "requested_outputs": pl.when(prepared).then(dump["requested_outputs"]),
+            "inputs": pl.col("_dump_inputs"),
+            "requested_outputs": pl.col("_dump_requested_outputs"),
             "request_state_from": _g("state", "from"),
             "request_state_to": to_state,
             "model_instance": pl.coalesce(

@@ -98,13 +98,24 @@ def records(df: pl.DataFrame) -> pl.DataFrame:
         .alias("context"),
     )
     marker = (shape.is_in(["tb_start", "at", "indent"])).cast(pl.Int64)
-    seen = (marker.cum_sum().over("rec") - marker) > 0
-    fit = shapes.fits(shape, pl.col("context"), seen)
+    seen = (_run_sum(marker, pl.col("start")) - marker) > 0
+    df = df.with_columns(shapes.fits(shape, pl.col("context"), seen).alias("_fit"))
+    fit = pl.col("_fit")
     neutral = shape == "banner"
     bad = (~pl.col("start") & ~neutral & ~fit).cast(pl.Int64)
-    broken = (bad.cum_sum().over("rec") - bad) > 0
+    broken = (_run_sum(bad, pl.col("start")) - bad) > 0
     accepted = (pl.col("rec") > 0) & ~pl.col("start") & ~neutral & fit & ~broken
-    return df.with_columns(accepted.fill_null(False).alias("accepted")).drop("_rec1", "_ctx1")
+    return df.with_columns(accepted.fill_null(False).alias("accepted")).drop(
+        "_rec1", "_ctx1", "_fit"
+    )
+
+
+def _run_sum(values: pl.Expr, start: pl.Expr) -> pl.Expr:
+    """Sum of ``values`` from the last line where ``start`` holds up to this one (inclusive):
+    ``values.cum_sum().over("rec")`` for records that are runs of lines beginning where
+    ``start`` holds, without the window's grouping."""
+    total = values.cum_sum()
+    return total - pl.when(start).then(total - values).forward_fill().fill_null(0)
 
 
 def _timestamps(df: pl.DataFrame, year: int | None) -> pl.DataFrame:

@@ -7,11 +7,11 @@ from typing import Final
 import polars as pl
 
 from parsers.inference.vllm import lines as shapes
+from parsers.inference.vllm.reprs import keyword_attrs, python_strings
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list, is_openai_id
-from timeline.parserkit.kv import dynamic_kv, empty_kv, kv_list, pairs_series
-from timeline.parserkit.pyrepr import keyword_pairs, python_string
-from timeline.parserkit.text import nullify
+from timeline.parserkit.kv import dynamic_kv, kv_list
+from timeline.parserkit.text import concat_lists, nullify, on_rows
 
 _ID_MESSAGE: Final = (
     r"^(?:Received request|Request|Added request|Finished request|Aborted request(?:\(s\))?|Generated response) "
@@ -69,36 +69,44 @@ def _message_kind() -> pl.Expr:
 def request_columns(starts: pl.DataFrame) -> pl.DataFrame:
     """Classify each record and split `Aborted request(s) a,b` into one row per id."""
     df = starts.with_columns(_message_kind().alias("mkind"))
-    rid = pl.coalesce(
-        pl.col("message").str.extract(_ID_MESSAGE, 1),
-        pl.col("message").str.extract(r"\brequest_id=([^\s,]+)", 1),
+    m = pl.col("message")
+    loose_kind = pl.col("mkind").is_in(["error", "log"])
+    # each regex on the rows that can match it (a literal it needs, or the kind that reads it)
+    df = on_rows(df, ~loose_kind, {"_rid_a": m.str.extract(_ID_MESSAGE, 1)})
+    df = on_rows(
+        df,
+        ~loose_kind & m.str.contains("request_id=", literal=True),
+        {"_rid_b": m.str.extract(r"\brequest_id=([^\s,]+)", 1)},
     )
-    loose = pl.col("message").str.extract(r"\b((?:chatcmpl|cmpl)-[\w-]+)", 1)
+    df = on_rows(
+        df,
+        loose_kind & m.str.contains("cmpl-", literal=True),
+        {"_loose": m.str.extract(r"\b((?:chatcmpl|cmpl)-[\w-]+)", 1)},
+    )
     df = df.with_columns(
-        pl.when(pl.col("mkind").is_in(["error", "log"]))
-        .then(loose)
-        .otherwise(rid)
+        pl.when(loose_kind)
+        .then(pl.col("_loose"))
+        .otherwise(pl.coalesce("_rid_a", "_rid_b"))
         .str.split(",")
         .alias("rid")
-    )
+    ).drop("_rid_a", "_rid_b", "_loose")
     return df.explode("rid").with_columns(nullify(pl.col("rid").str.strip_chars()).alias("rid"))
 
 
 def _python_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Python-literal payloads (prompt / output reprs, SamplingParams): a loop over those rows only."""
-    prompts = df.get_column("prompt_repr").to_list()
-    outputs = df.get_column("output_repr").to_list()
-    params = df.get_column("params_text").to_list()
+    """Python-literal payloads (prompt / output reprs, SamplingParams): read by polars when the
+    literal has no escapes, else in Python once per distinct text (:mod:`.reprs`)."""
     return df.with_columns(
-        pl.Series("prompt_text", [python_string(p) for p in prompts], dtype=pl.String),
-        pl.Series("completion_text", [python_string(o) for o in outputs], dtype=pl.String),
-        pairs_series([keyword_pairs(p, skip=_SKIP_PARAM) for p in params], "sampling.").alias(
+        python_strings(df.get_column("prompt_repr")).alias("prompt_text"),
+        python_strings(df.get_column("output_repr")).alias("completion_text"),
+        keyword_attrs(df.get_column("params_text"), "sampling.", skip=_SKIP_PARAM).alias(
             "sampling_attrs"
         ),
     )
 
 
 def _deploy_columns() -> dict[str, pl.Expr]:
+    """Deployment fields of a config / args record (evaluated on those rows only)."""
     m = pl.col("message")
     model = pl.coalesce(
         m.str.extract(r"(?:^|[\s,(])model='([^']*)'", 1),
@@ -113,31 +121,20 @@ def _deploy_columns() -> dict[str, pl.Expr]:
         pl.when(unquoted != "None").then(unquoted),
         m.str.extract(r"'revision': '([^']*)'", 1),
     )
-    deploy = pl.col("mkind").is_in(["config", "args"])
     return {
-        "model": pl.when(deploy).then(model),
-        "model_revision": pl.when(deploy).then(revision),
-        "vllm_version": pl.coalesce(
-            m.str.extract(shapes.CONFIG, 1),
-            m.str.extract(shapes.VERSION, 1).str.strip_chars_end("."),
-        ),
-        "served_model_name": pl.when(deploy).then(
-            nullify(
-                pl.coalesce(
-                    m.str.extract(r"served_model_name=\[?'?([^,')\]]+)", 1),
-                    m.str.extract(r"'served_model_name': \[?'([^']+)'", 1),
-                )
+        "model": model,
+        "model_revision": revision,
+        "served_model_name": nullify(
+            pl.coalesce(
+                m.str.extract(r"served_model_name=\[?'?([^,')\]]+)", 1),
+                m.str.extract(r"'served_model_name': \[?'([^']+)'", 1),
             )
         ),
-        "tokenizer": pl.when(deploy).then(m.str.extract(r"(?:^|[\s,(])tokenizer='([^']*)'", 1)),
-        "dtype": pl.when(deploy).then(m.str.extract(r"(?:^|[\s,(])dtype=([\w.]+)", 1)),
-        "max_seq_len": pl.when(deploy).then(m.str.extract(r"max_seq_len=(\d+)", 1)),
-        "tensor_parallel_size": pl.when(deploy).then(
-            m.str.extract(r"tensor_parallel_size['\"]?[=:] ?(\d+)", 1)
-        ),
-        "quantization": pl.when(deploy).then(
-            nullify(m.str.extract(r"(?:^|[\s,(])quantization=(\w+)", 1))
-        ),
+        "tokenizer": m.str.extract(r"(?:^|[\s,(])tokenizer='([^']*)'", 1),
+        "dtype": m.str.extract(r"(?:^|[\s,(])dtype=([\w.]+)", 1),
+        "max_seq_len": m.str.extract(r"max_seq_len=(\d+)", 1),
+        "tensor_parallel_size": m.str.extract(r"tensor_parallel_size['\"]?[=:] ?(\d+)", 1),
+        "quantization": nullify(m.str.extract(r"(?:^|[\s,(])quantization=(\w+)", 1)),
     }
 
 
@@ -160,28 +157,94 @@ _EVENT_TYPE: Final = {
 
 
 def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """Canonical columns for classified records."""
+    """Canonical columns for classified records.
+
+    The costly text reads run on the rows that can hold their field only
+    (:func:`~timeline.parserkit.text.on_rows`): the kind that reads it, or a literal its regex
+    needs; elsewhere the field is null, as the row-wide expression gave."""
     m = pl.col("message")
     mkind = pl.col("mkind")
-    df = df.with_columns(
-        pl.when(mkind.is_in(["received", "details"]))
-        .then(m.str.extract(_PROMPT, 1))
-        .alias("prompt_repr"),
-        pl.when(mkind == "generated").then(m.str.extract(_OUTPUT, 1)).alias("output_repr"),
-        pl.when(mkind == "received").then(m.str.extract(_PARAMS, 1)).alias("params_text"),
+
+    def has(text: str) -> pl.Expr:
+        return m.str.contains(text, literal=True)
+
+    df = on_rows(
+        df,
+        mkind.is_in(["received", "details"]) & has("prompt: "),
+        {"prompt_repr": m.str.extract(_PROMPT, 1)},
+    )
+    df = on_rows(
+        df, (mkind == "generated") & has("output: "), {"output_repr": m.str.extract(_OUTPUT, 1)}
+    )
+    df = on_rows(
+        df, (mkind == "received") & has("params: "), {"params_text": m.str.extract(_PARAMS, 1)}
     )
     df = _python_columns(df)
-    ids = pl.col("rid").str.extract_groups(shapes.REQUEST_ID)
-    base = pl.coalesce(ids.struct.field("base"), pl.col("rid"))
-    core = ids.struct.field("core")
-    # vLLM's own ids are 32 hex digits; anything else after the prefix came from X-Request-Id.
-    forwarded = (
-        pl.when(ids.struct.field("base").is_null())
-        .then(pl.col("rid").str.extract(shapes.FORWARDED_ID, 1))
-        .when(core.str.contains("-"))
-        .then(core)
+    df = on_rows(
+        df,
+        m.str.starts_with("Generated response "),
+        {"_stream": m.str.extract(shapes.GENERATED, 2)},
     )
-    generated_stream = m.str.extract(shapes.GENERATED, 2)
+    df = on_rows(
+        df,
+        mkind.is_in(["received", "details", "generated"]),
+        {"_short": m.str.extract(r"^(.*?\S+?)(?::| details:)", 1)},
+    )
+    df = on_rows(df, mkind.is_in(["config", "args"]), _deploy_columns())
+    df = on_rows(
+        df,
+        has("LLM engine ") | has("vLLM API server version "),
+        {
+            "vllm_version": pl.coalesce(
+                m.str.extract(shapes.CONFIG, 1),
+                m.str.extract(shapes.VERSION, 1).str.strip_chars_end("."),
+            )
+        },
+    )
+    token_text = m.str.extract(r"prompt_token_ids: (\[[^\]]*\]|None)", 1)
+    out_token_text = m.str.extract(r"output_token_ids: (\[[^\]]*\]|None)", 1)
+    num_prompt = m.str.extract(r"num_prompt_tokens: (\d+)|\bprompt_tokens=(\d+)", 0)
+    num_prompt = num_prompt.str.extract(r"(\d+)$", 1).cast(pl.Int64, strict=False)
+    num_generated = m.str.extract(r"\bgenerated_tokens=(\d+)", 1).cast(pl.Int64, strict=False)
+    df = on_rows(
+        df,
+        has("_token"),
+        {
+            "input_tokens": pl.coalesce(_token_count(token_text), num_prompt),
+            "output_tokens": pl.coalesce(_token_count(out_token_text), num_generated),
+        },
+    )
+    df = on_rows(
+        df,
+        (mkind == "generated") & has("finish_reason: "),
+        {"finish_reason": nullify(m.str.extract(r"finish_reason: (\w+)", 1))},
+    )
+    df = on_rows(
+        df,
+        mkind == "metrics",
+        {
+            "_engine": m.str.extract(r"^Engine (\d+):", 1),
+            "_metrics": dynamic_kv(m.str.extract_all(_METRIC_PAIR)),
+        },
+    )
+    df = on_rows(df, has("params: "), {"_params_type": m.str.extract(r"params: (\w+Params)\(", 1)})
+    df = on_rows(df, has("lora_name='"), {"_lora": m.str.extract(r"lora_name='([^']*)'", 1)})
+    ids = pl.col("rid").str.extract_groups(shapes.REQUEST_ID)
+    # vLLM's own ids are 32 hex digits; anything else after the prefix came from X-Request-Id.
+    is_request = ~mkind.is_in(["access", "metrics", "config", "args", "version", "startup"])
+    df = on_rows(
+        df,
+        is_request & pl.col("rid").is_not_null(),
+        {
+            "_base": pl.coalesce(ids.struct.field("base"), pl.col("rid")),
+            "_forwarded": pl.when(ids.struct.field("base").is_null())
+            .then(pl.col("rid").str.extract(shapes.FORWARDED_ID, 1))
+            .when(ids.struct.field("core").str.contains("-"))
+            .then(ids.struct.field("core")),
+        },
+    )
+    base = pl.col("_base")
+    generated_stream = pl.col("_stream")
     event_type = mkind.replace_strict(_EVENT_TYPE, default="server.log", return_dtype=pl.String)
     event_type = (
         pl.when(generated_stream == "streaming delta")
@@ -200,17 +263,11 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
     )
     short_message = (
         pl.when(mkind.is_in(["received", "details", "generated"]))
-        .then(m.str.extract(r"^(.*?\S+?)(?::| details:)", 1))
+        .then(pl.col("_short"))
         .when(mkind == "access")
         .then(pl.col("umsg"))
         .otherwise(m)
     )
-    deploy = _deploy_columns()
-    token_text = m.str.extract(r"prompt_token_ids: (\[[^\]]*\]|None)", 1)
-    out_token_text = m.str.extract(r"output_token_ids: (\[[^\]]*\]|None)", 1)
-    num_prompt = m.str.extract(r"num_prompt_tokens: (\d+)|\bprompt_tokens=(\d+)", 0)
-    num_prompt = num_prompt.str.extract(r"(\d+)$", 1).cast(pl.Int64, strict=False)
-    num_generated = m.str.extract(r"\bgenerated_tokens=(\d+)", 1).cast(pl.Int64, strict=False)
     code = pl.when(pl.col("code_file").is_not_null()).then(
         pl.concat_str(["code_file", "code_line"], separator=":")
     )
@@ -226,27 +283,24 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
             "code": pl.coalesce(code, pl.col("kcode")),
             "vllm_phase": pl.when(mkind.is_in(["received", "details", "added"])).then(mkind),
             "stream": generated_stream,
-            "engine": pl.when(mkind == "metrics").then(m.str.extract(r"^Engine (\d+):", 1)),
+            "engine": pl.col("_engine"),
             "client_port": pl.col("port"),
             "http_protocol": pl.col("proto"),
             "http_query": pl.col("query"),
-            "params_type": m.str.extract(r"params: (\w+Params)\(", 1),
-            "lora_name": m.str.extract(r"lora_name='([^']*)'", 1),
-            "vllm_version": deploy["vllm_version"],
-            "served_model_name": deploy["served_model_name"],
-            "tokenizer": deploy["tokenizer"],
-            "dtype": deploy["dtype"],
-            "max_seq_len": deploy["max_seq_len"],
-            "tensor_parallel_size": deploy["tensor_parallel_size"],
-            "quantization": deploy["quantization"],
+            "params_type": pl.col("_params_type"),
+            "lora_name": pl.col("_lora"),
+            "vllm_version": pl.col("vllm_version"),
+            "served_model_name": pl.col("served_model_name"),
+            "tokenizer": pl.col("tokenizer"),
+            "dtype": pl.col("dtype"),
+            "max_seq_len": pl.col("max_seq_len"),
+            "tensor_parallel_size": pl.col("tensor_parallel_size"),
+            "quantization": pl.col("quantization"),
             "traceback": traceback,
         }
     )
-    metrics = pl.when(mkind == "metrics").then(dynamic_kv(m.str.extract_all(_METRIC_PAIR)))
-    all_attrs = pl.concat_list(
-        attrs, pl.col("sampling_attrs").fill_null(empty_kv()), metrics.fill_null(empty_kv())
-    )
-    is_request = ~mkind.is_in(["access", "metrics", "config", "args", "version", "startup"])
+    df = df.with_columns(attrs.alias("_attrs"))
+    all_attrs = concat_lists(df, ["_attrs", "sampling_attrs", "_metrics"], "attributes")
     rid = pl.when(is_request).then(pl.col("rid"))
     return df.select(
         "source_line",
@@ -266,22 +320,20 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         id_list(
             {
                 "chatcmpl_id": pl.when(is_openai_id(base)).then(pl.when(is_request).then(base)),
-                "x_request_id": pl.when(is_request).then(forwarded),
+                "x_request_id": pl.when(is_request).then(pl.col("_forwarded")),
                 "vllm_request_id": rid,
             }
         ).alias("ids"),
         pl.when(mkind == "access").then(pl.col("method")).alias("http_method"),
         pl.when(mkind == "access").then(pl.col("path")).alias("http_route"),
         pl.when(mkind == "access").then(pl.col("client")).alias("client_address"),
-        deploy["model"].alias("model"),
-        deploy["model_revision"].alias("model_revision"),
+        pl.col("model"),
+        pl.col("model_revision"),
         pl.lit("vllm").alias("provider"),
-        pl.coalesce(_token_count(token_text), num_prompt).alias("input_tokens"),
-        pl.coalesce(_token_count(out_token_text), num_generated).alias("output_tokens"),
-        pl.when(mkind == "generated")
-        .then(nullify(m.str.extract(r"finish_reason: (\w+)", 1)))
-        .alias("finish_reason"),
+        pl.col("input_tokens"),
+        pl.col("output_tokens"),
+        pl.col("finish_reason"),
         pl.col("prompt_text"),
         pl.col("completion_text"),
-        all_attrs.alias("attributes"),
+        all_attrs,
     )

@@ -10,7 +10,7 @@ from parsers.inference.vllm import lines as shapes
 from parsers.inference.vllm.events import request_columns, semantic_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import severity
-from timeline.parserkit.text import strip_ansi
+from timeline.parserkit.text import on_distinct, on_rows, split_head, strip_ansi
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
 from timeline.parserkit.tracebacks import is_continuation, last_exception_type
 
@@ -18,14 +18,26 @@ _START_KINDS: Final = ("vllm", "kserve", "uvicorn", "stdlib", "stats", "tracebac
 
 
 def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
-    """One row per input line with its shape (which logger wrote it) and header fields."""
+    """One row per input line with its shape (which logger wrote it) and header fields.
+
+    Each shape's header is matched by a regex and the free text after it sliced off
+    (:func:`~timeline.parserkit.text.split_head`); a line holding a line break matches
+    no shape (as the full patterns' ``.*$`` would not)."""
     clean = strip_ansi(pl.col("line")).str.strip_chars_end()
     df = lines.with_columns(clean.alias("clean"))
-    df = df.with_columns(shapes.groups(pl.col("clean"), shapes.PREFIX).alias("_p")).unnest("_p")
+    one_line = pl.when(~pl.col("clean").str.contains("\n", literal=True)).then(pl.col("clean"))
+    df = split_head(df, one_line, shapes.PREFIX_HEAD, "body")
+    df = df.with_columns(pl.coalesce("body", one_line).alias("body"))
+    df = split_head(df, pl.col("body"), shapes.VLLM_HEAD, "_vtail")
+    df = split_head(df, pl.col("body"), shapes.KSERVE_HEAD, "krest")
+    # the full pattern ends ``(?: (?P<msg>.*))?$``: nothing more, or one space and the message
+    vtail = pl.col("_vtail")
+    vllm_ok = (vtail == "") | vtail.str.starts_with(" ")
+    vllm_cols = ("level", "ts", "file_a", "lineno_a", "file_b", "lineno_b")
     df = df.with_columns(
-        shapes.groups(pl.col("body"), shapes.VLLM).alias("_v"),
-        shapes.groups(pl.col("body"), shapes.KSERVE).alias("_k"),
-    ).unnest("_v", "_k")
+        *[pl.when(vllm_ok).then(pl.col(c)).alias(c) for c in vllm_cols],
+        pl.when(vtail.str.starts_with(" ")).then(vtail.str.slice(1)).alias("msg"),
+    ).drop("_vtail")
     df = df.with_columns(
         pl.coalesce("klogger_a", "klogger_b").alias("klogger"),
         pl.coalesce("kpid", "kpid_b").alias("kpid"),
@@ -37,9 +49,9 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
     )
     # uvicorn text: the whole body (plain vLLM logs) or the rest after KServe's logger name.
     uv_source = pl.when(pl.col("klogger").is_not_null()).then(pl.col("krest")).otherwise("body")
-    df = df.with_columns(shapes.groups(uv_source, shapes.UVICORN).alias("_u")).unnest("_u")
+    df = split_head(df, uv_source, shapes.UVICORN_HEAD, "umsg")
     df = df.with_columns(shapes.groups(pl.col("umsg"), shapes.ACCESS).alias("_a")).unnest("_a")
-    df = df.with_columns(shapes.groups(pl.col("body"), shapes.STDLIB).alias("_sl")).unnest("_sl")
+    df = split_head(df, pl.col("body"), shapes.STDLIB_HEAD, "smsg")
     kind = (
         pl.when(pl.col("level").is_not_null())
         .then(pl.lit("vllm"))
@@ -76,9 +88,8 @@ def _lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         separator="|",
         ignore_nulls=True,
     )
-    return df.with_columns(
-        kind.alias("kind"),
-        pl.when(kind == "stats")
+    return df.with_columns(kind.alias("kind")).with_columns(
+        pl.when(pl.col("kind") == "stats")
         .then(pl.lit("INFO"))
         .otherwise(severity(level_text))
         .alias("severity"),
@@ -219,18 +230,27 @@ class VllmParser:
             )
         short = parse_pattern(pl.col("ts"), "%m-%d %H:%M:%S", settings.timezone, settings.year)
         full = parse_iso8601(pl.col("kts").str.replace(",", "."), settings.timezone)
-        tb_error = last_exception_type(
-            pl.concat_list(pl.col("message"), pl.col("cont_lines").fill_null([]))
+        starts = on_distinct(
+            starts,
+            ["ts", "kts"],
+            {
+                "ts_source": pl.coalesce(short.ts, full.ts),
+                "ts_assumed_tz": pl.coalesce(short.assumed_tz, full.assumed_tz),
+            },
         )
         starts = starts.with_columns(
-            pl.coalesce(short.ts, full.ts).alias("ts_source"),
             pl.coalesce("ts", "kts").alias("ts_raw"),
-            pl.coalesce(short.assumed_tz, full.assumed_tz).alias("ts_assumed_tz"),
             pl.when(pl.col("kind") == "traceback")
             .then(pl.lit("ERROR"))
             .otherwise(pl.col("severity"))
             .alias("severity"),
-            tb_error.alias("tb_error"),
+        )
+        # the exception a record names: read for error records only (the events keep it there)
+        tb_error = last_exception_type(
+            pl.concat_list(pl.col("message"), pl.col("cont_lines").fill_null([]))
+        )
+        starts = on_rows(
+            starts, pl.col("severity").is_in(["ERROR", "FATAL"]), {"tb_error": tb_error}
         )
         events = request_columns(starts)
         events = semantic_columns(events)
