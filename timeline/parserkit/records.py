@@ -6,7 +6,8 @@ Both layouts may mix in one input:
   object. Found vectorized; the paths a parser asks for are decoded from all of them at once
   (:func:`timeline.parserkit.jsonpaths.decode_paths`: one decode per line for every path);
 * **records spanning lines** (pretty-printed objects, a JSON array of rows, multi-line TEXT
-  templates): the other lines, in runs between one-line records, are grouped in Python. A record
+  templates): the other lines, in runs between one-line records, are grouped by a running bracket
+  balance (vectorized when the records are well formed, else by a loop in Python). A record
   starts on a line whose first non-blank character is ``{`` (after an optional ``[`` or ``,``)
   and ends on the line where its braces, counted outside strings, balance again. A line with
   ``{`` in its first column while a record is still open starts a new record (the open one never
@@ -129,17 +130,21 @@ def read_records(
     repair_dashes: bool = False,
     documents: bool = False,
     max_lines: int | None = MAX_LINES,
+    heads: Sequence[str] = (),
 ) -> Records:
     """The JSON records of ``lines`` (``source_line``, ``line``), with ``paths`` decoded.
 
     ``repair_dashes`` reads a bare ``-`` value (``"bytes": -``) as null. A record spanning more
-    than ``max_lines`` lines is rejected (None: no limit).
+    than ``max_lines`` lines is rejected (None: no limit). ``heads`` are decoded too (read them
+    with ``jh(path)``, see :func:`timeline.parserkit.jsonpaths.decode_paths`).
     """
     why = reasons or RecordReasons()
     indexed = lines.with_row_index("row")
     # Only lines opening in their first column can be one-line records: decode just those.
-    candidates = indexed.filter(_opens_at_start(documents))
-    decoded = decode_paths(candidates.get_column("line"), paths)
+    # ... and end with ``}`` (``]``) before trailing blanks: the others (the first line of a
+    # record spanning lines) would make the decode spread its values over the candidates.
+    candidates = indexed.filter(_opens_at_start(documents) & _closes_at_end(documents))
+    decoded = decode_paths(candidates.get_column("line"), paths, heads)
     one_line = pl.concat([candidates.drop("line"), decoded], how="horizontal").filter(
         jp(ROOT).is_not_null()
     )
@@ -158,12 +163,12 @@ def read_records(
         # the layout: JSON lines (the first line is a one-line record) or records spanning lines
         one_per_line = bool(alone[0])
         features = _features(lines, alone, documents)
-        columns = [features.get_column(c).to_list() for c in features.columns]
-        groups = _group(zip(*columns, strict=True), max_lines)
+        groups = _group_frame(features, max_lines)
         numbers = lines.get_column("source_line")
         spanning, invalid = _validate(
             _spans(groups.closed, numbers, lines.get_column("line")),
             paths,
+            heads,
             repair_dashes,
             documents,
         )
@@ -230,6 +235,90 @@ class _Groups:
     too_long: list[tuple[int, int]] = field(default_factory=list)
     outside: list[int] = field(default_factory=list)
     punctuation: list[int] = field(default_factory=list)
+
+
+_SPAN_SCHEMA: Final = {"first": pl.Int64, "last": pl.Int64}
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """:class:`_Groups` as frames: spans (``first``, ``last``) and rows (Int64 series)."""
+
+    closed: pl.DataFrame
+    unterminated: pl.DataFrame
+    too_long: pl.DataFrame
+    outside: pl.Series
+    punctuation: pl.Series
+
+
+def _span_frame(spans: list[tuple[int, int]]) -> pl.DataFrame:
+    """Spans as a ``first`` / ``last`` frame."""
+    return pl.DataFrame(
+        {"first": [a for a, _ in spans], "last": [b for _, b in spans]}, schema=_SPAN_SCHEMA
+    )
+
+
+def _group_frame(features: pl.DataFrame, max_lines: int | None) -> _Grouped:
+    """:func:`_group` of the :func:`_features` frame: vectorized when the rows are well formed
+    (see :func:`_group_vectorized`), else by the loop."""
+    fast = _group_vectorized(features, max_lines)
+    if fast is not None:
+        return fast
+    columns = [features.get_column(c).to_list() for c in features.columns]
+    groups = _group(zip(*columns, strict=True), max_lines)
+    return _Grouped(
+        _span_frame(groups.closed),
+        _span_frame(groups.unterminated),
+        _span_frame(groups.too_long),
+        pl.Series(groups.outside, dtype=pl.Int64),
+        pl.Series(groups.punctuation, dtype=pl.Int64),
+    )
+
+
+def _group_vectorized(features: pl.DataFrame, max_lines: int | None) -> _Grouped | None:
+    """:func:`_group` without a loop, for rows where it reduces to a running bracket balance;
+    None when it does not (the loop then decides).
+
+    With ``depth`` the running sum of ``delta`` over the rows, the loop's records are the spans
+    from a ``head`` row where ``depth`` was 0 before it to the next row where it is 0 again, and
+    every other row at depth 0 is outside them, provided that: ``depth`` never drops below 0 and
+    ends at 0 (no record closes on a negative balance, none is left open), rows outside records
+    hold no bracket (``delta`` 0), no record is cut by a row out of sequence or a ``restart``, and
+    none reaches ``max_lines``.
+    """
+    if features.height == 0:
+        return None
+    row = features.get_column("row").cast(pl.Int64)
+    head = features.get_column("head")
+    delta = features.get_column("delta")
+    depth = delta.cum_sum()
+    before = depth.shift(1, fill_value=0)
+    inside = before > 0
+    if bool((depth < 0).any()) or bool(depth.tail(1).ne(0).any()):
+        return None
+    stepped = (row.diff() == 1).fill_null(False)
+    if bool((inside & (~stepped | features.get_column("restart"))).any()):
+        return None
+    starts = ~inside & head
+    out = ~inside & ~head
+    if bool((out & (delta != 0)).any()):
+        return None
+    ends = (depth == 0) & (inside | starts)
+    closed = pl.DataFrame({"first": row.filter(starts), "last": row.filter(ends)})
+    if max_lines is not None and bool(
+        ((closed.get_column("last") - closed.get_column("first") + 1) > max_lines).any()
+    ):
+        return None
+    punct = features.get_column("punct")
+    empty = pl.DataFrame(schema=_SPAN_SCHEMA)
+    return _Grouped(closed, empty, empty, row.filter(out & ~punct), row.filter(out & punct))
+
+
+def _closes_at_end(documents: bool) -> pl.Expr:
+    """True where the line ends with ``}`` (or ``]`` for documents) before trailing blanks."""
+    line = pl.col("line").str.strip_chars_end()
+    closes = line.str.ends_with("}")
+    return closes | line.str.ends_with("]") if documents else closes
 
 
 def _opens_at_start(documents: bool) -> pl.Expr:
@@ -313,19 +402,15 @@ def _group(features: Iterable[tuple[int, bool, bool, int, bool]], max_lines: int
     return out
 
 
-def _rows(spans: list[tuple[int, int]]) -> pl.DataFrame:
+def _rows(spans: pl.DataFrame) -> pl.DataFrame:
     """Every row of the spans (``row``) with the span's index (``span``)."""
-    bounds = pl.DataFrame(
-        {"first": [a for a, _ in spans], "last": [b for _, b in spans]},
-        schema={"first": pl.Int64, "last": pl.Int64},
-    )
-    return bounds.select(
+    return spans.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("span"),
         pl.int_ranges("first", pl.col("last") + 1).alias("row"),
     ).explode("row")
 
 
-def _spans(spans: list[tuple[int, int]], numbers: pl.Series, texts: pl.Series) -> pl.DataFrame:
+def _spans(spans: pl.DataFrame, numbers: pl.Series, texts: pl.Series) -> pl.DataFrame:
     """One row per span: its first ``source_line``, all of them (``lines``), its text joined."""
     rows = _rows(spans)
     return (
@@ -341,25 +426,40 @@ def _spans(spans: list[tuple[int, int]], numbers: pl.Series, texts: pl.Series) -
     )
 
 
-def _span_marks(spans: list[tuple[int, int]], numbers: pl.Series, reason: str) -> pl.DataFrame:
+def _span_marks(spans: pl.DataFrame, numbers: pl.Series, reason: str) -> pl.DataFrame:
     """Every line of the spans, marked with ``reason``."""
     return _row_marks(_rows(spans).get_column("row"), numbers, reason)
 
 
-def _row_marks(rows: list[int] | pl.Series, numbers: pl.Series, reason: str) -> pl.DataFrame:
+def _row_marks(rows: pl.Series, numbers: pl.Series, reason: str) -> pl.DataFrame:
     """The lines of ``rows``, marked with ``reason``."""
-    picked = numbers.gather(pl.Series(rows, dtype=pl.Int64)) if len(rows) else numbers.clear()
+    picked = numbers.gather(rows) if len(rows) else numbers.clear()
     return pl.DataFrame({"source_line": picked, "reason": reason}, schema=MARK_SCHEMA)
 
 
 def _validate(
-    closed: pl.DataFrame, paths: Sequence[str], repair_dashes: bool, documents: bool
+    closed: pl.DataFrame,
+    paths: Sequence[str],
+    heads: Sequence[str],
+    repair_dashes: bool,
+    documents: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Records whose braces balanced: the valid ones as frame rows (``text`` compact JSON, paths
     decoded), and the others (``lines``)."""
     body = pl.col("_body")
     if not documents:  # array punctuation around the object: `[{...},` / `{...}]`
         body = body.str.strip_chars_start(_LEADING).str.strip_chars_end(_TRAILING)
+    if (paths or heads) and not repair_dashes:
+        # One decode gives both the compact text (``$``) and the paths.
+        decoded = decode_paths(closed.select(body).to_series(), paths, heads)
+        whole = decoded.get_column(column_name(ROOT))
+        ok = whole.is_not_null() if documents else whole.str.starts_with("{").fill_null(False)
+        checked = closed.select("source_line", "lines").with_columns(
+            whole.set(~ok, None).alias("text")
+        )
+        rest = decoded.drop(column_name(ROOT))
+        good = pl.concat([checked, rest], how="horizontal").filter(ok)
+        return good, checked.filter(~ok)
     text = body.str.json_path_match(ROOT)
     if repair_dashes:
         repaired = body.str.replace_all(BARE_DASH_RE, "${1}null${2}").str.json_path_match(ROOT)
@@ -367,8 +467,8 @@ def _validate(
     valid = text if documents else pl.when(text.str.starts_with("{")).then(text)
     checked = closed.select("source_line", "lines", valid.alias("text"))
     good = checked.filter(pl.col("text").is_not_null())
-    if paths:
-        decoded = decode_paths(good.get_column("text"), paths).drop(column_name(ROOT))
+    if paths or heads:
+        decoded = decode_paths(good.get_column("text"), paths, heads).drop(column_name(ROOT))
         good = pl.concat([good, decoded], how="horizontal")
     return good, checked.filter(pl.col("text").is_null())
 

@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 import polars as pl
 
 from timeline.parserkit.api import ParseResult, Sample, Source
 from timeline.parserkit.ids import id_list
+from timeline.parserkit.jsonpaths import decode_lines, jp
 from timeline.parserkit.kv import attributes
 from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
 from timeline.parserkit.text import captures
 from timeline.parserkit.verdicts import no_categories, outcome_columns, verdict_word
-from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
+from timeline.parserkit.wrappers import (
+    RESPONSE_COLUMN,
+    WRAPPER_PATHS,
+    Response,
+    first_decoded,
+    first_decoded_key,
+    wrapper_columns_from,
+)
 
 RESPONSE_KEYS: Final = ("response", "result", "body", "analysis")
 _LEAF: Final = r'\{[^{}]*"category":"[^"]*"[^{}]*\}'
 _BLOCKLIST: Final = r'"blocklistName":"([^"]*)"'
 
-
-def _response(text: pl.Expr) -> pl.Expr:
-    return wrapped_object(text, RESPONSE_KEYS)
+RESPONSE: Final = Response(
+    RESPONSE_KEYS,
+    ("$.error.code", "$.error.innererror.code", "$.error.message"),
+    response_heads=("$.error",),
+)
+VERDICT_PATHS: Final = ("$.verdict", "$.action", "$.decision")
+INPUT_PATHS: Final = ("$.input", "$.text", "$.content")
+POLICY_PATHS: Final = ("$.policy_name", "$.policy")
+VERSION_PATHS: Final = ("$.api_version", "$['api-version']", "$.policy_version")
+DURATION_PATHS: Final = ("$.duration_ms", "$.latency_ms")
+APIM_PATHS: Final = ("$['apim-request-id']", "$.apim_request_id")
+STATUS_PATHS: Final = ("$.status_code", "$.status")
+PATHS: Final = (
+    *WRAPPER_PATHS,
+    *VERDICT_PATHS,
+    *INPUT_PATHS,
+    *POLICY_PATHS,
+    *VERSION_PATHS,
+    *DURATION_PATHS,
+    *APIM_PATHS,
+    *STATUS_PATHS,
+    *RESPONSE.paths(),
+)
 
 
 class AzureContentSafetyParser:
@@ -58,30 +87,26 @@ class AzureContentSafetyParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per response; objects that are no Content Safety response are rejected."""
-        text = pl.col("text")
-        resp = pl.col("_resp")
-        records = read_records(source.lines, reasons=TERSE_REASONS).with_columns(
-            _response(text).alias("_resp")
-        )
+        resp = pl.col(RESPONSE_COLUMN)
+        read = read_records(source.lines, PATHS, reasons=TERSE_REASONS, heads=RESPONSE.heads())
+        records = replace(read, frame=RESPONSE.attach(read.frame))
         analyze = resp.str.contains(r'"(?:categoriesAnalysis|blocklistsMatch|hateResult)"')
         shield = resp.str.contains('"userPromptAnalysis"|"documentsAnalysis"')
         material = resp.str.contains('"protectedMaterialAnalysis"')
-        error = resp.str.json_path_match("$.error")
+        error = RESPONSE.head("$.error")
         usable = analyze | shield | material | error.str.starts_with("{")
         kept = records.keep(usable, "not an Azure Content Safety response")
-        leaves = resp.str.extract_all(_LEAF)
-        levels = leaves.list.eval(
-            pl.element().str.json_path_match("$.severity").cast(pl.Int64, strict=False)
+        kept = replace(
+            kept,
+            frame=kept.frame.with_columns(self._leaf_lists(kept.frame.select(resp).to_series())),
         )
+        levels = pl.col("_levels")
         blocklists = captures(resp, _BLOCKLIST).list.unique(maintain_order=True)
         top = levels.list.max()
         user_attack = resp.str.contains('"userPromptAnalysis":\\{"attackDetected":true')
         doc_attack = resp.str.contains('"documentsAnalysis":\\[[^\\]]*"attackDetected":true')
         protected = resp.str.contains('"protectedMaterialAnalysis":\\{"detected":true')
-        leaf_level = pl.element().str.json_path_match("$.severity").cast(pl.Int64, strict=False)
-        flagged_names = leaves.list.filter(leaf_level >= self.flag_severity).list.eval(
-            pl.element().str.json_path_match("$.category")
-        )
+        flagged_names = pl.col("_flagged")
         categories = pl.concat_list(
             flagged_names,
             blocklists.list.eval(pl.lit("blocklist:") + pl.element()),
@@ -104,9 +129,7 @@ class AzureContentSafetyParser:
             .then(pl.lit("flag"))
             .otherwise(pl.lit("allow"))
         )
-        verdict = pl.coalesce(
-            verdict_word(first_path(text, ["$.verdict", "$.action", "$.decision"])), computed
-        )
+        verdict = pl.coalesce(verdict_word(first_decoded(VERDICT_PATHS)), computed)
         policy = (
             pl.when(shield)
             .then(pl.lit("azure_prompt_shields"))
@@ -114,40 +137,28 @@ class AzureContentSafetyParser:
             .then(pl.lit("azure_protected_material"))
             .otherwise(pl.lit("azure_content_safety"))
         )
-        wrapper = wrapper_columns(text, source.settings.timezone)
+        wrapper = wrapper_columns_from(first_decoded_key, source.settings.timezone)
         stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
-        input_text = first_path(text, ["$.input", "$.text", "$.content"])
+        input_text = first_decoded(INPUT_PATHS)
         error_code = pl.coalesce(
-            error.str.json_path_match("$.code"), error.str.json_path_match("$.innererror.code")
+            RESPONSE.value("$.error.code"), RESPONSE.value("$.error.innererror.code")
         )
-        severities = leaves.list.eval(
-            pl.element().str.json_path_match("$.category")
-            + pl.lit(":")
-            + pl.element().str.json_path_match("$.severity")
-        ).list.join(",")
+        severities = pl.col("_severities").list.join(",")
         events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
-            pl.coalesce(first_path(text, ["$.policy_name", "$.policy"]), policy).alias(
-                "policy_name"
-            ),
-            first_path(text, ["$.api_version", "$['api-version']", "$.policy_version"]).alias(
-                "policy_version"
-            ),
+            pl.coalesce(first_decoded(POLICY_PATHS), policy).alias("policy_name"),
+            first_decoded(VERSION_PATHS).alias("policy_version"),
             verdict.alias("verdict"),
             categories.alias("categories"),
             (top.cast(pl.Float64) / 7.0).alias("score"),
             error_code.alias("error_type"),
-            error.str.json_path_match("$.message").alias("message"),
+            RESPONSE.value("$.error.message").alias("message"),
             pl.when(stage_out).then(None).otherwise(input_text).alias("prompt_text"),
             pl.when(stage_out).then(input_text).alias("completion_text"),
-            first_path(text, ["$.duration_ms", "$.latency_ms"])
-            .cast(pl.Float64, strict=False)
-            .alias("duration_ms"),
-            id_list(
-                {"apim_request_id": first_path(text, ["$['apim-request-id']", "$.apim_request_id"])}
-            ).alias("ids"),
+            first_decoded(DURATION_PATHS).cast(pl.Float64, strict=False).alias("duration_ms"),
+            id_list({"apim_request_id": first_decoded(APIM_PATHS)}).alias("ids"),
             attributes(
                 {
                     "severities": severities,
@@ -158,10 +169,31 @@ class AzureContentSafetyParser:
                     ),
                 }
             ).alias("attributes"),
-            first_path(text, ["$.status_code", "$.status"])
-            .cast(pl.Int64, strict=False)
-            .alias("status_code"),
+            first_decoded(STATUS_PATHS).cast(pl.Int64, strict=False).alias("status_code"),
         ).with_columns(
             *outcome_columns(),
         )
         return kept.result(events)
+
+    def _leaf_lists(self, responses: pl.Series) -> list[pl.Series]:
+        """Per response, from its category leaves (``{"category": ..., "severity": ...}``, each
+        decoded once): the severities (``_levels``), the categories at ``flag_severity`` or more
+        (``_flagged``) and ``category:severity`` texts (``_severities``)."""
+        leaves = responses.str.extract_all(_LEAF)
+        flat = pl.DataFrame(
+            {"row": pl.int_range(leaves.len(), eager=True), "leaf": leaves}
+        ).explode("leaf", empty_as_null=True, keep_nulls=True)
+        decoded = decode_lines(flat.get_column("leaf"), ["$.severity", "$.category"])
+        severity, category = jp("$.severity"), jp("$.category")
+        level = severity.cast(pl.Int64, strict=False)
+        present = pl.col("leaf").is_not_null()
+        lists = (
+            pl.concat([flat, decoded], how="horizontal")
+            .group_by("row", maintain_order=True)
+            .agg(
+                level.filter(present).alias("_levels"),
+                category.filter(present & (level >= self.flag_severity)).alias("_flagged"),
+                (category + pl.lit(":") + severity).filter(present).alias("_severities"),
+            )
+        )
+        return [lists.get_column(c) for c in ("_levels", "_flagged", "_severities")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 import polars as pl
@@ -10,7 +11,7 @@ from timeline.parserkit.api import ParseResult, Sample, Source
 from timeline.parserkit.ids import id_list
 from timeline.parserkit.kv import attributes
 from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
-from timeline.parserkit.text import captures
+from timeline.parserkit.text import captures, nullify
 from timeline.parserkit.verdicts import (
     CONFIDENCE_SCORE,
     no_categories,
@@ -19,7 +20,14 @@ from timeline.parserkit.verdicts import (
     verdict_status,
     verdict_word,
 )
-from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
+from timeline.parserkit.wrappers import (
+    RESPONSE_COLUMN,
+    WRAPPER_PATHS,
+    Response,
+    first_decoded,
+    first_decoded_key,
+    wrapper_columns_from,
+)
 
 RESPONSE_KEYS: Final = ("response", "output", "body", "result")
 _LEAF: Final = r"\{[^{}]*\}"
@@ -30,8 +38,31 @@ def _list_of(key: str) -> str:
     return rf'"{key}":\[[^\[\]]*\]'
 
 
-def _response(text: pl.Expr) -> pl.Expr:
-    return wrapped_object(text, RESPONSE_KEYS, '"assessments"|amazon-bedrock-trace|"guardrail"')
+RESPONSE: Final = Response(
+    RESPONSE_KEYS,
+    (
+        "$.action",
+        "$['amazon-bedrock-guardrailAction']",
+        "$.stopReason",
+        "$.actionReason",
+        "$.source",
+    ),
+    accept='"assessments"|amazon-bedrock-trace|"guardrail"',
+)
+VERDICT_PATHS: Final = ("$.verdict", "$.decision")
+CONTENT_PATHS: Final = ("$.content[0].text.text", "$.input", "$.text")
+GUARDRAIL_PATHS: Final = ("$.guardrailIdentifier", "$.guardrailId", "$.guardrail_id")
+VERSION_PATHS: Final = ("$.guardrailVersion", "$.guardrail_version")
+AWS_ID_PATHS: Final = ("$['x-amzn-RequestId']", "$.aws_request_id", "$.amzn_request_id")
+PATHS: Final = (
+    *WRAPPER_PATHS,
+    *VERDICT_PATHS,
+    *CONTENT_PATHS,
+    *GUARDRAIL_PATHS,
+    *VERSION_PATHS,
+    *AWS_ID_PATHS,
+    *RESPONSE.paths(),
+)
 
 
 def _leaves(resp: pl.Expr, pattern: str) -> pl.Expr:
@@ -85,15 +116,13 @@ class BedrockGuardrailsParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per record holding a guardrail action or assessments."""
-        text = pl.col("text")
-        resp = pl.col("_resp")
-        records = read_records(source.lines, reasons=TERSE_REASONS).with_columns(
-            _response(text).alias("_resp")
-        )
+        resp = pl.col(RESPONSE_COLUMN)
+        read = read_records(source.lines, PATHS, reasons=TERSE_REASONS, heads=RESPONSE.heads())
+        records = replace(read, frame=RESPONSE.attach(read.frame))
         action_raw = pl.coalesce(
-            resp.str.json_path_match("$.action"),
-            resp.str.json_path_match("$['amazon-bedrock-guardrailAction']"),
-            resp.str.json_path_match("$.stopReason"),
+            RESPONSE.value("$.action"),
+            RESPONSE.value("$['amazon-bedrock-guardrailAction']"),
+            RESPONSE.value("$.stopReason"),
         )
         assessed = resp.str.contains(
             r'"(?:assessments|inputAssessment|outputAssessments|contentPolicy|topicPolicy|wordPolicy|sensitiveInformationPolicy)"'
@@ -136,7 +165,7 @@ class BedrockGuardrailsParser:
             .then(pl.lit("flag"))
             .otherwise(pl.lit("allow"))
         )
-        verdict = pl.coalesce(verdict_word(first_path(text, ["$.verdict", "$.decision"])), computed)
+        verdict = pl.coalesce(verdict_word(first_decoded(VERDICT_PATHS)), computed)
         guardrail_in_trace = resp.str.extract(
             r'"(?:input|inputAssessment|outputAssessments)":\{"([^"]+)":', 1
         )
@@ -148,39 +177,33 @@ class BedrockGuardrailsParser:
             .when(has_out & ~has_in)
             .then(pl.lit("output"))
         )
-        wrapper = wrapper_columns(text, source.settings.timezone)
+        wrapper = wrapper_columns_from(first_decoded_key, source.settings.timezone)
         wrapper["policy_stage"] = pl.coalesce(
-            wrapper["policy_stage"], stage(first_path(resp, ["$.source"])), trace_stage
+            wrapper["policy_stage"], stage(nullify(RESPONSE.value("$.source"))), trace_stage
         )
         stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
-        content = first_path(text, ["$.content[0].text.text", "$.input", "$.text"])
+        content = first_decoded(CONTENT_PATHS)
         events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
             pl.coalesce(
-                first_path(text, ["$.guardrailIdentifier", "$.guardrailId", "$.guardrail_id"]),
+                first_decoded(GUARDRAIL_PATHS),
                 guardrail_in_trace,
                 pl.lit("bedrock_guardrails"),
             ).alias("policy_name"),
-            first_path(text, ["$.guardrailVersion", "$.guardrail_version"]).alias("policy_version"),
+            first_decoded(VERSION_PATHS).alias("policy_version"),
             verdict.alias("verdict"),
             categories.fill_null(no_categories()).alias("categories"),
             score.alias("score"),
             pl.when(latency.list.len() > 0).then(latency.list.sum()).alias("duration_ms"),
             pl.when(stage_out).then(None).otherwise(content).alias("prompt_text"),
             pl.when(stage_out).then(content).alias("completion_text"),
-            id_list(
-                {
-                    "aws_request_id": first_path(
-                        text, ["$['x-amzn-RequestId']", "$.aws_request_id", "$.amzn_request_id"]
-                    )
-                }
-            ).alias("ids"),
+            id_list({"aws_request_id": first_decoded(AWS_ID_PATHS)}).alias("ids"),
             attributes(
                 {
                     "action": action_raw,
-                    "action_reason": resp.str.json_path_match("$.actionReason"),
+                    "action_reason": RESPONSE.value("$.actionReason"),
                     "content_filters": filters.list.eval(
                         _field("type")
                         + pl.lit(":")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 import polars as pl
@@ -12,7 +13,14 @@ from timeline.parserkit.kv import attributes
 from timeline.parserkit.records import TERSE_REASONS, read_records, signature_score
 from timeline.parserkit.text import captures, list_max
 from timeline.parserkit.verdicts import no_categories, outcome_columns, verdict_word
-from timeline.parserkit.wrappers import first_path, wrapped_object, wrapper_columns
+from timeline.parserkit.wrappers import (
+    RESPONSE_COLUMN,
+    WRAPPER_PATHS,
+    Response,
+    first_decoded,
+    first_decoded_key,
+    wrapper_columns_from,
+)
 
 # The underscore aliases the API repeats beside the slash names; the slash form is kept.
 ALIASES: Final = {
@@ -28,11 +36,26 @@ ALIASES: Final = {
 RESPONSE_KEYS: Final = ("response", "moderation", "body", "result")
 _CATEGORY_TRUE: Final = r'"([^"]+)":true'
 _SCORE: Final = r'"[^"]+":(-?\d[\d.eE+-]*)'
-
-
-def _response(text: pl.Expr) -> pl.Expr:
-    """The moderation object: a wrapper's ``response`` (or alias), else the record itself."""
-    return wrapped_object(text, RESPONSE_KEYS)
+# The moderation object: a wrapper's ``response`` (or alias), else the record itself.
+RESPONSE: Final = Response(
+    RESPONSE_KEYS,
+    ("$.id", "$.model", "$.error.code", "$.error.type", "$.error.message"),
+    response_heads=("$.error",),
+)
+VERDICT_PATHS: Final = ("$.verdict", "$.action", "$.decision")
+INPUT_PATHS: Final = ("$.input", "$.text", "$.content")
+POLICY_PATHS: Final = ("$.policy_name", "$.policy")
+STATUS_PATHS: Final = ("$.status_code", "$.status")
+DURATION_PATHS: Final = ("$.duration_ms", "$.latency_ms")
+PATHS: Final = (
+    *WRAPPER_PATHS,
+    *VERDICT_PATHS,
+    *INPUT_PATHS,
+    *POLICY_PATHS,
+    *STATUS_PATHS,
+    *DURATION_PATHS,
+    *RESPONSE.paths(),
+)
 
 
 class OpenAIModerationParser:
@@ -53,23 +76,21 @@ class OpenAIModerationParser:
 
     def parse(self, source: Source) -> ParseResult:
         """One event per top-level object; objects without ``results`` or ``error`` are rejected."""
-        text = pl.col("text")
-        resp = pl.col("_resp")
         results = pl.col("_results")
-        records = (
-            read_records(source.lines, reasons=TERSE_REASONS)
-            .with_columns(_response(text).alias("_resp"))
-            .with_columns(
-                resp.str.json_path_match("$.results").alias("_results"),
-                resp.str.json_path_match("$.error").alias("_error"),
-            )
+        error = pl.col("_error")
+        read = read_records(source.lines, PATHS, reasons=TERSE_REASONS, heads=RESPONSE.heads())
+        frame = RESPONSE.attach(read.frame)
+        frame = frame.with_columns(
+            frame.get_column(RESPONSE_COLUMN).str.json_path_match("$.results").alias("_results"),
+            RESPONSE.head("$.error").alias("_error"),
         )
-        usable = pl.col("_results").str.starts_with("[") | pl.col("_error").str.starts_with("{")
+        records = replace(read, frame=frame)
+        usable = results.str.starts_with("[") | error.str.starts_with("{")
         kept = records.keep(usable, "not an OpenAI moderation response")
         flagged = results.str.contains('"flagged":true')
-        caller = verdict_word(first_path(text, ["$.verdict", "$.action", "$.decision"]))
+        caller = verdict_word(first_decoded(VERDICT_PATHS))
         verdict = (
-            pl.when(pl.col("_error").is_not_null())
+            pl.when(error.is_not_null())
             .then(None)
             .otherwise(
                 pl.coalesce(
@@ -83,30 +104,24 @@ class OpenAIModerationParser:
             .list.eval(pl.element().replace(ALIASES))
             .list.unique(maintain_order=True)
         )
-        wrapper = wrapper_columns(text, source.settings.timezone)
-        mod_id = resp.str.json_path_match("$.id")
-        error_type = pl.coalesce(
-            pl.col("_error").str.json_path_match("$.code"),
-            pl.col("_error").str.json_path_match("$.type"),
-        )
+        wrapper = wrapper_columns_from(first_decoded_key, source.settings.timezone)
+        mod_id = RESPONSE.value("$.id")
+        error_type = pl.coalesce(RESPONSE.value("$.error.code"), RESPONSE.value("$.error.type"))
         stage_out = wrapper["policy_stage"] == "output"
-        input_text = first_path(text, ["$.input", "$.text", "$.content"])
+        input_text = first_decoded(INPUT_PATHS)
         events = kept.frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
-            pl.coalesce(
-                first_path(text, ["$.policy_name", "$.policy"]), pl.lit("openai_moderation")
-            ).alias("policy_name"),
-            resp.str.json_path_match("$.model").alias("policy_version"),
+            pl.coalesce(first_decoded(POLICY_PATHS), pl.lit("openai_moderation")).alias(
+                "policy_name"
+            ),
+            RESPONSE.value("$.model").alias("policy_version"),
             verdict.alias("verdict"),
-            pl.when(pl.col("_error").is_null())
-            .then(cats)
-            .otherwise(no_categories())
-            .alias("categories"),
+            pl.when(error.is_null()).then(cats).otherwise(no_categories()).alias("categories"),
             list_max(captures(results, _SCORE)).alias("score"),
             error_type.alias("error_type"),
-            pl.col("_error").str.json_path_match("$.message").alias("message"),
+            RESPONSE.value("$.error.message").alias("message"),
             pl.when(stage_out.fill_null(False))
             .then(None)
             .otherwise(input_text)
@@ -122,12 +137,8 @@ class OpenAIModerationParser:
                     ).list.first(),
                 }
             ).alias("attributes"),
-            first_path(text, ["$.status_code", "$.status"])
-            .cast(pl.Int64, strict=False)
-            .alias("status_code"),
-            first_path(text, ["$.duration_ms", "$.latency_ms"])
-            .cast(pl.Float64, strict=False)
-            .alias("duration_ms"),
+            first_decoded(STATUS_PATHS).cast(pl.Int64, strict=False).alias("status_code"),
+            first_decoded(DURATION_PATHS).cast(pl.Float64, strict=False).alias("duration_ms"),
         ).with_columns(
             *outcome_columns(),
         )
