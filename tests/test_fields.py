@@ -11,8 +11,7 @@ import polars as pl
 
 from parsers.otel._fields import derive_fields
 from parsers.otel.otlp_json.parser import OtlpJsonParser
-from timeline.correlation.requests import docs_returned
-from timeline.normalize.events import normalize, revision_in_model
+from timeline.normalize.events import docs_from_source, normalize, revision_in_model
 from timeline.normalize.inherit import Carry, inherit
 from timeline.parserkit.api import Source
 from timeline.schema import POLARS_SCHEMA
@@ -69,7 +68,7 @@ def test_a_retriever_span_without_documents_returned_zero() -> None:
         ],
         {"service.name": "rag"},
     )
-    docs = events.select(docs_returned().alias("d"))["d"].to_list()
+    docs = events.select(docs_from_source().alias("d"))["d"].to_list()
     assert events["event_type"].to_list() == ["retrieval.query"] * 3
     assert docs == [0, 1, None]
 

@@ -366,6 +366,16 @@ FIELDS: Final[tuple[Field, ...]] = (
         "[0.83, 0.71]",
         "retrieval",
     ),
+    _f(
+        "docs_returned",
+        "int64",
+        "retrieval",
+        "Number of documents the retrieval returned: the length of `doc_ids` when the source"
+        " lists them, else its reported hit count (the `total_hits` attribute). Filled by"
+        " `timeline build` for retrieval events; null when the source says neither.",
+        "2",
+        "retrieval",
+    ),
     # policy
     _f(
         "policy_name",

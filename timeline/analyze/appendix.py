@@ -19,6 +19,7 @@ from timeline.analyze.impact import failure_modes, impact
 from timeline.analyze.load import Outdir, collect, load_outdir
 from timeline.analyze.outcomes import outcomes
 from timeline.analyze.quality import data_quality, reproduce
+from timeline.analyze.quantiles import APPROX_ROWS, percentiles_for
 from timeline.analyze.ranking import RankContext, rank_values, rise_end, rise_start
 from timeline.analyze.rise import assess_rise, failing_series, find_rise
 from timeline.analyze.scope import Window, bucket_minutes, request_counts, scope, window
@@ -40,6 +41,8 @@ class AnalysisOptions:
     """Settings of one analysis."""
 
     failing: str | None = None
+    # Timeline events above which percentiles come from the sketch (``analyze.quantiles``).
+    approx_rows: int = APPROX_ROWS
 
 
 def _rise_evidence(
@@ -100,6 +103,7 @@ def analyze(data: Outdir, options: AnalysisOptions) -> dict[str, Any]:
     requests = with_failing(requests, options.failing)
     extent = _first_request(requests, window(timeline))
     width = bucket_minutes(extent)
+    how = percentiles_for(extent.events, options.approx_rows)
     n_requests, n_failing = request_counts(requests)
     series = failing_series(requests, width)
     tested = assess_rise(series)
@@ -148,7 +152,7 @@ def analyze(data: Outdir, options: AnalysisOptions) -> dict[str, Any]:
         "rise_test": tested,
         "nearest_change_before_rise": nearest,
         "changes": changes,
-        "outcomes": outcomes(timeline, requests, series, width),
+        "outcomes": outcomes(timeline, requests, series, width, how),
         "candidates_tested": int((~ranked["symptom"]).sum()),
         "likely_candidates": len(candidates),
         "suspects": found,
@@ -156,7 +160,7 @@ def analyze(data: Outdir, options: AnalysisOptions) -> dict[str, Any]:
         "failure_modes": failures,
         "impact": effects,
         "exemplars": chosen,
-        "slices": slices(timeline, counts, points, found),
+        "slices": slices(timeline, counts, points, found, how),
         "data_quality": quality,
         "reproduce": reproduce(data.manifest, str(data.path)),
     }

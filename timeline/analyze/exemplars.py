@@ -15,6 +15,7 @@ import polars as pl
 
 from timeline.analyze.evidence import iso, source_of
 from timeline.analyze.features import carriers
+from timeline.analyze.load import collect
 from timeline.correlation.requests import docs_returned
 
 MAX_FAILING: Final = 3
@@ -65,7 +66,14 @@ def _pick_failing(
     if top is None:
         ordered = failing.sort("correlation_id").head(SCAN_FAILING).collect()
     else:
-        carrying = carriers(timeline, top["field"], top["value"]).select("correlation_id")
+        # the failing requests carrying the value, in one streaming pass (a common value is
+        # carried by about every request: never held whole)
+        carrying = collect(
+            carriers(timeline, top["field"], top["value"])
+            .select("correlation_id")
+            .join(failing.select("correlation_id"), on="correlation_id", how="semi")
+            .unique()
+        ).lazy()
         first = (
             failing.join(carrying, on="correlation_id", how="semi")
             .sort("correlation_id")
@@ -267,5 +275,5 @@ def exemplars(
         .collect()
         .iter_rows(named=True)
     }
-    subset = timeline.filter(pl.col("correlation_id").is_in(wanted)).collect()
+    subset = collect(timeline.filter(pl.col("correlation_id").is_in(wanted)))
     return [_chain(subset, rows[cid], kind) for cid, kind in picks]

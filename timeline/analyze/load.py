@@ -16,6 +16,7 @@ import polars as pl
 
 from timeline.errors import InputError
 from timeline.layout import CORRELATION, MANIFEST, REJECTS, REQUESTS, TIMELINE
+from timeline.normalize.events import docs_from_source, is_retrieval
 from timeline.schema import POLARS_SCHEMA
 
 
@@ -71,7 +72,9 @@ def scan_events(path: Path) -> pl.LazyFrame:
     """An events/timeline Parquet file as a lazy scan with the canonical columns and types.
 
     The lazy counterpart of ``timeline.io.parquet.read_events``: missing columns become typed
-    nulls, the ``attributes`` map becomes key/value lists. Nothing is read until collected.
+    nulls, the ``attributes`` map becomes key/value lists. Nothing is read until collected. A
+    file written before ``docs_returned`` existed gets it computed from ``doc_ids`` and the
+    ``total_hits`` attribute, as the build fills it now (read only when a query needs it).
     """
     scan, schema = _scan(path)
     exprs = []
@@ -82,7 +85,11 @@ def scan_events(path: Path) -> pl.LazyFrame:
             exprs.append(pl.col(name))
         else:
             exprs.append(pl.col(name).cast(dtype))
-    return scan.select(exprs)
+    events = scan.select(exprs)
+    if "docs_returned" not in schema:
+        older = pl.when(is_retrieval(pl.col("layer"))).then(docs_from_source())
+        events = events.with_columns(older.alias("docs_returned"))
+    return events
 
 
 def load_outdir(outdir: Path) -> Outdir:

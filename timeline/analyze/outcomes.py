@@ -8,16 +8,13 @@ import polars as pl
 
 from timeline.analyze.evidence import iso
 from timeline.analyze.load import collect
+from timeline.analyze.quantiles import EXACT, Pct, Percentiles, aggregate
 from timeline.analyze.scope import bucket
 from timeline.correlation.requests import docs_returned
 
 
-def _pct(col: str, q: float, name: str) -> pl.Expr:
-    return pl.col(col).drop_nulls().quantile(q, "linear").round(1).alias(name)
-
-
-def _latency(col: str = "duration_ms") -> list[pl.Expr]:
-    return [_pct(col, 0.5, "p50_ms"), _pct(col, 0.95, "p95_ms"), _pct(col, 0.99, "p99_ms")]
+def _latency(col: str = "duration_ms") -> list[Pct]:
+    return [Pct(col, 0.5, "p50_ms"), Pct(col, 0.95, "p95_ms"), Pct(col, 0.99, "p99_ms")]
 
 
 def _records(query: pl.LazyFrame | pl.DataFrame) -> list[dict[str, Any]]:
@@ -36,10 +33,11 @@ def _layer(timeline: pl.LazyFrame, layer: str, width: int) -> pl.LazyFrame:
 
 
 def requests_series(
-    series: pl.DataFrame, requests: pl.LazyFrame, width: int
+    series: pl.DataFrame, requests: pl.LazyFrame, width: int, how: Percentiles = EXACT
 ) -> list[dict[str, Any]]:
     """Requests, failing requests and their share, request latency, per bucket."""
-    lat = collect(requests.drop_nulls("start").group_by(bucket("start", width)).agg(*_latency()))
+    timed = requests.drop_nulls("start").with_columns(bucket("start", width))
+    lat = collect(aggregate(timed, ["minute"], _latency(), how))
     joined = series.join(lat, on="minute", how="left").with_columns(
         pl.col("failing_share").round(4)
     )
@@ -61,32 +59,36 @@ def failure_reasons(requests: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
     return _records(frame)
 
 
-def gateway(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+def gateway(timeline: pl.LazyFrame, width: int, how: Percentiles = EXACT) -> list[dict[str, Any]]:
     """Gateway records, 4xx, 5xx and latency per bucket."""
-    frame = (
-        _layer(timeline, "gateway", width)
-        .group_by("minute")
-        .agg(
+    frame = aggregate(
+        _layer(timeline, "gateway", width).select("minute", "status_code", "duration_ms"),
+        ["minute"],
+        [
             pl.len().alias("events"),
             pl.col("status_code").is_between(400, 499).sum().alias("status_4xx"),
             (pl.col("status_code") >= 500).sum().alias("status_5xx"),
             *_latency(),
-        )
+        ],
+        how,
     )
     return _records(frame)
 
 
-def policy(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+def policy(timeline: pl.LazyFrame, width: int, how: Percentiles = EXACT) -> list[dict[str, Any]]:
     """Policy checks, blocks and flags per bucket, stage and policy."""
-    frame = (
-        _layer(timeline, "policy", width)
-        .group_by("minute", pl.col("policy_stage").fill_null("?").alias("stage"))
-        .agg(
+    frame = aggregate(
+        _layer(timeline, "policy", width).select(
+            "minute", pl.col("policy_stage").fill_null("?").alias("stage"), "verdict", "duration_ms"
+        ),
+        ["minute", "stage"],
+        [
             pl.len().alias("checks"),
             (pl.col("verdict") == "block").sum().alias("blocks"),
             (pl.col("verdict") == "flag").sum().alias("flags"),
             *_latency(),
-        )
+        ],
+        how,
     )
     return _records(frame.sort("minute", "stage"))
 
@@ -109,33 +111,48 @@ def block_categories(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]
     return _records(frame)
 
 
-def retrieval(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+def retrieval(timeline: pl.LazyFrame, width: int, how: Percentiles = EXACT) -> list[dict[str, Any]]:
     """Retrieval queries, empty results, documents returned and latency per bucket."""
-    frame = _layer(timeline, "retrieval", width).filter(pl.col("event_type") == "retrieval.query")
-    frame = frame.with_columns(docs_returned().alias("docs"))
-    out = frame.group_by("minute").agg(
-        pl.len().alias("queries"),
-        (pl.col("docs") == 0).sum().alias("empty"),
-        pl.col("docs").mean().round(2).alias("docs_mean"),
-        *_latency(),
+    frame = (
+        _layer(timeline, "retrieval", width)
+        .filter(pl.col("event_type") == "retrieval.query")
+        .select("minute", docs_returned().alias("docs"), "duration_ms")
+    )
+    out = aggregate(
+        frame,
+        ["minute"],
+        [
+            pl.len().alias("queries"),
+            (pl.col("docs") == 0).sum().alias("empty"),
+            pl.col("docs").mean().round(2).alias("docs_mean"),
+            *_latency(),
+        ],
+        how,
     )
     return _records(out)
 
 
-def inference(timeline: pl.LazyFrame, width: int) -> list[dict[str, Any]]:
+def inference(timeline: pl.LazyFrame, width: int, how: Percentiles = EXACT) -> list[dict[str, Any]]:
     """Model calls, errors, time to first token, latency and tokens per bucket."""
-    frame = _layer(timeline, "inference", width).filter(
-        pl.col("event_type").is_in(["inference.response", "inference.error"])
+    frame = (
+        _layer(timeline, "inference", width)
+        .filter(pl.col("event_type").is_in(["inference.response", "inference.error"]))
+        .select("minute", "status", "ttft_ms", "duration_ms", "input_tokens", "output_tokens")
     )
-    out = frame.group_by("minute").agg(
-        pl.len().alias("calls"),
-        pl.col("status").is_in(["error", "timeout"]).sum().alias("errors"),
-        _pct("ttft_ms", 0.5, "ttft_p50_ms"),
-        _pct("ttft_ms", 0.95, "ttft_p95_ms"),
-        *_latency(),
-        pl.col("input_tokens").sum().alias("input_tokens"),
-        pl.col("output_tokens").sum().alias("output_tokens"),
-        pl.col("input_tokens").max().alias("input_tokens_max"),
+    out = aggregate(
+        frame,
+        ["minute"],
+        [
+            pl.len().alias("calls"),
+            pl.col("status").is_in(["error", "timeout"]).sum().alias("errors"),
+            Pct("ttft_ms", 0.5, "ttft_p50_ms"),
+            Pct("ttft_ms", 0.95, "ttft_p95_ms"),
+            *_latency(),
+            pl.col("input_tokens").sum().alias("input_tokens"),
+            pl.col("output_tokens").sum().alias("output_tokens"),
+            pl.col("input_tokens").max().alias("input_tokens_max"),
+        ],
+        how,
     )
     return _records(out)
 
@@ -157,17 +174,22 @@ def outcomes(
     requests: pl.LazyFrame,
     series: pl.DataFrame,
     width: int,
+    how: Percentiles = EXACT,
 ) -> dict[str, Any]:
-    """The outcomes section: one list of per-bucket records per layer and measure."""
-    return {
+    """The outcomes section: one list of per-bucket records per layer and measure. With
+    approximate percentiles (``how``), ``percentiles`` says so and gives the error bound."""
+    out: dict[str, Any] = {
         "bucket_minutes": width,
-        "requests": requests_series(series, requests, width),
+        "requests": requests_series(series, requests, width, how),
         "failure_reasons": failure_reasons(requests, width),
-        "gateway": gateway(timeline, width),
-        "policy": policy(timeline, width),
+        "gateway": gateway(timeline, width, how),
+        "policy": policy(timeline, width, how),
         "policy_block_categories": block_categories(timeline, width),
-        "retrieval": retrieval(timeline, width),
-        "inference": inference(timeline, width),
+        "retrieval": retrieval(timeline, width, how),
+        "inference": inference(timeline, width, how),
         "inference_error_types": counted(timeline, "inference", "error_type", width),
         "finish_reasons": counted(timeline, "inference", "finish_reason", width),
     }
+    if how.approximate:
+        out["percentiles"] = how.describe()
+    return out

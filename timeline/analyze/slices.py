@@ -11,6 +11,7 @@ from typing import Any, Final
 import polars as pl
 
 from timeline.analyze.load import collect
+from timeline.analyze.quantiles import EXACT, Pct, Percentiles, grouped
 from timeline.correlation.requests import docs_returned
 
 SLICES: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
@@ -29,7 +30,7 @@ SLICES: Final[dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
 }
 
 
-def _totals(timeline: pl.LazyFrame, name: str) -> dict[str, Any]:
+def _totals(timeline: pl.LazyFrame, name: str, how: Percentiles = EXACT) -> dict[str, Any]:
     inf = timeline.filter(pl.col("event_type").is_in(["inference.response", "inference.error"]))
     if name == "prompt":
         row = _row(
@@ -48,29 +49,30 @@ def _totals(timeline: pl.LazyFrame, name: str) -> dict[str, Any]:
             "finish_length": int(row["finish_length"]),
         }
     if name == "retrieval":
-        ret = timeline.filter(pl.col("event_type") == "retrieval.query").with_columns(
-            docs_returned().alias("docs")
+        ret = timeline.filter(pl.col("event_type") == "retrieval.query").select(
+            docs_returned().alias("docs"), "duration_ms"
         )
         row = _row(
             ret,
             pl.len().alias("queries"),
             (pl.col("docs") == 0).sum().alias("empty"),
             pl.col("docs").mean().alias("docs_mean"),
-            pl.col("duration_ms").quantile(0.95, "linear").alias("p95"),
+            *_percentiles(ret, [Pct("duration_ms", 0.95, "p95")], how),
         )
         return {
             "queries": row["queries"],
             "empty_results": int(row["empty"]),
             "docs_mean": _r(row["docs_mean"]),
             "latency_p95_ms": _r(row["p95"]),
+            **_note(how),
         }
     if name == "model":
+        wanted = [Pct("duration_ms", 0.95, "p95"), Pct("ttft_ms", 0.5, "ttft_p50")]
         row = _row(
             inf,
             pl.len().alias("model_calls"),
             pl.col("status").is_in(["error", "timeout"]).sum().alias("errors"),
-            pl.col("duration_ms").quantile(0.95, "linear").alias("p95"),
-            pl.col("ttft_ms").quantile(0.5, "linear").alias("ttft_p50"),
+            *_percentiles(inf, wanted, how),
         )
         return {
             "model_calls": row["model_calls"],
@@ -79,6 +81,7 @@ def _totals(timeline: pl.LazyFrame, name: str) -> dict[str, Any]:
             "error_types": _value_counts(inf, "error_type"),
             "latency_p95_ms": _r(row["p95"]),
             "ttft_p50_ms": _r(row["ttft_p50"]),
+            **_note(how),
         }
     pol = timeline.filter(pl.col("layer") == "policy")
     blocks = pol.filter(pl.col("verdict") == "block")
@@ -90,6 +93,20 @@ def _totals(timeline: pl.LazyFrame, name: str) -> dict[str, Any]:
             blocks.select("categories").explode("categories"), "categories"
         ),
     }
+
+
+def _percentiles(frame: pl.LazyFrame, wanted: list[Pct], how: Percentiles) -> list[pl.Expr]:
+    """The percentiles as aggregations of :func:`_row`: exact ones, or literals holding the
+    values read off the sketch (computed here, in their own streaming pass)."""
+    if not how.approximate:
+        return [p.exact() for p in wanted]
+    values = grouped(frame, [], wanted, how).row(0, named=True)
+    return [pl.lit(values[p.name], dtype=pl.Float64).alias(p.name) for p in wanted]
+
+
+def _note(how: Percentiles) -> dict[str, Any]:
+    """The totals' ``percentiles`` note when their percentiles are approximate."""
+    return {"percentiles": how.describe()} if how.approximate else {}
 
 
 def _row(frame: pl.LazyFrame, *exprs: pl.Expr) -> dict[str, Any]:
@@ -117,8 +134,10 @@ def slices(
     counts: pl.DataFrame,
     change_points: list[dict[str, Any]],
     suspects: list[dict[str, Any]],
+    how: Percentiles = EXACT,
 ) -> list[dict[str, Any]]:
-    """One entry per slice: fields, change points, per-value counts, suspects and totals."""
+    """One entry per slice: fields, change points, per-value counts, suspects and totals
+    (``how``: exact or approximate percentiles)."""
     out = []
     for name, (layer, fields, series) in SLICES.items():
         wanted = set(fields)
@@ -145,7 +164,7 @@ def slices(
                     for r in values.head(30).iter_rows(named=True)
                 ],
                 "suspects": [s for s in suspects if s["field"] in fields],
-                "totals": _totals(timeline, name),
+                "totals": _totals(timeline, name, how),
             }
         )
     return out

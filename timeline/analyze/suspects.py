@@ -16,6 +16,7 @@ import polars as pl
 
 from timeline.analyze.evidence import cite, iso
 from timeline.analyze.features import carriers, first_carriers
+from timeline.analyze.load import collect
 from timeline.analyze.stats import lift, relative_risk, wilson
 
 MAX_SUSPECTS: Final = 10
@@ -181,7 +182,9 @@ def _with_evidence(
         found = carriers(timeline, row["field"], row["value"]).join(
             failing_ids, on="correlation_id", how="semi"
         )
-        firsts = first_carriers(found.collect())
+        # streaming: only the failing carriers are held (the carriers of a common value are
+        # about every request)
+        firsts = first_carriers(collect(found))
         change = appeared.get((row["field"], row["value"]))
         item = value_item(row, present_after)
         item["change"] = (

@@ -82,8 +82,7 @@ REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
     "index_name",
     "index_version",
     "embedding_model",
-    "doc_ids",
-    "attributes",
+    "docs_returned",
     "input_tokens",
     "output_tokens",
     "ttft_ms",
@@ -99,18 +98,10 @@ REQUEST_INPUT_COLUMNS: tuple[str, ...] = (
 
 
 def docs_returned() -> pl.Expr:
-    """Documents a retrieval returned: ``doc_ids``, else the ``total_hits`` attribute."""
-    hits = (
-        pl.col("attributes")
-        .list.eval(
-            pl.element()
-            .filter(pl.element().struct.field("key") == "total_hits")
-            .struct.field("value")
-        )
-        .list.first()
-        .cast(pl.Int64, strict=False)
-    )
-    return pl.coalesce(pl.col("doc_ids").list.len(), hits)
+    """Documents a retrieval returned: the flat ``docs_returned`` column, filled at build time
+    from ``doc_ids``, else the ``total_hits`` attribute
+    (:func:`timeline.normalize.events.docs_from_source`), so no stage decodes ``attributes``."""
+    return pl.col("docs_returned")
 
 
 def _first(col: str, layer: str | None = None) -> pl.Expr:

@@ -32,6 +32,7 @@ from timeline.export.svg import (
     path,
     scale_ticks,
 )
+from timeline.export.text import approximate_bound
 
 MAIN_SIZE: Final = (900, 280)
 SMALL_SIZE: Final = (440, 170)
@@ -370,8 +371,11 @@ def layer_charts(doc: dict[str, Any], size: tuple[int, int] = SMALL_SIZE) -> lis
     buckets = grid(everything, outcomes.get("bucket_minutes"))
     index = {b: i for i, b in enumerate(buckets)}
     rise_minute = (doc.get("rise") or {}).get("minute")
+    bound = approximate_bound(outcomes.get("percentiles"))
     charts = []
     for chart_id, title, unit, specs in _LAYER_CHARTS:
+        if bound is not None and chart_id == "p95-latency":
+            title = f"p95 latency (ms, approximate ±{100 * bound:g} %)"
         series: list[tuple[str, list[float | None]]] = []
         for source, column, name, group in specs:
             for label, rows in _grouped(outcomes.get(source) or [], column, name, group):

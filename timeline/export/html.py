@@ -37,7 +37,19 @@ from timeline.export.charts import (
     layer_charts,
     request_anchor,
 )
-from timeline.export.text import NULL_TEXT, hm, hms, number, pct, plain
+from timeline.export.text import (
+    NULL_TEXT,
+    PERCENTILE_KEYS,
+    approximate,
+    approximate_bound,
+    hm,
+    hms,
+    number,
+    pct,
+    percentile_note,
+    plain,
+    shown_totals,
+)
 from timeline.export.waterfall import BAD_STATUS, waterfall
 
 CSS: Final = """
@@ -552,6 +564,7 @@ def render_html(doc: dict[str, Any]) -> str:
     carrying = exemplars_carrying(doc)
     cited = cited_events(doc)
     anchors = exemplar_anchors(doc) | {c.anchor for c in cited}
+    note = (doc.get("outcomes") or {}).get("percentiles")
     return template.render(
         doc=doc,
         chart=failing_share_chart(doc),
@@ -578,4 +591,9 @@ def render_html(doc: dict[str, Any]) -> str:
         hm=hm,
         pct=pct,
         number=number,
+        pbound=approximate_bound(note),
+        pnote=percentile_note(note),
+        pkeys=PERCENTILE_KEYS,
+        approx=approximate,
+        shown_totals=shown_totals,
     )

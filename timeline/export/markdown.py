@@ -7,6 +7,8 @@ from typing import Any, Final
 from timeline.export.mermaid import sequence
 from timeline.export.text import (
     NULL_TEXT,
+    approximate,
+    approximate_bound,
     chain_line,
     cites,
     hm,
@@ -15,7 +17,9 @@ from timeline.export.text import (
     number,
     pairs,
     pct,
+    percentile_note,
     plain,
+    shown_totals,
     table,
 )
 
@@ -108,7 +112,12 @@ def _changes(doc: dict[str, Any]) -> list[str]:
 
 def _outcomes(doc: dict[str, Any]) -> list[str]:
     o = doc["outcomes"]
-    out = [f"## Outcomes over time (buckets of {o['bucket_minutes']} min)", "", "### Requests", ""]
+    out = [f"## Outcomes over time (buckets of {o['bucket_minutes']} min)", ""]
+    note = percentile_note(o.get("percentiles"))
+    if note is not None:
+        out += [md(note), ""]
+    bound = approximate_bound(o.get("percentiles"))
+    out += ["### Requests", ""]
     out += table(
         ["minute", "requests", "failing", "failing share", "p50 ms", "p95 ms", "p99 ms"],
         [
@@ -117,9 +126,7 @@ def _outcomes(doc: dict[str, Any]) -> list[str]:
                 r["requests"],
                 r["failing"],
                 pct(r["failing_share"]),
-                r["p50_ms"],
-                r["p95_ms"],
-                r["p99_ms"],
+                *(approximate(r[k], bound, False) for k in ("p50_ms", "p95_ms", "p99_ms")),
             ]
             for r in o["requests"]
         ],
@@ -308,7 +315,7 @@ def _slices(doc: dict[str, Any]) -> list[str]:
     out = ["## Slices", ""]
     for s in doc["slices"]:
         out += [f"### {md(s['name'].capitalize())} ({md(s['layer'])} layer)", ""]
-        totals = pairs(s["totals"], between=": ")
+        totals = pairs(shown_totals(s["totals"]), between=": ")
         out += [f"Totals: {md(totals)}", ""]
         if s["change_points"]:
             out += [

@@ -98,3 +98,55 @@ def chain_line(chain: Sequence[dict[str, Any]]) -> str:
 def number(value: Any, spec: str) -> str:
     """``value`` formatted with ``spec`` (e.g. ``.2f``, ``+.1f``); None is :data:`NULL_TEXT`."""
     return NULL_TEXT if value is None else format(value, spec)
+
+
+# The appendix's percentile figures: their keys in outcome rows and in slice totals.
+PERCENTILE_KEYS: Final = frozenset(
+    {"p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms", "ttft_p95_ms", "latency_p95_ms"}
+)
+
+
+def approximate_bound(note: Any) -> float | None:
+    """The relative error bound of approximate percentiles, from a ``percentiles`` note of the
+    appendix (outcomes or slice totals); None when the percentiles are exact (no note)."""
+    if not isinstance(note, dict) or note.get("method") != "sketch":
+        return None
+    bound = note.get("relative_error")
+    return float(bound) if isinstance(bound, int | float) and not isinstance(bound, bool) else None
+
+
+def _bound_text(bound: float) -> str:
+    return f"±{100 * bound:g} %"
+
+
+def approximate(value: Any, bound: float | None, with_bound: bool = True) -> str:
+    """A percentile as shown: ``≈ 812.3 (±1 %)`` when approximate within ``bound`` (``≈ 812.3``
+    without ``with_bound``), else the value as :func:`plain` text."""
+    if bound is None or value is None:
+        return plain(value)
+    return f"≈ {plain(value)}" + (f" ({_bound_text(bound)})" if with_bound else "")
+
+
+def percentile_note(note: Any) -> str | None:
+    """The sentence saying that the percentiles are approximate and how close, else None."""
+    bound = approximate_bound(note)
+    if bound is None:
+        return None
+    assert isinstance(note, dict)
+    threshold = note.get("threshold_events")
+    above = f" (used above {threshold:,} events)" if isinstance(threshold, int) else ""
+    return (
+        f"Percentiles (≈) are approximate: each is within {_bound_text(bound)} of the exact"
+        f" value before rounding to 0.1 ms, from a log-bucketed histogram{above}."
+    )
+
+
+def shown_totals(totals: dict[str, Any]) -> dict[str, Any]:
+    """A slice's totals as rendered: without the ``percentiles`` note, approximate percentiles
+    as ``≈ value (±bound)`` text."""
+    bound = approximate_bound(totals.get("percentiles"))
+    return {
+        k: approximate(v, bound) if k in PERCENTILE_KEYS and bound is not None else v
+        for k, v in totals.items()
+        if k != "percentiles"
+    }

@@ -30,6 +30,29 @@ def revision_in_model(model: pl.Expr) -> pl.Expr:
     )
 
 
+def docs_from_source() -> pl.Expr:
+    """Documents an event says were returned: the length of ``doc_ids``, else the ``total_hits``
+    attribute as an integer (null when neither is there or the count is not a number)."""
+    hits = (
+        pl.col("attributes")
+        .list.eval(
+            pl.element()
+            .filter(pl.element().struct.field("key") == "total_hits")
+            .struct.field("value")
+        )
+        .list.first()
+        .cast(pl.Int64, strict=False)
+    )
+    return pl.coalesce(pl.col("doc_ids").list.len(), hits)
+
+
+def is_retrieval(layer: pl.Expr) -> pl.Expr:
+    """True for a retrieval event: layer ``retrieval`` or a ``retrieval.*`` event type."""
+    return ((layer == "retrieval") | pl.col("event_type").str.starts_with("retrieval.")).fill_null(
+        False
+    )
+
+
 def normalize(
     events: pl.DataFrame,
     lines: pl.DataFrame,
@@ -44,7 +67,8 @@ def normalize(
     ``ts_precision_ms`` is filled for every timed event whose parser did not set it, from the text
     in ``ts_raw`` (:func:`timeline.parserkit.timestamps.precision_ms`); it is null without a time.
     ``model_revision`` is filled from a revision written into ``model`` (:func:`revision_in_model`)
-    where the parser set none; ``model`` keeps what was logged."""
+    where the parser set none; ``model`` keeps what was logged. ``docs_returned`` is filled for
+    retrieval events (:func:`is_retrieval`) whose parser set none, from :func:`docs_from_source`."""
     if "source_line" not in events.columns:
         raise ValueError(f"parser {parser!r} returned events without source_line")
     frame = events.sort("source_line", maintain_order=True)
@@ -59,13 +83,14 @@ def normalize(
         )
     frame = conform(frame)
     empty_ids = pl.lit([], dtype=pl.List(ID_STRUCT))
+    layer_expr = pl.coalesce(pl.col("layer"), pl.lit(layer))
     extra = pl.concat_list(
         [pl.struct(kind=pl.lit(c), value=pl.col(c)) for c in ID_COLUMNS]
     ).list.filter(pl.element().struct.field("value").is_not_null())
     return frame.with_columns(
         pl.lit(source_file).alias("source_file"),
         pl.lit(parser).alias("parser"),
-        pl.coalesce(pl.col("layer"), pl.lit(layer)).alias("layer"),
+        layer_expr.alias("layer"),
         pl.col("ts_source").alias("ts"),
         pl.when(pl.col("ts_source").is_not_null()).then(0.0).alias("clock_offset_ms"),
         pl.concat_list(pl.col("ids").fill_null(empty_ids), extra)
@@ -78,6 +103,9 @@ def normalize(
         pl.coalesce(pl.col("model_revision"), revision_in_model(pl.col("model"))).alias(
             "model_revision"
         ),
+        pl.coalesce(
+            pl.col("docs_returned"), pl.when(is_retrieval(layer_expr)).then(docs_from_source())
+        ).alias("docs_returned"),
     )
 
 
