@@ -190,18 +190,29 @@ def _scenario_events(name: str) -> pl.DataFrame:
     return read_events(root / "out" / "events.parquet")
 
 
-@pytest.mark.slow  # about 30 s: runs in the slow step of .ci/run
+# Budgets: 1 byte (out of core, partitions of the smallest size), 64 KiB (out of core), 8 GiB
+# (in memory).
+BUDGETS = (1, 64 << 10, 8 << 30)
+
+
+@pytest.mark.slow  # about 40 s: runs in the slow step of .ci/run
 @settings(max_examples=12, deadline=None)
 @given(
     name=st.sampled_from(sorted(SCENARIOS)),
-    parts=st.integers(min_value=2, max_value=40),
+    parts=st.integers(min_value=0, max_value=40),
+    budget=st.sampled_from(BUDGETS),
 )
-def test_the_number_of_partitions_never_changes_the_result(name: str, parts: int) -> None:
-    """Out-of-core correlation cut into any number of partitions (id parts, row ranges, request
-    buckets, time slices and ranges all follow it) gives the one-partition result exactly."""
+def test_the_number_of_partitions_never_changes_the_result(
+    name: str, parts: int, budget: int
+) -> None:
+    """Correlation cut into any number of partitions (id parts, row ranges, request buckets, time
+    slices and ranges all follow it; 0: as the budget chooses), held in memory or spilled to
+    files under any budget, gives the one-partition in-memory result exactly."""
     events = _scenario_events(name)
-    one_t, one_r, one_rep = correlate(events, CorrelationConfig(), buckets=1)
-    many_t, many_r, many_rep = correlate(events, CorrelationConfig(), buckets=parts)
+    one_t, one_r, one_rep = correlate(events, CorrelationConfig(), buckets=1, memory_budget=8 << 30)
+    many_t, many_r, many_rep = correlate(
+        events, CorrelationConfig(), buckets=parts, memory_budget=budget
+    )
     assert one_t.equals(many_t)
     assert one_r.equals(many_r)
     assert one_rep.to_dict() == many_rep.to_dict()

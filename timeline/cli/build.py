@@ -16,6 +16,7 @@ from timeline.cli.options import (
     DEFAULT_MAX_LINE_BYTES,
     check_engine,
     engine_options,
+    memory_budget_option,
     parser_rules,
 )
 
@@ -113,6 +114,7 @@ from timeline.cli.options import (
     is_flag=True,
     help="Print only the totals line (no per-file lines, correlation summary or file list).",
 )
+@memory_budget_option
 @engine_options
 def build_command(
     inputs: tuple[str, ...],
@@ -131,6 +133,7 @@ def build_command(
     no_correlate: bool,
     no_report: bool,
     quiet: bool,
+    memory_budget: str | None,
     engine: str,
     master: str | None,
 ) -> None:
@@ -180,6 +183,7 @@ def build_command(
                 max_file_bytes=max_file_bytes,
                 progress=(lambda n: bar.advance(task, n)) if show else None,
                 on_total=(lambda n: bar.update(task, total=n)) if show else None,
+                memory_budget=memory_budget,
                 **common,
             )
     for warning in report.warnings:  # on stderr, also with -q: a rule that matched nothing

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from timeline.cli.lazy import api, spark_engine
-from timeline.cli.options import check_engine, engine_options
+from timeline.cli.options import check_engine, engine_options, memory_budget_option
 
 
 @click.command("correlate")
@@ -17,8 +17,11 @@ from timeline.cli.options import check_engine, engine_options
     type=click.Path(path_type=Path, dir_okay=False),
     help="Settings file with a [correlation] table (default: ./timeline.toml if present).",
 )
+@memory_budget_option
 @engine_options
-def correlate_command(outdir: Path, config: Path | None, engine: str, master: str | None) -> None:
+def correlate_command(
+    outdir: Path, config: Path | None, memory_budget: str | None, engine: str, master: str | None
+) -> None:
     """Correlate OUTDIR/events.parquet again: timeline.parquet, requests.parquet, correlation.json.
 
     Use it after changing the [correlation] settings; the earlier appendix is removed, and
@@ -28,4 +31,4 @@ def correlate_command(outdir: Path, config: Path | None, engine: str, master: st
     if engine == "spark":
         click.echo(spark_engine.correlate_spark(outdir, config=config, master=master).summary())
         return
-    click.echo(api.correlate(outdir, config=config).summary())
+    click.echo(api.correlate(outdir, config=config, memory_budget=memory_budget).summary())

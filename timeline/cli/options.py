@@ -36,6 +36,20 @@ def engine_options(command: Any) -> Any:
     )(command)
 
 
+def memory_budget_option(command: Any) -> Any:
+    """``--memory-budget SIZE`` (shared by build and correlate): bytes, or ``2G``, ``512M``; the
+    library reads the size (a bad one is its ``ConfigError``)."""
+    return click.option(
+        "--memory-budget",
+        default=None,
+        metavar="SIZE",
+        help=(
+            "Memory correlation may use (e.g. 2G, 512M): in memory when its working set fits,"
+            " else out of core in partitions sized by it. Default: half of the memory available, at most 2 GiB."
+        ),
+    )(command)
+
+
 def check_engine(engine: str, master: str | None) -> None:
     """``--master`` only means something with ``--engine spark``; Spark needs its extra."""
     if master is not None and engine != "spark":

@@ -1,9 +1,11 @@
-"""Out-of-core correlation: ``events.parquet`` to the timeline, the requests and the report.
+"""Correlation: ``events.parquet`` to the timeline, the requests and the report.
 
-Memory holds one partition of events at a time (about ``PART_EVENTS``), plus what grows with the
-number of distinct ids (integer arrays: a node's component and its primary node) and the skew
-evidence (two numbers per request and source). Each stage streams its input once and scatters rows
-to partition files on disk (``spill.Spill``):
+Each stage streams its input once and scatters rows to partitions (``spill.Spill``). When the
+working set fits the memory budget (``budget.plan``), the partitions are held in memory (about
+``budget.MEMORY_PART_EVENTS`` events each); beyond it they are files on disk, and memory holds one
+partition of events at a time (sized by the budget), plus what grows with the number of distinct
+ids (integer arrays: a node's component and its primary node) and the skew evidence (two numbers
+per request and source). The stages are the same either way:
 
 1. ids -> edges, partitioned by a hash of the id (so every event carrying an id meets in one part);
 2. per id part: degenerate ids judged and left out, usable ids numbered; (row, id) by row range;
@@ -17,8 +19,8 @@ to partition files on disk (``spill.Spill``):
 9. per time range: sorted and appended to ``timeline.parquet``; per request bucket: the requests,
    scattered by start time and appended in order to ``requests.parquet``.
 
-Every partition count follows the input size, so the result does not depend on it (tests compare
-1 and 7 partitions with the in-memory ``correlate``).
+Every partition count follows the input size and the budget; the result depends on neither
+(tests compare many partition counts and budgets, in memory and spilled, byte for byte).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Final
 import polars as pl
 import pyarrow.parquet as pq
 
+from timeline.correlation.budget import default_budget, plan
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.graph import (
     alias_links,
@@ -57,12 +60,12 @@ from timeline.correlation.spill import Spill
 from timeline.normalize.inherit import file_host
 from timeline.schema import POLARS_SCHEMA, conform
 
-PART_EVENTS: Final = 100_000  # events per partition (row range, request bucket, time range)
+PART_EVENTS: Final = 100_000  # events per partition without a budget (Layout.for_rows; Spark)
 MAX_PARTS: Final = 4096
 # Clock-skew evidence: every request up to this many, else a sample of this size by request hash
 # (the estimate is the region most requests agree on; a uniform sample finds the same region).
 SKEW_REQUESTS: Final = 500_000
-_SAMPLE_SCALE: Final = 1 << 20
+SAMPLE_SCALE: Final = 1 << 20
 
 # The columns correlation reads; the rest of each event is only carried through.
 COMPACT_COLUMNS: Final = (
@@ -93,9 +96,9 @@ ASSIGNMENT_COLUMNS: Final = (
     "seq",
     "offset_ms",
 )
-_ORDER_BY: Final = [*SORT_KEYS, "row"]
+ORDER_BY: Final = [*SORT_KEYS, "row"]
 
-_EDGE_SCHEMA = pl.Schema(
+EDGE_SCHEMA = pl.Schema(
     {
         "row": pl.Int64(),
         "ts": pl.Datetime("us", "UTC"),
@@ -127,7 +130,7 @@ def _compact_schema(columns: list[str]) -> pl.Schema:
     )
 
 
-_ASSIGN_SCHEMA = pl.Schema(
+ASSIGN_SCHEMA = pl.Schema(
     {
         "row": pl.Int64(),
         "label": pl.Int64(),
@@ -142,17 +145,21 @@ _ASSIGN_SCHEMA = pl.Schema(
 
 @dataclass(frozen=True)
 class Layout:
-    """How the input is cut: ``parts`` partitions per stage, ``span`` rows per row range."""
+    """How the input is cut: ``parts`` partitions per stage, ``span`` rows per row range; the
+    partitions held in memory or spilled to files (``in_memory``)."""
 
     rows: int
     parts: int
     span: int
+    in_memory: bool = False
 
     @classmethod
-    def for_rows(cls, rows: int, parts: int = 0) -> Layout:
-        """``parts`` partitions (0: one per ``PART_EVENTS`` events)."""
-        count = parts or min(MAX_PARTS, max(1, -(-rows // PART_EVENTS)))
-        return cls(rows, count, max(1, -(-rows // count)))
+    def for_rows(
+        cls, rows: int, parts: int = 0, part_events: int = PART_EVENTS, in_memory: bool = False
+    ) -> Layout:
+        """``parts`` partitions (0: one per ``part_events`` events)."""
+        count = parts or min(MAX_PARTS, max(1, -(-rows // max(1, part_events))))
+        return cls(rows, count, max(1, -(-rows // count)), in_memory)
 
 
 def source_expr(clock_source: str) -> pl.Expr:
@@ -214,14 +221,16 @@ class Correlator:
         self.components = 0
 
     def spill(self, name: str, schema: pl.Schema, parts: int = 0, buffer: int = 0) -> Spill:
-        """A spill with one partition per layout part (or ``parts``), ``buffer`` bytes of buffers."""
-        return Spill(self.tmp, name, parts or self.layout.parts, schema, buffer_bytes=buffer)
+        """A spill with one partition per layout part (or ``parts``), ``buffer`` bytes of buffers;
+        held in memory when the layout says so."""
+        directory = None if self.layout.in_memory else self.tmp
+        return Spill(directory, name, parts or self.layout.parts, schema, buffer_bytes=buffer)
 
     # 1-2: the id graph's vertices
     def edges(self) -> Spill:
         """Stage 1: every linking id of every event, by node hash; the time range on the way."""
         parts = self.layout.parts
-        out = self.spill("edges", _EDGE_SCHEMA)
+        out = self.spill("edges", EDGE_SCHEMA)
         lo, hi = NO_TIME, -NO_TIME
         for _, frame in row_ranges(self.events, ["ids", "ts_source", "layer"], self.layout):
             frame = frame.cast({"ts_source": POLARS_SCHEMA["ts_source"]})
@@ -293,7 +302,7 @@ class Correlator:
         id-less ones to time slices for the heuristics."""
         parts = self.layout.parts
         buckets = self.spill("buckets", self.compact)
-        slices = self._slices()
+        slices = self.slices()
         orphans = self.spill("orphans", self.compact, parts=slices[2]) if slices else None
         candidates = self.spill("candidates", self.compact, parts=slices[2]) if slices else None
         for part, frame in row_ranges(self.events, self.columns, self.layout):
@@ -335,7 +344,7 @@ class Correlator:
             self.heuristics(orphans, candidates, buckets)
         return buckets
 
-    def _slices(self) -> tuple[int, int, int] | None:
+    def slices(self) -> tuple[int, int, int] | None:
         """(first time, width, count) of the time slices for the heuristics, in microseconds."""
         if not self.keys or self.ts_range is None:
             return None
@@ -396,8 +405,7 @@ class Correlator:
             frame = buckets.read(part).filter(pl.col("correlation_method").is_in(["id", "alias"]))
             if share < 1.0:
                 chosen = cids.read(part).filter(
-                    pl.col("correlation_id").hash(seed=0) % _SAMPLE_SCALE
-                    < int(share * _SAMPLE_SCALE)
+                    pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
                 )
                 frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
             yield frame.select(
@@ -424,7 +432,7 @@ class Correlator:
             if offsets
             else pl.lit(0.0)
         )
-        out = self.spill("assigned", _ASSIGN_SCHEMA)
+        out = self.spill("assigned", ASSIGN_SCHEMA)
         methods: Counter[str] = Counter()
         orphans: Counter[str] = Counter()
         for part in range(buckets.parts):
@@ -441,12 +449,12 @@ class Correlator:
                 pl.when(pl.col("ts_source").is_not_null()).then(offset).alias("clock_offset_ms"),
             )
             self.report.violations_after += violations(frame, "ts")
-            ordered = numbered(with_keys(frame).sort(_ORDER_BY, nulls_last=True))
-            methods.update(_counts(ordered, "correlation_method"))
+            ordered = numbered(with_keys(frame).sort(ORDER_BY, nulls_last=True))
+            methods.update(value_counts(ordered, "correlation_method"))
             unattached = ordered.filter(pl.col("correlation_id").is_null())
             is_global = pl.col("event_type").is_in(list(GLOBAL_TYPES))
             self.report.global_events += unattached.filter(is_global).height
-            orphans.update(_counts(unattached.filter(~is_global), "layer"))
+            orphans.update(value_counts(unattached.filter(~is_global), "layer"))
             seconds = ordered["_ts_key"] // 1_000_000
             self.histogram.update(dict(seconds.value_counts().iter_rows()))
             out.write(ordered, ordered["row"] // self.layout.span)
@@ -473,20 +481,27 @@ class Correlator:
         requests' input columns by request bucket."""
         keep = [*POLARS_SCHEMA.names(), *KEY_COLUMNS, "row"]
         full_schema = pl.Schema(
-            {**POLARS_SCHEMA, **{k: _ASSIGN_SCHEMA[k] for k in (*KEY_COLUMNS, "row")}}
+            {**POLARS_SCHEMA, **{k: ASSIGN_SCHEMA[k] for k in (*KEY_COLUMNS, "row")}}
         )
         ranges = self.spill("ranges", full_schema, parts=cuts.len() + 1, buffer=48 << 20)
         request_schema = pl.Schema(
             {
                 **{c: POLARS_SCHEMA[c] for c in REQUEST_INPUT_COLUMNS},
-                **{c: full_schema[c] for c in _ORDER_BY if c not in REQUEST_INPUT_COLUMNS},
+                **{c: full_schema[c] for c in ORDER_BY if c not in REQUEST_INPUT_COLUMNS},
                 "label": pl.Int64(),
             }
         )
         inputs = self.spill("requestinputs", request_schema, buffer=48 << 20)
         for part, frame in row_ranges(self.events, None, self.layout):
             events = conform(frame.drop("row")).drop(*ASSIGNMENT_COLUMNS).with_columns(frame["row"])
-            joined = events.join(assigned.read(part), on="row", how="left", maintain_order="left")
+            found = assigned.read(part).sort("row")
+            assigned.release(part)
+            if found["row"].equals(events["row"]):
+                # Every event of the range has its row once, in order: the columns are put
+                # side by side, without copying the events as a join would.
+                joined = events.hstack(found.drop("row"))
+            else:
+                joined = events.join(found, on="row", how="left", maintain_order="left")
             where = cuts.search_sorted(joined["_ts_key"], side="right")
             ranges.write(joined.select([*keep]), where)
             linked = joined.filter(pl.col("label").is_not_null())
@@ -498,8 +513,9 @@ class Correlator:
         """Stage 9a: the timeline in order, one time range at a time."""
         for part in range(ranges.parts):
             frame = ranges.read(part)
+            ranges.release(part)
             if frame.height:
-                yield frame.sort(_ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
+                yield frame.sort(ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
         ranges.drop()
 
     def requests(self, inputs: Spill, cuts: pl.Series) -> Iterator[pl.DataFrame]:
@@ -508,26 +524,33 @@ class Correlator:
         starts = self.spill("requestranges", schema, parts=cuts.len() + 1)
         for part in range(inputs.parts):
             frame = inputs.read(part)
+            inputs.release(part)
             if frame.height == 0:
                 continue
-            table = requests_table(frame.sort(_ORDER_BY, nulls_last=True))
+            table = requests_table(frame.sort(ORDER_BY, nulls_last=True))
             key = table["start"].dt.epoch("us").fill_null(NO_TIME)
             starts.write(table.with_columns(key.alias("_start")), cuts.search_sorted(key, "right"))
         inputs.drop()
         for part in range(starts.parts):
             frame = starts.read(part)
+            starts.release(part)
             if frame.height:
                 yield frame.drop("_start").sort("start", "correlation_id", nulls_last=True)
         starts.drop()
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+def value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     """Events per value of ``column``; a null value counts as ``unknown``."""
     counts = frame.group_by(pl.col(column).fill_null("unknown")).len()
     return dict(zip(counts[column].to_list(), counts["len"].to_list(), strict=True))
 
 
-def layout_for(events: Path, parts: int = 0) -> Layout:
-    """The layout for the events file (``parts``: 0 = by size)."""
-    rows = pq.ParquetFile(events).metadata.num_rows
-    return Layout.for_rows(rows, parts)
+def layout_for(events: Path, parts: int = 0, budget: int = 0) -> Layout:
+    """The layout for the events file under a memory ``budget`` in bytes (0: the machine's
+    default): in memory when its working set fits, else out of core with partitions sized by the
+    budget (``budget.plan``). ``parts`` (0 = by size) overrides the number of partitions."""
+    metadata = pq.ParquetFile(events).metadata
+    rows = metadata.num_rows
+    size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    chosen = plan(rows, size / max(1, rows), budget or default_budget())
+    return Layout.for_rows(rows, parts, chosen.part_events, chosen.in_memory)

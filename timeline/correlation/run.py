@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
 
 import polars as pl
 import pyarrow as pa
 
+from timeline.correlation.budget import resolve_budget
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.pipeline import Correlator, layout_for
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
 from timeline.correlation.requests import REQUEST_SCHEMA
 from timeline.io.atomic import write_text_atomic
-from timeline.io.parquet import polars_schema_to_arrow, read_events, read_metadata, write_tables
+from timeline.io.parquet import (
+    ROW_GROUP_ROWS,
+    polars_schema_to_arrow,
+    read_events,
+    read_metadata,
+    write_tables,
+)
 from timeline.layout import CORRELATE_PREFIX, CORRELATION, EVENTS, REQUESTS, TIMELINE
 from timeline.schema import ARROW_SCHEMA, conform, to_arrow
-
-CHUNK_ROWS: Final = 256 * 1024
 
 __all__ = [
     "GLOBAL_TYPES",
@@ -31,17 +35,23 @@ __all__ = [
 
 
 def correlate_outdir(
-    outdir: Path, events_file: str, config: CorrelationConfig, buckets: int = 0
+    outdir: Path,
+    events_file: str,
+    config: CorrelationConfig,
+    buckets: int = 0,
+    memory_budget: int | str | None = None,
 ) -> CorrelationReport:
     """Correlate ``outdir/events_file`` into the timeline, the requests and the report (atomically).
 
-    Out of core (see ``timeline.correlation.pipeline``): memory holds one partition of events at a
-    time; ``buckets`` sets the number of partitions (0: one per ~250k events). The result does not
-    depend on it.
+    In memory when the working set fits ``memory_budget`` (bytes, or a size such as ``2G``;
+    default: half of the memory available, at most 2 GiB), else out of core (see
+    ``timeline.correlation.pipeline``): memory then holds one partition of events at a time.
+    ``buckets`` sets the number of partitions (0: chosen by the budget). The result depends on
+    neither.
     """
     events_path = outdir / events_file
     metadata = read_metadata(events_path)
-    layout = layout_for(events_path, buckets)
+    layout = layout_for(events_path, buckets, resolve_budget(memory_budget))
     with tempfile.TemporaryDirectory(prefix=CORRELATE_PREFIX, dir=outdir) as tmp:
         run = Correlator(events_path, Path(tmp), config, layout)
         edges = run.edges()
@@ -61,8 +71,9 @@ def correlate_outdir(
         # The three outputs are written in the scratch folder, then renamed into place together:
         # a crash never leaves a new timeline beside old requests.
         staged = Path(tmp)
-        write_tables(staged / TIMELINE, ARROW_SCHEMA, _arrow(run.timeline(ranges)), meta)
-        requests = (t.to_arrow() for t in run.requests(inputs, cuts))
+        timeline = _groups(run.timeline(ranges), to_arrow)
+        write_tables(staged / TIMELINE, ARROW_SCHEMA, timeline, meta)
+        requests = _groups(run.requests(inputs, cuts), pl.DataFrame.to_arrow)
         schema = polars_schema_to_arrow(REQUEST_SCHEMA)
         written = write_tables(staged / REQUESTS, schema, requests, meta)
         if written != report.requests:
@@ -77,14 +88,46 @@ def correlate_outdir(
     return report
 
 
-def _arrow(frames: Iterator[pl.DataFrame]) -> Iterator[pa.Table]:
+def _groups(
+    frames: Iterator[pl.DataFrame], convert: Callable[[pl.DataFrame], pa.Table]
+) -> Iterator[pa.Table]:
+    """``frames`` as Arrow tables of exactly ``ROW_GROUP_ROWS`` rows (the last one shorter), their
+    nested columns in one piece: the writer then makes the same row groups and pages (it pages
+    nested columns by chunk), and so the same bytes, however the rows arrived (one partition or
+    many, in memory or spilled). Frames are converted a row group at most at a time."""
+    pending: list[pa.Table] = []
+    count = 0
     for frame in frames:
-        for start in range(0, frame.height, CHUNK_ROWS):
-            yield to_arrow(frame.slice(start, CHUNK_ROWS))
+        for start in range(0, frame.height, ROW_GROUP_ROWS):
+            pending.append(convert(frame.slice(start, ROW_GROUP_ROWS)))
+            count += pending[-1].num_rows
+            while count >= ROW_GROUP_ROWS:
+                merged = pa.concat_tables(pending)
+                pending = [merged.slice(ROW_GROUP_ROWS)]
+                count = pending[0].num_rows
+                group = _whole(merged.slice(0, ROW_GROUP_ROWS))
+                del merged
+                yield group
+                del group
+        del frame  # nothing but ``pending`` holds the rows while the next frame is made
+    if count:
+        yield _whole(pa.concat_tables(pending))
+
+
+def _whole(table: pa.Table) -> pa.Table:
+    """``table`` with its nested columns (lists, maps, structs) each in one chunk."""
+    for index, field in enumerate(table.schema):
+        column = table.column(index)
+        if pa.types.is_nested(field.type) and column.num_chunks > 1:
+            table = table.set_column(index, field, column.combine_chunks())
+    return table
 
 
 def correlate(
-    events: pl.DataFrame, config: CorrelationConfig, buckets: int = 0
+    events: pl.DataFrame,
+    config: CorrelationConfig,
+    buckets: int = 0,
+    memory_budget: int | str | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, CorrelationReport]:
     """Correlate canonical ``events``: the ordered timeline, the requests and the report.
 
@@ -93,7 +136,7 @@ def correlate(
     with tempfile.TemporaryDirectory(prefix="timeline-correlate-") as tmp:
         outdir = Path(tmp)
         write_tables(outdir / EVENTS, ARROW_SCHEMA, [to_arrow(conform(events))], {})
-        report = correlate_outdir(outdir, EVENTS, config, buckets)
+        report = correlate_outdir(outdir, EVENTS, config, buckets, memory_budget)
         timeline = read_events(outdir / TIMELINE)
         requests = pl.read_parquet(outdir / REQUESTS)
     return timeline, requests, report

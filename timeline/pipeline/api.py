@@ -32,6 +32,7 @@ from timeline.analyze.query import (
     to_table,
     write_parquet,
 )
+from timeline.correlation.budget import parse_size
 from timeline.correlation.report import CorrelationReport
 from timeline.correlation.run import correlate_outdir
 from timeline.correlation.show import load_request, render
@@ -110,6 +111,19 @@ def _rules(rules: ParserRules) -> tuple[tuple[str, str], ...]:
     return pairs
 
 
+def _memory_budget(value: int | str | None) -> int:
+    """A memory budget in bytes (0: the machine's default); a bad size is a ``ConfigError``."""
+    if value is None:
+        return 0
+    try:
+        size = parse_size(value) if isinstance(value, str) else int(value)
+    except ValueError as error:
+        raise ConfigError(f"memory budget: {error}") from None
+    if size < 0:
+        raise ConfigError(f"memory budget: {value!r} is not a positive size")
+    return size
+
+
 def build_setup(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -128,6 +142,7 @@ def build_setup(
     correlate: bool = True,
     report: bool = True,
     command: str = "",
+    memory_budget: int | str | None = None,
 ) -> tuple[list[str], Registry, BuildOptions]:
     """The inputs as text, the parser registry and the :class:`BuildOptions` that :func:`build`
     (and the Spark engine) run with: the options checked, ``timeline.toml`` found and
@@ -154,6 +169,7 @@ def build_setup(
         command=command,
         correlate=correlate,
         report=report and correlate,
+        memory_budget=_memory_budget(memory_budget),
     )
     return texts, registry, options
 
@@ -178,13 +194,16 @@ def build(
     command: str = "",
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    memory_budget: int | str | None = None,
 ) -> BuildReport:
     """Parse ``inputs`` (files, directories, globs, ``-`` for stdin) into ``outdir``.
 
     ``parsers`` forces parsers by glob (``{"gateway/*.log": "nginx_combined"}``); ``config`` is a
     ``timeline.toml`` path or a :class:`BuildConfig` (default: found as the command finds it).
     With ``correlate`` the events are correlated into requests; with ``report`` as well, the
-    postmortem appendix is written. Returns the line accounting and the files written.
+    postmortem appendix is written. ``memory_budget`` (bytes, or a size such as ``"2G"``;
+    default: half of the memory available, at most 2 GiB) is what correlation may hold: it runs in memory when
+    its working set fits, else out of core. Returns the line accounting and the files written.
     """
     texts, registry, options = build_setup(
         inputs,
@@ -203,14 +222,18 @@ def build(
         correlate=correlate,
         report=report,
         command=command,
+        memory_budget=memory_budget,
     )
     return run_build(texts, registry, options, progress=progress, on_total=on_total)
 
 
-def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationReport:
+def correlate(
+    outdir: str | Path, *, config: ConfigArg = None, memory_budget: int | str | None = None
+) -> CorrelationReport:
     """Correlate ``outdir/events.parquet`` (again) into the timeline, the requests and the report.
 
-    ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present).
+    ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present);
+    ``memory_budget`` as for :func:`build`.
     An appendix of the earlier correlation is removed (it would describe other requests):
     ``report`` writes a new one."""
     folder = Path(outdir)
@@ -222,7 +245,9 @@ def correlate(outdir: str | Path, *, config: ConfigArg = None) -> CorrelationRep
     with locked(folder) as real, output_errors(folder):  # one writer; the folder stays one build
         clean_leftovers(real)
         check_one_build(folder)
-        result = correlate_outdir(folder, EVENTS, settings)
+        result = correlate_outdir(
+            folder, EVENTS, settings, memory_budget=_memory_budget(memory_budget) or None
+        )
         for name in STAGE_OUTPUTS["report"]:
             (real / name).unlink(missing_ok=True)
         return result

@@ -65,6 +65,9 @@ class BuildOptions:
     command: str = ""
     correlate: bool = True
     report: bool = False  # write appendix.md / .html / .json after correlation
+    memory_budget: int = (
+        0  # bytes correlation may hold (0: half of the memory available, at most 2 GiB)
+    )
 
     def plan_options(self) -> PlanOptions:
         """What planning needs of these options."""
@@ -105,7 +108,9 @@ def _run_jobs(jobs: list[FileJob], parts_dir: Path, workers: int) -> list[FileOu
             return list(pool.map(lambda j: run_file(j, parts_dir, blocks), jobs))
 
 
-def _infer_year(outcomes: list[FileOutcome], jobs: list[FileJob]) -> tuple[int, str]:
+def infer_year(outcomes: list[FileOutcome], jobs: list[FileJob]) -> tuple[int, str]:
+    """The year for year-less timestamps and where it came from: the latest year of the other
+    files' events, else the first job's file modification time, else the current date."""
     years = [o.max_ts_year for o in outcomes if o.max_ts_year is not None]
     if years:
         return max(years), "the other sources"
@@ -124,7 +129,7 @@ def _execute(jobs: list[FileJob], parts_dir: Path, options: BuildOptions) -> lis
         zip([j.index for j in first], _run_jobs(first, parts_dir, options.jobs), strict=True)
     )
     if later:
-        year, origin = _infer_year(list(outcomes.values()), later)
+        year, origin = infer_year(list(outcomes.values()), later)
         for job in later:
             job.settings = dataclasses.replace(job.settings, year=year, year_origin=origin)
         outcomes.update(
@@ -136,7 +141,7 @@ def _execute(jobs: list[FileJob], parts_dir: Path, options: BuildOptions) -> lis
     return [outcomes[j.index] for j in sorted(jobs, key=lambda j: j.index)]
 
 
-def _dedupe(outcomes: list[FileOutcome]) -> None:
+def dedupe(outcomes: list[FileOutcome]) -> None:
     """Inputs with the same content (decompressed: ``a.log`` and ``a.log.gz``) count once."""
     first_seen: dict[str, str] = {}
     for outcome in outcomes:
@@ -155,7 +160,7 @@ def _event_table(part: Path, sha256: str, salt: bytes, keep_content: bool) -> pa
     return to_arrow(finish(frame, sha256, salt, keep_content))
 
 
-def _event_tables(
+def event_tables(
     outcomes: list[FileOutcome], salt: bytes, keep_content: bool, pool: BlockPool | None = None
 ) -> Iterator[pa.Table]:
     """Every event part as its final Arrow table, in input order; with a ``pool``, the next parts
@@ -168,7 +173,7 @@ def _event_tables(
     return (pool if pool is not None else BlockPool(1)).ordered(tasks)
 
 
-def _reject_tables(
+def reject_tables(
     outcomes: list[FileOutcome], salt: bytes, keep_content: bool
 ) -> Iterator[pa.Table]:
     """Each file's rejects in line order: part by part, or sorted together when the parts
@@ -212,17 +217,23 @@ def build(
         )
         correlation = None
         if options.correlate:
-            correlation = correlate_outdir(stage, layout.EVENTS, options.config.correlation)
+            correlation = correlate_outdir(
+                stage,
+                layout.EVENTS,
+                options.config.correlation,
+                memory_budget=options.memory_budget or None,
+            )
             written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
         fresh.commit()
         if options.correlate and options.report:
             # After the swap, still under the lock: the appendix names the folder as given.
             written += [path.name for path in write_report(outdir, ReportOptions())]
-    outputs = {_OUTPUT_KEYS.get(name, name.replace(".", "_")): outdir / name for name in written}
+    outputs = {OUTPUT_KEYS.get(name, name.replace(".", "_")): outdir / name for name in written}
     return BuildReport(accounts, events, rejects, outputs, correlation, warnings)
 
 
-_OUTPUT_KEYS: Final = {
+# The key of each output file in :attr:`BuildReport.outputs` (others: the name, dots as ``_``).
+OUTPUT_KEYS: Final = {
     layout.EVENTS: "events",
     layout.REJECTS: "rejects",
     layout.MANIFEST: "manifest",
@@ -249,33 +260,33 @@ def _parse(
         if on_total is not None:
             on_total(sum(j.reader.path.stat().st_size for j in jobs))
         outcomes = _execute(jobs, parts_dir, options)
-        _dedupe(outcomes)
+        dedupe(outcomes)
         accounts = [o.account for o in outcomes]
         salt = resolve_salt(options.salt).value  # secret: never written to any output
-        metadata = _metadata(accounts, files)
-        metadata = {layout.BUILD_ID: _build_id(metadata, options), **metadata}
+        metadata = build_metadata(accounts, files)
+        metadata = {layout.BUILD_ID: build_id(metadata, options), **metadata}
         with BlockPool(options.jobs) as pool:
             events = write_tables(
                 outdir / layout.EVENTS,
                 EVENT_ARROW_SCHEMA,
-                _event_tables(outcomes, salt, options.keep_content, pool),
+                event_tables(outcomes, salt, options.keep_content, pool),
                 metadata,
             )
         rejects = write_tables(
             outdir / layout.REJECTS,
             polars_schema_to_arrow(REJECT_SCHEMA),
-            _reject_tables(outcomes, salt, options.keep_content),
+            reject_tables(outcomes, salt, options.keep_content),
             metadata,
         )
-        manifest = _manifest(metadata, options, registry, accounts)
+        manifest = build_manifest(metadata, options, registry, accounts)
         manifest["warnings"] = warnings
-        write_text_atomic(outdir / layout.MANIFEST, _json(manifest))
+        write_text_atomic(outdir / layout.MANIFEST, manifest_json(manifest))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     return [layout.EVENTS, layout.REJECTS, layout.MANIFEST], accounts, events, rejects
 
 
-def _build_id(metadata: dict[str, Any], options: BuildOptions) -> str:
+def build_id(metadata: dict[str, Any], options: BuildOptions) -> str:
     """The build's id: a uuid derived from its inputs, accounting and settings.
 
     Derived, not random, so that a rebuild stays byte-identical; two builds of other inputs or
@@ -299,7 +310,9 @@ def _build_id(metadata: dict[str, Any], options: BuildOptions) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
-def _metadata(accounts: list[FileAccount], files: Sequence[InputFile]) -> dict[str, Any]:
+def build_metadata(accounts: list[FileAccount], files: Sequence[InputFile]) -> dict[str, Any]:
+    """The Parquet metadata of a build's tables: schema and tool versions, inputs, accounting,
+    totals (``build.json`` starts with it too)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": "ai-timeline",
@@ -318,9 +331,10 @@ def _metadata(accounts: list[FileAccount], files: Sequence[InputFile]) -> dict[s
     }
 
 
-def _manifest(
+def build_manifest(
     metadata: dict[str, Any], options: BuildOptions, registry: Registry, accounts: list[FileAccount]
 ) -> dict[str, Any]:
+    """``build.json``: the metadata plus the command (scrubbed), settings and parser origins."""
     used = sorted({a.parser for a in accounts if a.parser})
     return {
         **metadata,
@@ -342,5 +356,6 @@ def _manifest(
     }
 
 
-def _json(value: dict[str, Any]) -> str:
+def manifest_json(value: dict[str, Any]) -> str:
+    """``build.json``'s text: indented, keys in their order, non-ASCII kept."""
     return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
