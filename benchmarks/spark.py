@@ -1,14 +1,17 @@
 """Wall time of the Spark engine against the local engine on a generated corpus.
 
     python -m benchmarks.spark --requests 50000 [--master local[2]] [--root DIR]
+        [--partitions N] [--split-bytes B] [--stages]
 
 Generates (or reuses) the corpus of ``benchmarks.corpus``, builds it with both engines (no
-appendix), checks that the timelines are equal, and prints both wall times and their ratio.
+appendix), checks that the timelines are equal, and prints both wall times and their ratio;
+``--stages`` also prints the Spark engine's wall time per stage (``timeline.spark.timing``).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -26,10 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--root", type=Path, default=None, help="corpus folder (kept, reused)")
     parser.add_argument("--partitions", type=int, default=0)
+    parser.add_argument("--split-bytes", type=int, default=0, help="0: the engine's default")
+    parser.add_argument("--stages", action="store_true", help="print each stage's wall time")
     args = parser.parse_args(argv)
+    if args.stages:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("  stage %(message)s"))
+        log = logging.getLogger("timeline.spark")
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
     from pyspark.sql import SparkSession
 
+    from timeline.spark.blocks import SPLIT_BYTES
     from timeline.spark.engine import build_spark
 
     with tempfile.TemporaryDirectory(prefix="timeline-spark-bench-") as tmp:
@@ -52,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             started = time.perf_counter()
             build_spark(
-                [corpus.logs], work / "spark", spark=spark, partitions=args.partitions, report=False
+                [corpus.logs],
+                work / "spark",
+                spark=spark,
+                partitions=args.partitions,
+                split_bytes=args.split_bytes or SPLIT_BYTES,
+                report=False,
             )
             remote = time.perf_counter() - started
         finally:

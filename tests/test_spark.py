@@ -108,14 +108,35 @@ def test_correlate_spark_recorrelates(spark: SparkSession, tmp_path: Path) -> No
 
 
 def test_generated_incident_equals_local(spark: SparkSession, tmp_path: Path) -> None:
-    """A generated corpus of about 300k events (50k requests, six layers' formats)."""
+    """A generated corpus of about 300k events (50k requests, six layers' formats); its files
+    (6 to 32 MB) are larger than the split size, so each is parsed in pieces by several tasks."""
     from benchmarks.corpus import generate
     from timeline.spark.engine import build_spark
 
     corpus = generate(tmp_path / "corpus", 50_000, jobs=2)
     timeline.build([corpus.logs], tmp_path / "local", report=False)
-    build_spark([corpus.logs], tmp_path / "spark", spark=spark, report=False)
+    build_spark([corpus.logs], tmp_path / "spark", spark=spark, report=False, split_bytes=4 << 20)
     _same(tmp_path / "local", tmp_path / "spark")
+
+
+def test_large_files_in_pieces_equal_local(spark: SparkSession, tmp_path: Path) -> None:
+    """vLLM logs (a multi-line parser with its own ``cut``, untimed lines that inherit the time of
+    an earlier line, startup lines whose model revision later events inherit) cut into pieces of
+    20 kB: a plain file and a gzip one, each parsed by some twenty tasks, equal the local build."""
+    import gzip
+
+    from timeline.spark.engine import build_spark
+
+    source = ROOT / "fixtures" / "scenarios" / "vllm_revision_one_host" / "logs" / "inference"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "vllm-0.log").write_bytes(gzip.decompress((source / "vllm-0.log.gz").read_bytes()))
+    shutil.copy(source / "vllm-1.log.gz", logs / "vllm-1.log.gz")
+    timeline.build([logs], tmp_path / "local", report=False)
+    build_spark([logs], tmp_path / "spark", spark=spark, report=False, split_bytes=20_000)
+    _same(tmp_path / "local", tmp_path / "spark")
+    events = pl.read_parquet(tmp_path / "spark" / "events.parquet")
+    assert events.get_column("ts_inherited").sum() > 0  # untimed lines took an earlier time
 
 
 # pyspark's pickler raises the recursion limit inside the test; hypothesis warns about it

@@ -35,17 +35,17 @@ from timeline.correlation.heuristics import RuleStats, link
 from timeline.correlation.ids import explode_ids, judge_nodes
 from timeline.correlation.order import KEY_COLUMNS, NO_TIME, numbered, with_keys
 from timeline.correlation.pipeline import (
-    _ASSIGN_SCHEMA,
-    _EDGE_SCHEMA,
-    _ORDER_BY,
-    _SAMPLE_SCALE,
+    ASSIGN_SCHEMA,
     ASSIGNMENT_COLUMNS,
+    EDGE_SCHEMA,
+    ORDER_BY,
     PART_EVENTS,
+    SAMPLE_SCALE,
     SKEW_REQUESTS,
     Correlator,
     Layout,
-    _counts,
     source_expr,
+    value_counts,
     violations,
 )
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
@@ -62,6 +62,7 @@ from timeline.spark.frames import (
     spark_ddl,
     to_batches,
 )
+from timeline.spark.timing import stage
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -156,7 +157,7 @@ class SparkCorrelator:
     def edges(self) -> DataFrame:
         """Every linking id of every event."""
         path, layout, exclude = self.path, self.layout, self.config.exclude_kinds
-        out = arrow_schema(_EDGE_SCHEMA)
+        out = arrow_schema(EDGE_SCHEMA)
 
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             for batch in batches:
@@ -175,9 +176,9 @@ class SparkCorrelator:
                         ),
                         exclude,
                     )
-                    yield from to_batches(edges.select(_EDGE_SCHEMA.names()), out)
+                    yield from to_batches(edges.select(EDGE_SCHEMA.names()), out)
 
-        return self._ranges().mapInArrow(run, spark_ddl(_EDGE_SCHEMA))
+        return self._ranges().mapInArrow(run, spark_ddl(EDGE_SCHEMA))
 
     def time_range(self) -> None:
         """The first and last ``ts_source`` (microseconds), as the local stage 1 notes them."""
@@ -198,7 +199,7 @@ class SparkCorrelator:
         out = arrow_schema(_JUDGED_SCHEMA)
 
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            frame = _task_frame(batches, _EDGE_SCHEMA)
+            frame = _task_frame(batches, EDGE_SCHEMA)
             if frame.height == 0:
                 return
             judged = judge_nodes(frame, max_events, max_span)
@@ -354,10 +355,11 @@ class SparkCorrelator:
         """Every event with its request: id-linked, heuristically attached, or alone."""
         from pyspark.sql import functions as sf
 
-        slices = self.local._slices()
+        slices = self.local.slices()
         keys = self.local.keys
         if not slices:
             return compact
+        compact = self._keep(compact)  # read three times below: once from the events file
         lo, width, _count = slices
         any_key = sf.lit(False)
         for k in keys:
@@ -456,8 +458,7 @@ class SparkCorrelator:
             )
             if share < 1.0:
                 frame = frame.filter(
-                    pl.col("correlation_id").hash(seed=0) % _SAMPLE_SCALE
-                    < int(share * _SAMPLE_SCALE)
+                    pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
                 )
             picked = frame.select(
                 pl.col("label").alias("correlation_id"),
@@ -489,7 +490,7 @@ class SparkCorrelator:
         from pyspark.sql import functions as sf
 
         schema = pl.Schema({**self.local.compact, "correlation_id": pl.String()})
-        out_schema = pl.Schema({**_ASSIGN_SCHEMA, _STATS: pl.String()})
+        out_schema = pl.Schema({**ASSIGN_SCHEMA, _STATS: pl.String()})
         out = arrow_schema(out_schema)
 
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -509,26 +510,26 @@ class SparkCorrelator:
                 pl.when(pl.col("ts_source").is_not_null()).then(offset).alias("clock_offset_ms"),
             )
             after = violations(frame, "ts")
-            ordered = numbered(with_keys(frame).sort(_ORDER_BY, nulls_last=True))
+            ordered = numbered(with_keys(frame).sort(ORDER_BY, nulls_last=True))
             unattached = ordered.filter(pl.col("correlation_id").is_null())
             is_global = pl.col("event_type").is_in(list(GLOBAL_TYPES))
             seconds = (ordered["_ts_key"] // 1_000_000).value_counts()
             stats = {
                 "before": before,
                 "after": after,
-                "methods": _counts(ordered, "correlation_method"),
+                "methods": value_counts(ordered, "correlation_method"),
                 "global": unattached.filter(is_global).height,
-                "orphans": _counts(unattached.filter(~is_global), "layer"),
+                "orphans": value_counts(unattached.filter(~is_global), "layer"),
                 "histogram": [[int(s), int(n)] for s, n in seconds.iter_rows()],
             }
             yield from to_batches(
-                ordered.select(_ASSIGN_SCHEMA.names()).with_columns(
+                ordered.select(ASSIGN_SCHEMA.names()).with_columns(
                     pl.lit(None, pl.String).alias(_STATS)
                 ),
                 out,
             )
             marker = (
-                pl.DataFrame(schema=_ASSIGN_SCHEMA)
+                pl.DataFrame(schema=ASSIGN_SCHEMA)
                 .clear(1)
                 .with_columns(
                     pl.lit(-1, pl.Int64).alias("row"), pl.lit(json.dumps(stats)).alias(_STATS)
@@ -561,7 +562,7 @@ class SparkCorrelator:
         cut_list = cuts.to_list()
         path, layout, parts = self.path, self.layout, self.parts
         keep = [*POLARS_SCHEMA.names(), *KEY_COLUMNS, "row"]
-        assign_schema = pl.Schema({**_ASSIGN_SCHEMA, "_range": pl.Int64()})
+        assign_schema = pl.Schema({**ASSIGN_SCHEMA, "_range": pl.Int64()})
 
         def scatter(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             frame = _task_frame(batches, assign_schema)
@@ -582,7 +583,7 @@ class SparkCorrelator:
                 linked = joined.filter(pl.col("label").is_not_null())
                 inputs_cols = [
                     *REQUEST_INPUT_COLUMNS,
-                    *(c for c in _ORDER_BY if c not in REQUEST_INPUT_COLUMNS),
+                    *(c for c in ORDER_BY if c not in REQUEST_INPUT_COLUMNS),
                     "label",
                 ]
                 linked = linked.select(inputs_cols).with_columns(
@@ -595,16 +596,20 @@ class SparkCorrelator:
             "_range", sf.floor(sf.col("row") / sf.lit(layout.span)).cast("long")
         )
         cells = self._keep(ranged.repartition(self.parts, "_range").mapInArrow(scatter, BLOB_DDL))
+        # Partitions by range of key (Spark samples the cached keys), about one time range each
+        # (what the driver holds at a time), each sorted by one task: streamed in partition
+        # order they are in key order, every partition computed once.
+        ranges = len(cut_list) + 1
         timeline = (
             cells.where("kind = 'timeline'")
-            .repartition(self.parts, "key")
+            .repartitionByRange(ranges, "key")
             .mapInArrow(_sort_ranges, BLOB_DDL)
         )
 
         def requests(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             cut_series = pl.Series("cut", cut_list, dtype=pl.Int64)
             for key, frames in _grouped(batches):
-                table = requests_table(pl.concat(frames).sort(_ORDER_BY, nulls_last=True))
+                table = requests_table(pl.concat(frames).sort(ORDER_BY, nulls_last=True))
                 start = table["start"].dt.epoch("us").fill_null(NO_TIME)
                 where = cut_series.search_sorted(start, side="right")
                 table = table.with_columns(where.alias("_where"))
@@ -612,8 +617,9 @@ class SparkCorrelator:
                     yield blob_batch([(int(w), key, "requests", frame_bytes(piece.drop("_where")))])
 
         inputs = cells.where("kind = 'inputs'").repartition(self.parts, "key")
-        per_range = inputs.mapInArrow(requests, BLOB_DDL).repartition(self.parts, "key")
-        return timeline, per_range.mapInArrow(_sort_requests, BLOB_DDL)
+        per_range = self._keep(inputs.mapInArrow(requests, BLOB_DDL))
+        ranged_requests = per_range.repartitionByRange(ranges, "key")
+        return timeline, ranged_requests.mapInArrow(_sort_requests, BLOB_DDL)
 
 
 def _grouped(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, list[pl.DataFrame]]]:
@@ -633,7 +639,7 @@ def _grouped(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, list[pl.D
 
 def _sort_ranges(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for key, frames in _grouped(batches):
-        frame = pl.concat(frames).sort(_ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
+        frame = pl.concat(frames).sort(ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
         yield blob_batch([(key, 0, "timeline", frame_bytes(frame))])
 
 
@@ -672,27 +678,39 @@ def _is_star_forest(edges: DataFrame) -> bool:
     """Every edge leads from a leaf to its component's smallest node (no leaf is a centre)."""
     from pyspark.sql import functions as sf
 
-    centres = edges.select(sf.col("v").alias("u")).distinct()
-    if edges.join(centres, "u").limit(1).count():
-        return False
-    return edges.groupBy("u").count().where(sf.col("count") > 1).limit(1).count() == 0
+    centres = edges.select(sf.col("v").alias("u"), sf.lit(True).alias("centre")).distinct()
+    degree = edges.groupBy("u").agg(sf.count(sf.lit(1)).alias("n"))
+    wrong = degree.join(centres, "u", "left").where((sf.col("n") > 1) | sf.col("centre"))
+    return wrong.limit(1).count() == 0  # one job: a leaf is a centre, or has two centres
 
 
 def ordered_payloads(cells: DataFrame) -> Iterator[bytes]:
-    """The cells' payloads in (key, seq) order, streamed to the driver a partition at a time.
+    """The cells' payloads in (key, seq) order, streamed to the driver a cell at a time.
 
-    Sorted as an RDD: its range partitioner samples only the keys, never the payloads."""
-    pairs = cells.select("key", "seq", "payload").rdd.map(lambda r: ((r[0], r[1]), bytes(r[2])))
-    ordered: Iterator[tuple[tuple[int, int], bytes]] = pairs.sortByKey().toLocalIterator(
-        prefetchPartitions=True
+    Range-partitioned (about one cell per partition: what the driver holds at a time) and sorted
+    within partitions by Spark, no Python in between. Spark counts and samples the keys first,
+    passes over ``cells``, so ``cells`` must be cached; :func:`streamed_payloads` then brings
+    the partitions in order, each computed once."""
+    parts = max(1, cells.count())
+    ordered = (
+        cells.select("key", "seq", "payload")
+        .repartitionByRange(parts, "key", "seq")
+        .sortWithinPartitions("key", "seq")
     )
-    for _cell, payload in ordered:
-        yield payload
+    return streamed_payloads(ordered)
+
+
+def streamed_payloads(cells: DataFrame) -> Iterator[bytes]:
+    """The cells' payloads partition after partition, in each partition's order (one job per
+    partition; the next one is computed while the driver takes the current one)."""
+    for row in cells.select("payload").toLocalIterator(prefetchPartitions=True):
+        yield bytes(row[0])
 
 
 def ordered_frames(cells: DataFrame) -> Iterator[pl.DataFrame]:
-    """The cells' frames in key order (see :func:`ordered_payloads`)."""
-    for payload in ordered_payloads(cells):
+    """The frames of cells already in key order partition by partition (as
+    :meth:`SparkCorrelator.outputs` makes them), streamed (:func:`streamed_payloads`)."""
+    for payload in streamed_payloads(cells):
         frame = bytes_frame(payload)
         if frame.height:
             yield frame
@@ -708,20 +726,34 @@ def run(
     """Every stage up to the ordered cells of the timeline and of the requests."""
     job = SparkCorrelator(spark, events, config, parts)
     say = progress or (lambda _text: None)
-    job.time_range()
-    judged = job.judged(job.edges())
-    job.degenerate(judged)
+    with stage("correlate: time range"):
+        job.time_range()
+    with stage("correlate: ids judged"):
+        judged = job.judged(job.edges())
+        job.degenerate(judged)
     say("ids judged")
-    labels = job.labels(judged)
-    cids = job.primaries(judged, labels)
+    with stage("correlate: components"):
+        labels = job.labels(judged)
+        cids = job.primaries(judged, labels)
     say("components found")
-    compact = job.heuristics(job.assign(judged, labels, cids))
-    buckets = job.buckets(compact, cids)
-    offsets = job.corrections(buckets)
-    assigned = job.order(buckets, offsets)
+    with stage("correlate: assign and heuristics"):
+        compact = job.heuristics(job.assign(judged, labels, cids))
+    with stage("correlate: skew evidence"):
+        buckets = job.buckets(compact, cids)
+        offsets = job.corrections(buckets)
+    with stage("correlate: order"):
+        assigned = job.order(buckets, offsets)
     say("requests ordered")
-    timeline, requests = job.outputs(assigned)
+    with stage("correlate: outputs planned"):
+        timeline, requests = job.outputs(assigned)
     return job, timeline, requests
 
 
-__all__ = ["REQUEST_SCHEMA", "SparkCorrelator", "ordered_frames", "ordered_payloads", "run"]
+__all__ = [
+    "REQUEST_SCHEMA",
+    "SparkCorrelator",
+    "ordered_frames",
+    "ordered_payloads",
+    "run",
+    "streamed_payloads",
+]

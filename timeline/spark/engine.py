@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -30,36 +31,52 @@ from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, is_stream
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, fresh_outdir, locked, output_errors
 from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tables
+from timeline.normalize.inherit import Carry
 from timeline.normalize.salt import resolve_salt
 from timeline.parserkit.api import needs_year
 from timeline.pipeline.api import ConfigArg, ParserRules, build_setup, resolve_config
 from timeline.pipeline.build import (
-    _OUTPUT_KEYS,
+    OUTPUT_KEYS,
     BuildOptions,
     BuildReport,
-    _build_id,
-    _dedupe,
-    _infer_year,
-    _json,
-    _manifest,
-    _metadata,
+    build_id,
+    build_manifest,
+    build_metadata,
+    dedupe,
+    infer_year,
+    manifest_json,
 )
 from timeline.pipeline.files import FileJob, FileOutcome
 from timeline.pipeline.plan import plan, unmatched_rules
 from timeline.schema import ARROW_SCHEMA, REJECT_SCHEMA, to_arrow
 from timeline.spark import correlate as spark_correlate
+from timeline.spark.blocks import (
+    SPLIT_BYTES,
+    carry_from_json,
+    carry_json,
+    chain,
+    merged_outcome,
+    splittable,
+)
 from timeline.spark.frames import bytes_table
 from timeline.spark.parse import (
     ACCOUNT,
     EVENTS,
+    FILE_TASK,
+    FINISH_TASK,
     PARSED_DDL,
+    PIECE,
+    PIECE_TASK,
+    READ_TASK,
     REJECTS,
     ParseContext,
+    TaskSpec,
     outcome_from_json,
     parse_partition,
-    spec_rows,
+    task_row,
 )
-from timeline.spark.session import spark_session
+from timeline.spark.session import shuffle_partitions, spark_session
+from timeline.spark.timing import stage as timed
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -89,10 +106,13 @@ def build_spark(
     master: str | None = None,
     spark: SparkSession | None = None,
     partitions: int = 0,
+    split_bytes: int = SPLIT_BYTES,
 ) -> BuildReport:
     """``timeline.build`` on Spark: the same options (``jobs`` is unused: Spark runs the tasks),
-    plus ``master`` (or an existing ``spark`` session) and ``partitions`` (the files per parse
-    task and the correlation's partitions; 0: one file per task, partitions by size)."""
+    plus ``master`` (or an existing ``spark`` session), ``partitions`` (the files per parse
+    task and the correlation's partitions; 0: one file per task, partitions by size) and
+    ``split_bytes`` (a file larger than this is parsed in pieces of about this much text, by
+    several tasks: :mod:`timeline.spark.blocks`)."""
     del jobs
     specs = list(specs)
     texts, registry, options = build_setup(
@@ -130,27 +150,35 @@ def build_spark(
             for job in jobs_planned:
                 job.reader.close()
         salt_value = resolve_salt(options.salt).value  # secret: never written to any output
-        context = ParseContext(tuple(str(p) for p in spec_paths), salt_value, keep_content)
-        outcomes, parsed = _parse(session, jobs_planned, options, context, partitions)
+        scratch = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
+        context = ParseContext(
+            tuple(str(p) for p in spec_paths), salt_value, keep_content, str(scratch), split_bytes
+        )
+        parsed: list[DataFrame] = []
         try:
+            with timed("parse"):
+                outcomes = _parse(session, jobs_planned, options, context, partitions, parsed)
             accounts = [o.account for o in outcomes]
-            metadata = _metadata(accounts, found.files)
-            metadata = {layout.BUILD_ID: _build_id(metadata, options), **metadata}
+            metadata = build_metadata(accounts, found.files)
+            metadata = {layout.BUILD_ID: build_id(metadata, options), **metadata}
             kept = {i for i, o in enumerate(outcomes) if o.event_parts or o.reject_parts}
-            events = write_tables(
-                stage / layout.EVENTS, ARROW_SCHEMA, _tables(parsed, EVENTS, kept), metadata
-            )
-            rejects = write_tables(
-                stage / layout.REJECTS,
-                polars_schema_to_arrow(REJECT_SCHEMA),
-                _tables(parsed, REJECTS, kept),
-                metadata,
-            )
+            with timed("write events and rejects"):
+                events = write_tables(
+                    stage / layout.EVENTS, ARROW_SCHEMA, _tables(parsed, EVENTS, kept), metadata
+                )
+                rejects = write_tables(
+                    stage / layout.REJECTS,
+                    polars_schema_to_arrow(REJECT_SCHEMA),
+                    _tables(parsed, REJECTS, kept),
+                    metadata,
+                )
         finally:
-            parsed.unpersist()
-        manifest = _manifest(metadata, options, registry, accounts)
+            for frame in parsed:
+                frame.unpersist()
+            shutil.rmtree(scratch, ignore_errors=True)
+        manifest = build_manifest(metadata, options, registry, accounts)
         manifest["warnings"] = warnings
-        write_text_atomic(stage / layout.MANIFEST, _json(manifest))
+        write_text_atomic(stage / layout.MANIFEST, manifest_json(manifest))
         written = [layout.EVENTS, layout.REJECTS, layout.MANIFEST]
         correlation = None
         if options.correlate:
@@ -159,7 +187,7 @@ def build_spark(
         fresh.commit()
         if options.correlate and options.report:
             written += [path.name for path in write_report(out, ReportOptions())]
-    outputs = {_OUTPUT_KEYS.get(name, name.replace(".", "_")): out / name for name in written}
+    outputs = {OUTPUT_KEYS.get(name, name.replace(".", "_")): out / name for name in written}
     return BuildReport(accounts, events, rejects, outputs, correlation, warnings)
 
 
@@ -169,55 +197,123 @@ def _parse(
     options: BuildOptions,
     context: ParseContext,
     partitions: int,
-) -> tuple[list[FileOutcome], DataFrame]:
-    """Every file parsed by a Spark task: the outcomes (input order) and the cells (cached)."""
+    parsed: list[DataFrame],
+) -> list[FileOutcome]:
+    """Every file parsed by Spark tasks: the outcomes (input order); the cells (cached, to be
+    unpersisted by the caller) are added to ``parsed``."""
     first = [j for j in jobs if not (j.parser and needs_year(j.parser) and j.settings.year is None)]
     later = [j for j in jobs if j not in first]
-    parsed = _run_tasks(session, first, options, context, partitions)
-    outcomes = _outcomes(parsed)
+    outcomes = _round(session, first, options, context, partitions, parsed)
     if later:
-        year, origin = _infer_year(list(outcomes.values()), later)
+        year, origin = infer_year(list(outcomes.values()), later)
         for job in later:
             job.settings = dataclasses.replace(job.settings, year=year, year_origin=origin)
-        more = _run_tasks(session, later, options, context, partitions)
-        outcomes.update(_outcomes(more))
-        parsed = parsed.unionByName(more)
+        outcomes.update(_round(session, later, options, context, partitions, parsed))
     ordered = []
     for job in sorted(jobs, key=lambda j: j.index):
         outcome = outcomes[job.index]
         outcome.account.detection = job.detection
         ordered.append(outcome)
-    _dedupe(ordered)
-    return ordered, parsed
+    dedupe(ordered)
+    return ordered
 
 
-def _run_tasks(
+def _round(
     session: SparkSession,
     jobs: list[FileJob],
     options: BuildOptions,
     context: ParseContext,
     partitions: int,
-) -> DataFrame:
+    parsed: list[DataFrame],
+) -> dict[int, FileOutcome]:
+    """One round of parse tasks: whole files, and large files read, parsed and finished in
+    pieces (:mod:`timeline.spark.blocks`); the outcomes by job index (the cached cells are
+    added to ``parsed``)."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
 
-    rows = spec_rows(jobs, options.max_file_bytes)
+    split = [j for j in jobs if _size(j) > context.split_bytes and splittable(j)]
+    specs = {j.index: TaskSpec.of(j, options.max_file_bytes) for j in jobs}
+    reads: dict[int, dict[str, Any]] = {}
+    if split:
+        rows = [(j.index, task_row(READ_TASK, specs[j.index])) for j in split]
+        for row in _tasks(session, rows, context, partitions).select("key", "payload").collect():
+            reads[int(row["key"])] = json.loads(bytes(row["payload"]))
+    rows = [
+        (j.index, task_row(FILE_TASK, specs[j.index]))
+        for j in sorted(jobs, key=_size, reverse=True)
+        if j.index not in reads
+    ]
+    sized = [
+        (piece["text_bytes"], j.index, task_row(PIECE_TASK, specs[j.index], piece=piece))
+        for j in split
+        for piece in reads[j.index]["pieces"]
+    ]
+    rows += [(index, row) for _, index, row in sorted(sized, key=lambda r: -r[0])]
+    cells = _tasks(session, rows, context, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    parsed.append(cells)
+    found = cells.where(sf.col("kind").isin(ACCOUNT, PIECE)).select("key", "seq", "kind", "payload")
+    outcomes: dict[int, FileOutcome] = {}
+    pieces: dict[int, dict[int, dict[str, Any]]] = {j.index: {} for j in split}
+    for row in found.collect():
+        text = bytes(row["payload"]).decode()
+        if row["kind"] == ACCOUNT:
+            outcomes[int(row["key"])] = outcome_from_json(text)
+        else:
+            pieces[int(row["key"])][int(row["seq"])] = json.loads(text)
+    if not split:
+        return outcomes
+    finishing = []
+    for job in split:
+        done = [pieces[job.index][n] for n in sorted(pieces[job.index])]
+        stats = reads[job.index]["stats"]
+        outcomes[job.index] = merged_outcome(
+            job, stats, [outcome_from_json(json.dumps(p["outcome"])) for p in done]
+        )
+        carry = Carry()
+        for number, piece in enumerate(done):
+            task = {
+                "number": number,
+                "events": piece["events"],
+                "rejects": piece["rejects"],
+                "in_order": piece["in_order"],
+                "carry": carry_json(carry),
+                "sha256": stats["sha256"],
+            }
+            finishing.append((job.index, task_row(FINISH_TASK, specs[job.index], **task)))
+            carry = chain(carry, carry_from_json(piece["carry"]))
+    parsed.append(
+        _tasks(session, finishing, context, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    return outcomes
+
+
+def _size(job: FileJob) -> int:
+    try:
+        return job.reader.path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tasks(
+    session: SparkSession, rows: list[tuple[int, str]], context: ParseContext, partitions: int
+) -> DataFrame:
+    """The cells of task rows (:func:`timeline.spark.parse.task_row`): one Spark task per row,
+    or ``partitions`` tasks."""
     slices = max(1, min(len(rows), partitions or len(rows)))
     rdd = session.sparkContext.parallelize(rows, slices)
     frame = session.createDataFrame(rdd, "index long, spec string")
-    cells = frame.mapInArrow(parse_partition(context), PARSED_DDL)
-    return cells.persist(StorageLevel.MEMORY_AND_DISK)
+    return frame.mapInArrow(parse_partition(context), PARSED_DDL)
 
 
-def _outcomes(parsed: DataFrame) -> dict[int, FileOutcome]:
-    rows = parsed.where(f"kind = '{ACCOUNT}'").select("key", "payload").collect()
-    return {int(r["key"]): outcome_from_json(bytes(r["payload"]).decode()) for r in rows}
-
-
-def _tables(parsed: DataFrame, kind: str, kept: set[int]) -> Iterator[pa.Table]:
+def _tables(parsed: list[DataFrame], kind: str, kept: set[int]) -> Iterator[pa.Table]:
     from pyspark.sql import functions as sf
 
     wanted = sorted(kept)
-    cells = parsed.where(f"kind = '{kind}'").where(sf.col("key").isin(wanted))
+    every = parsed[0]
+    for more in parsed[1:]:
+        every = every.unionByName(more)
+    cells = every.where(sf.col("kind") == kind).where(sf.col("key").isin(wanted))
     for payload in spark_correlate.ordered_payloads(cells):
         yield bytes_table(payload)
 
@@ -226,6 +322,13 @@ def _correlate(
     session: SparkSession, folder: Path, settings: CorrelationConfig, partitions: int
 ) -> CorrelationReport:
     """Correlate ``folder/events.parquet`` on Spark into the three outputs (renamed in together)."""
+    with shuffle_partitions(session, partitions or session.sparkContext.defaultParallelism):
+        return _correlate_files(session, folder, settings, partitions)
+
+
+def _correlate_files(
+    session: SparkSession, folder: Path, settings: CorrelationConfig, partitions: int
+) -> CorrelationReport:
     events_path = folder / layout.EVENTS
     metadata = read_metadata(events_path)
     job, timeline, requests = spark_correlate.run(session, events_path, settings, partitions)
@@ -233,7 +336,10 @@ def _correlate(
         report = job.report
         report.requests = job.local.components
         meta = {**metadata, "correlation": report.to_dict()}
-        with tempfile.TemporaryDirectory(prefix=layout.CORRELATE_PREFIX, dir=folder) as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix=layout.CORRELATE_PREFIX, dir=folder) as tmp,
+            timed("correlate: write timeline and requests"),
+        ):
             staged = Path(tmp)
             write_tables(
                 staged / layout.TIMELINE,

@@ -1,10 +1,13 @@
-"""Parsing on Spark: one task per input file, running the local engine's per-file code.
+"""Parsing on Spark: one task per input file (or per piece of a large one), running the local
+engine's per-file code.
 
 Detection runs once on the driver (``timeline.pipeline.plan``); each file then becomes a task
 that reads it, runs its parser, normalizes and finishes the events exactly as the local engine
 does (``timeline.pipeline.files.run_file``), and returns its parts as Arrow IPC cells plus its
-line accounting. The driver keeps the accounting and streams the cells, in input order, into the
-same ``events.parquet`` / ``rejects.parquet`` the local engine writes.
+line accounting. A file larger than the split size is read by one task into pieces, parsed by one
+task per piece and finished by one more per piece (:mod:`timeline.spark.blocks`). The driver keeps
+the accounting and streams the cells, in input order, into the same ``events.parquet`` /
+``rejects.parquet`` the local engine writes.
 
 Executors read the files by path: in local mode any path works; on a cluster the inputs must be
 where every executor sees them at the same path (a shared or mounted file system).
@@ -17,7 +20,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,13 +32,32 @@ from timeline.ingest.reader import InputReader
 from timeline.parse.registry import Registry, default_registry
 from timeline.parserkit.api import SourceSettings
 from timeline.pipeline.accounting import FileAccount
-from timeline.pipeline.build import _event_tables, _reject_tables
+from timeline.pipeline.build import event_tables, reject_tables
 from timeline.pipeline.files import FileJob, FileOutcome, run_file
+from timeline.spark.blocks import (
+    SPLIT_BYTES,
+    Piece,
+    PieceReader,
+    carry_from_json,
+    carry_json,
+    finished_events,
+    finished_rejects,
+    piece_carry,
+    read_pieces,
+)
 from timeline.spark.frames import BLOB_DDL, blob_batch, table_bytes
 
 ACCOUNT: Final = "account"
 EVENTS: Final = "events"
 REJECTS: Final = "rejects"
+READ: Final = "read"  # a large file read into pieces: the pieces and the file's statistics
+PIECE: Final = "piece"  # a piece parsed: its outcome, part files and carry
+# The tasks: a whole file; a large file's reading, the parse of one piece, the finish of one piece.
+FILE_TASK: Final = "file"
+READ_TASK: Final = "read"
+PIECE_TASK: Final = "piece"
+FINISH_TASK: Final = "finish"
+PIECE_SHIFT: Final = 32  # the cells of piece n of a file: seq = n << PIECE_SHIFT | cell
 
 
 @dataclass(frozen=True)
@@ -82,18 +104,24 @@ class TaskSpec:
     @classmethod
     def from_json(cls, text: str) -> TaskSpec:
         """The spec :meth:`to_json` wrote."""
-        raw = json.loads(text)
-        raw["envelopes"] = tuple(raw["envelopes"])
-        return cls(**raw)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TaskSpec:
+        """The spec of :func:`dataclasses.asdict`."""
+        return cls(**{**raw, "envelopes": tuple(raw["envelopes"])})
 
 
 @dataclass(frozen=True)
 class ParseContext:
-    """What every parse task shares: the spec files of the registry, the salt, content kept."""
+    """What every parse task shares: the spec files of the registry, the salt, content kept, the
+    scratch folder of large files' pieces (seen by every executor) and the split size."""
 
     specs: tuple[str, ...]
     salt: bytes
     keep_content: bool
+    scratch: str = ""
+    split_bytes: int = SPLIT_BYTES
 
 
 @lru_cache(maxsize=4)
@@ -165,10 +193,10 @@ def parse_one(spec: TaskSpec, context: ParseContext) -> Iterator[tuple[int, int,
     try:
         outcome = run_file(job, parts)
         seq = 0
-        for table in _event_tables([outcome], context.salt, context.keep_content):
+        for table in event_tables([outcome], context.salt, context.keep_content):
             yield spec.index, seq, EVENTS, table_bytes(table)
             seq += 1
-        for table in _reject_tables([outcome], context.salt, context.keep_content):
+        for table in reject_tables([outcome], context.salt, context.keep_content):
             yield spec.index, seq, REJECTS, table_bytes(table)
             seq += 1
         yield spec.index, seq, ACCOUNT, account_json(outcome).encode()
@@ -177,15 +205,93 @@ def parse_one(spec: TaskSpec, context: ParseContext) -> Iterator[tuple[int, int,
         shutil.rmtree(parts, ignore_errors=True)
 
 
+def read_one(spec: TaskSpec, context: ParseContext) -> Iterator[tuple[int, int, str, bytes]]:
+    """Read a large file into pieces (:func:`timeline.spark.blocks.read_pieces`): one cell."""
+    job = _job(spec, _registry(context.specs))
+    try:
+        pieces, stats = read_pieces(job, context.split_bytes, Path(context.scratch))
+    finally:
+        job.reader.close()
+    payload = {"pieces": [dataclasses.asdict(p) for p in pieces], "stats": stats}
+    yield spec.index, 0, READ, json.dumps(payload).encode()
+
+
+def parse_piece(
+    spec: TaskSpec, piece: Piece, context: ParseContext
+) -> Iterator[tuple[int, int, str, bytes]]:
+    """Parse one piece of a large file with the local engine's ``run_file``; one cell: the
+    piece's outcome, its part files (kept in the scratch folder for the finish) and its carry."""
+    registry = _registry(context.specs)
+    reader = PieceReader(Path(spec.path), spec.name, spec.max_line_bytes, piece)
+    job = FileJob(
+        spec.index,
+        reader,
+        registry.get(spec.parser) if spec.parser is not None else None,
+        SourceSettings(**spec.settings),
+        detection=spec.detection,
+        envelopes=spec.envelopes,
+        keep_content=spec.keep_content,
+    )
+    parts = Path(context.scratch) / f"{spec.index:06d}-{piece.number:06d}"
+    parts.mkdir(exist_ok=True)
+    outcome = run_file(job, parts)
+    payload = {
+        "outcome": json.loads(account_json(outcome)),
+        "events": [str(p) for p in outcome.event_parts],
+        "rejects": [str(p) for p in outcome.reject_parts],
+        "in_order": outcome.rejects_in_order,
+        "carry": carry_json(piece_carry(outcome.event_parts)),
+    }
+    yield spec.index, piece.number, PIECE, json.dumps(payload).encode()
+
+
+def finish_piece(
+    spec: TaskSpec, task: dict[str, Any], context: ParseContext
+) -> Iterator[tuple[int, int, str, bytes]]:
+    """Finish one parsed piece (:func:`timeline.spark.blocks.finished_events`): its event and
+    reject cells, numbered after the earlier pieces' cells of the file."""
+    seq = int(task["number"]) << PIECE_SHIFT
+    events = [Path(p) for p in task["events"]]
+    carry = carry_from_json(task["carry"])
+    for table in finished_events(events, carry, task["sha256"], context.salt, context.keep_content):
+        yield spec.index, seq, EVENTS, table_bytes(table)
+        seq += 1
+    account = FileAccount(source_file=spec.name, parser=spec.parser)
+    rejects = [Path(p) for p in task["rejects"]]
+    for table in finished_rejects(
+        account, rejects, task["in_order"], context.salt, context.keep_content
+    ):
+        yield spec.index, seq, REJECTS, table_bytes(table)
+        seq += 1
+    # The parts stay until the build removes the scratch folder: a task Spark runs again (a lost
+    # executor, an evicted cache) reads them again.
+
+
+def run_task(text: str, context: ParseContext) -> Iterator[tuple[int, int, str, bytes]]:
+    """The cells of one task row (:func:`task_row`)."""
+    raw = json.loads(text)
+    kind = raw.pop("task")
+    spec = TaskSpec.from_dict(raw.pop("file"))
+    if kind == FILE_TASK:
+        yield from parse_one(spec, context)
+    elif kind == READ_TASK:
+        yield from read_one(spec, context)
+    elif kind == PIECE_TASK:
+        yield from parse_piece(spec, Piece(**raw["piece"]), context)
+    elif kind == FINISH_TASK:
+        yield from finish_piece(spec, raw, context)
+    else:
+        raise ValueError(f"internal error: unknown task {kind!r}")
+
+
 def parse_partition(context: ParseContext) -> Any:
-    """The ``mapInArrow`` function: each input row (``spec``: a :class:`TaskSpec`) to its cells."""
+    """The ``mapInArrow`` function: each input row (``spec``: a :func:`task_row`) to its cells."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for text in batch.column("spec").to_pylist():
-                spec = TaskSpec.from_json(text)
                 # one batch per file part keeps the Arrow batches (and memory) to one part
-                for cell in parse_one(spec, context):
+                for cell in run_task(text, context):
                     yield blob_batch([cell])
 
     return run
@@ -194,6 +300,6 @@ def parse_partition(context: ParseContext) -> Any:
 PARSED_DDL: Final = BLOB_DDL
 
 
-def spec_rows(jobs: Sequence[FileJob], max_file_bytes: int) -> list[tuple[int, str]]:
-    """(index, spec) rows for the jobs, in input order."""
-    return [(job.index, TaskSpec.of(job, max_file_bytes).to_json()) for job in jobs]
+def task_row(kind: str, spec: TaskSpec, **task: Any) -> str:
+    """A task as the text of its row: the kind, the file's spec and what the kind needs."""
+    return json.dumps({"task": kind, "file": dataclasses.asdict(spec), **task})

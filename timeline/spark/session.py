@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 from timeline.errors import ConfigError
@@ -58,3 +60,25 @@ def spark_session(master: str | None = None) -> SparkSession:
     for key, value in REQUIRED_CONF.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+SHUFFLE_PARTITIONS: Final = "spark.sql.shuffle.partitions"
+
+
+@contextmanager
+def shuffle_partitions(session: SparkSession, count: int) -> Iterator[None]:
+    """``spark.sql.shuffle.partitions`` at ``count`` inside the block, unless the user set it
+    (``--conf``, ``spark-defaults.conf``, the session's builder): Spark's default of 200 makes
+    every join and aggregation of a small or local job 200 tasks."""
+    if session.sparkContext.getConf().contains(SHUFFLE_PARTITIONS):
+        yield
+        return
+    before = session.conf.get(SHUFFLE_PARTITIONS)
+    session.conf.set(SHUFFLE_PARTITIONS, str(max(1, count)))
+    try:
+        yield
+    finally:
+        if before is None:
+            session.conf.unset(SHUFFLE_PARTITIONS)
+        else:
+            session.conf.set(SHUFFLE_PARTITIONS, before)
