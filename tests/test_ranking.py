@@ -15,6 +15,7 @@ from timeline.analyze.load import Outdir
 from timeline.correlation.requests import requests_table
 from timeline.export.markdown import render_markdown
 from timeline.export.postmortem import render_postmortem
+from timeline.normalize.events import docs_from_source, is_retrieval
 from timeline.schema import conform
 
 START = datetime(2025, 3, 2, 10, 0, tzinfo=UTC)
@@ -47,6 +48,9 @@ def outdir(rows: list[dict[str, Any]]) -> Outdir:
     schema = {"doc_ids": pl.List(pl.String), "ts": pl.Datetime("us", "UTC")}
     frame = pl.DataFrame(rows, schema_overrides=schema, infer_schema_length=None)
     timeline = conform(frame).sort("ts", "event_id")
+    # What normalize fills for real events (the rows here skip it).
+    docs = pl.when(is_retrieval(pl.col("layer"))).then(docs_from_source())
+    timeline = timeline.with_columns(pl.coalesce("docs_returned", docs).alias("docs_returned"))
     return Outdir(Path("synthetic"), timeline, requests_table(timeline), pl.DataFrame(), {}, {})
 
 
