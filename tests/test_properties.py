@@ -157,3 +157,13 @@ def test_input_order_does_not_change_the_output(order: list[int], split: int) ->
         assert (root / "a" / "events.parquet").read_bytes() == (
             root / "b" / "events.parquet"
         ).read_bytes()
+
+
+@pytest.mark.parametrize("parser", PARSERS, ids=[p.name for p in PARSERS])
+def test_every_parser_takes_an_input_with_no_lines(parser: Parser) -> None:
+    """A file (or block) that is all blank lines reaches the parser as zero rows."""
+    lines = pl.DataFrame({"source_line": [], "line": []}, schema=LINE_SCHEMA)
+    settings_ = SourceSettings(year=2025, year_origin="test")
+    result = parser.parse(Source("x", lines, settings_))
+    assert (result.events.height, result.rejects.height, result.skipped.height) == (0, 0, 0)
+    assert result.merged_lines == 0

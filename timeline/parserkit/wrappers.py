@@ -148,7 +148,7 @@ class Response:
         whole = frame.get_column(text)
         resp = whole.clone()
         which = pl.Series(RESPONSE_KEY_COLUMN, [None] * frame.height, dtype=pl.Int32)
-        taken = pl.Series([False] * frame.height)
+        taken = pl.Series([False] * frame.height, dtype=pl.Boolean)
         for index, key in enumerate(self.keys):
             held = frame.get_column(head_column_name(key_path(key))).is_not_null() & ~taken
             if not bool(held.any()):
