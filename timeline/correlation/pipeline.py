@@ -464,9 +464,10 @@ class Correlator:
         return out
 
     # 8-9: the outputs
-    def boundaries(self) -> pl.Series:
-        """Upper time keys (exclusive) of the time ranges: about ``PART_EVENTS`` events each."""
-        size = -(-self.layout.rows // self.layout.parts)
+    def boundaries(self, events: int = 0) -> pl.Series:
+        """Upper time keys (exclusive) of the time ranges: about one partition's events each, or
+        about ``events`` each when given."""
+        size = events or -(-self.layout.rows // self.layout.parts)
         cuts: list[int] = []
         count = 0
         for second in sorted(self.histogram):

@@ -113,6 +113,9 @@ def _slice(path: str, columns: list[str] | None, layout: Layout, part: int) -> p
     return frame.with_row_index("row", offset=first).with_columns(pl.col("row").cast(pl.Int64))
 
 
+OUTPUT_EVENTS: Final = 20_000  # about this many events per output range (one payload)
+
+
 class SparkCorrelator:
     """One correlation of an events file on Spark (see the module docstring)."""
 
@@ -558,7 +561,9 @@ class SparkCorrelator:
         """The timeline's and the requests' cells, keyed by time range, in order."""
         from pyspark.sql import functions as sf
 
-        cuts = self.local.boundaries()
+        # Smaller ranges than the local engine's partitions: a range is one payload the JVM holds
+        # whole (twice, with the prefetch of toLocalIterator) beside the cached cells.
+        cuts = self.local.boundaries(min(OUTPUT_EVENTS, PART_EVENTS))
         cut_list = cuts.to_list()
         path, layout, parts = self.path, self.layout, self.parts
         keep = [*POLARS_SCHEMA.names(), *KEY_COLUMNS, "row"]
