@@ -303,7 +303,8 @@ def _spread(values: pl.Series, rows: pl.Series, n: int) -> pl.Series:
     """``values`` (one per true row of ``rows``) at their rows of a column of ``n``, null elsewhere."""
     if values.len() == n:
         return values
-    return pl.Series(values.name, [None] * n, dtype=values.dtype).scatter(rows.arg_true(), values)
+    blank = pl.repeat(None, n, dtype=values.dtype, eager=True).alias(values.name)
+    return blank.scatter(rows.arg_true(), values)
 
 
 def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = ()) -> pl.DataFrame:
@@ -354,7 +355,7 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     objects = whole.str.starts_with("{").fill_null(False)
     wanted = decoded + head_only + [(p, s) for p, s, _ in parents]
     n = lines.len()
-    empty = pl.Series([None] * n, dtype=pl.String)
+    empty = pl.repeat(None, n, dtype=pl.String, eager=True).alias("")
     values: pl.DataFrame | None = None
     lenient = False
     if wanted and bool(objects.any()):

@@ -147,8 +147,8 @@ class Response:
         key: the first key whose text matches ``accept``, else the record (``text``) itself."""
         whole = frame.get_column(text)
         resp = whole.clone()
-        which = pl.Series(RESPONSE_KEY_COLUMN, [None] * frame.height, dtype=pl.Int32)
-        taken = pl.Series([False] * frame.height, dtype=pl.Boolean)
+        which = pl.repeat(None, frame.height, dtype=pl.Int32, eager=True).alias(RESPONSE_KEY_COLUMN)
+        taken = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
         for index, key in enumerate(self.keys):
             held = frame.get_column(head_column_name(key_path(key))).is_not_null() & ~taken
             if not bool(held.any()):

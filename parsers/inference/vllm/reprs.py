@@ -77,7 +77,7 @@ def keyword_attrs(values: pl.Series, prefix: str, skip: Iterable[str] = ("None",
             vals.append(value)
     frame = values.rename("text").to_frame()
     if not owners:
-        return pl.Series(values.name, [None] * values.len(), dtype=_KV_LIST)
+        return pl.repeat(None, values.len(), dtype=_KV_LIST, eager=True).alias(values.name)
     long = pl.DataFrame(
         {"text": owners, "key": keys, "value": vals},
         schema={"text": pl.String, "key": pl.String, "value": pl.String},
