@@ -82,6 +82,12 @@ def _same(local: Path, spark_out: Path) -> None:
         assert a_doc == b_doc, name
 
 
+def _nothing_cached(spark: SparkSession) -> None:
+    """A build leaves no persisted data behind in the session (it would starve later jobs)."""
+    persisted = spark.sparkContext._jsc.getPersistentRDDs()
+    assert persisted.size() == 0, str(persisted)
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario_equals_local(spark: SparkSession, tmp_path: Path, scenario: str) -> None:
     from timeline.spark.engine import build_spark
@@ -89,6 +95,7 @@ def test_scenario_equals_local(spark: SparkSession, tmp_path: Path, scenario: st
     logs = ROOT / "fixtures" / "scenarios" / scenario / "logs"
     timeline.build([logs], tmp_path / "local", report=False)
     result = build_spark([logs], tmp_path / "spark", spark=spark)
+    _nothing_cached(spark)
     _same(tmp_path / "local", tmp_path / "spark")
     assert (tmp_path / "spark" / "appendix.md").is_file()  # the report reads the tables unchanged
     assert result.totals == timeline.build([logs], tmp_path / "again", report=False).totals
@@ -116,6 +123,7 @@ def test_generated_incident_equals_local(spark: SparkSession, tmp_path: Path) ->
     corpus = generate(tmp_path / "corpus", 50_000, jobs=2)
     timeline.build([corpus.logs], tmp_path / "local", report=False)
     build_spark([corpus.logs], tmp_path / "spark", spark=spark, report=False, split_bytes=4 << 20)
+    _nothing_cached(spark)
     _same(tmp_path / "local", tmp_path / "spark")
 
 

@@ -135,6 +135,8 @@ class SparkCorrelator:
         self.config = config
         self.report: CorrelationReport = self.local.report
         self._cached: list[DataFrame] = []
+        # id of a checkpointed frame: the frame (kept alive, so the id stays its own), its JVM RDD
+        self._checkpoints: dict[int, tuple[DataFrame, Any]] = {}
 
     # helpers
     def _keep(self, frame: DataFrame) -> DataFrame:
@@ -144,11 +146,27 @@ class SparkCorrelator:
         self._cached.append(kept)
         return kept
 
+    def _checkpoint(self, frame: DataFrame) -> DataFrame:
+        """``frame`` computed once into a local checkpoint (lineage cut), released with the cache."""
+        kept = frame.localCheckpoint()
+        self._checkpoints[id(kept)] = (kept, _checkpoint_rdd(kept))
+        return kept
+
+    def _uncheckpoint(self, frame: DataFrame) -> None:
+        """Free the blocks of ``frame``'s checkpoint: nothing may read ``frame`` afterwards."""
+        _, rdd = self._checkpoints.pop(id(frame), (frame, None))
+        if rdd is not None:
+            rdd.unpersist(False)
+
     def release(self) -> None:
-        """Drop every cached intermediate."""
+        """Drop every cached intermediate and checkpoint."""
         for frame in self._cached:
             frame.unpersist()
         self._cached.clear()
+        for _, rdd in self._checkpoints.values():
+            if rdd is not None:
+                rdd.unpersist(False)
+        self._checkpoints.clear()
 
     def _ranges(self) -> DataFrame:
         """One row per row range, one partition each."""
@@ -268,9 +286,16 @@ class SparkCorrelator:
         edges = links.select(
             sf.greatest("a", "b").alias("u"), sf.least("a", "b").alias("v")
         ).distinct()
-        edges = edges.localCheckpoint()
+        # Each round is a local checkpoint: it cuts the lineage (the plans of the rounds nest,
+        # and uncut they grow exponentially). Its blocks would stay in storage until the JVM
+        # collects the RDD, and across builds in one session they starved the aggregations of
+        # memory (AGGREGATE_OUT_OF_MEMORY on a 2 GB driver): each round's blocks are released
+        # once the next round is computed, and the last round's with the cache.
+        edges = self._checkpoint(edges)
         for _ in range(MAX_ROUNDS):
-            edges = _small_star(_large_star(edges)).localCheckpoint()
+            done = self._checkpoint(_small_star(_large_star(edges)))
+            self._uncheckpoint(edges)
+            edges = done
             if _is_star_forest(edges):
                 break
         else:  # pragma: no cover - alias chains are far shorter
@@ -654,6 +679,18 @@ def _sort_requests(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch
         yield blob_batch([(key, 0, "requests", frame_bytes(frame))])
 
 
+def _checkpoint_rdd(frame: DataFrame) -> Any:
+    """The JVM RDD holding the blocks of a local checkpoint, or None where the plan does not show
+    it (another Spark flavour): its blocks are then left to Spark's cleaner."""
+    try:
+        plan = frame._jdf.queryExecution().analyzed()
+        if plan.getClass().getSimpleName() == "LogicalRDD":
+            return plan.rdd()
+    except Exception:  # a private accessor: releasing early is only an optimisation
+        return None
+    return None
+
+
 def _large_star(edges: DataFrame) -> DataFrame:
     """Every node's larger neighbours linked to the smallest of the node and its neighbours."""
     from pyspark.sql import functions as sf
@@ -730,7 +767,17 @@ def run(
 ) -> tuple[SparkCorrelator, DataFrame, DataFrame]:
     """Every stage up to the ordered cells of the timeline and of the requests."""
     job = SparkCorrelator(spark, events, config, parts)
-    say = progress or (lambda _text: None)
+    try:
+        return _stages(job, progress or (lambda _text: None))
+    except BaseException:
+        job.release()
+        raise
+
+
+def _stages(
+    job: SparkCorrelator, say: Callable[[str], Any]
+) -> tuple[SparkCorrelator, DataFrame, DataFrame]:
+    """The stages of :func:`run`; the caller releases the cache if one fails."""
     with stage("correlate: time range"):
         job.time_range()
     with stage("correlate: ids judged"):
