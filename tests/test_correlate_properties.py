@@ -201,17 +201,21 @@ BUDGETS = (1, 64 << 10, 8 << 30)
     name=st.sampled_from(sorted(SCENARIOS)),
     parts=st.integers(min_value=0, max_value=40),
     budget=st.sampled_from(BUDGETS),
+    workers=st.integers(min_value=1, max_value=4),
 )
 def test_the_number_of_partitions_never_changes_the_result(
-    name: str, parts: int, budget: int
+    name: str, parts: int, budget: int, workers: int
 ) -> None:
     """Correlation cut into any number of partitions (id parts, row ranges, request buckets, time
     slices and ranges all follow it; 0: as the budget chooses), held in memory or spilled to
-    files under any budget, gives the one-partition in-memory result exactly."""
+    files under any budget, worked on by any number of threads, gives the one-partition,
+    one-thread, in-memory result exactly."""
     events = _scenario_events(name)
-    one_t, one_r, one_rep = correlate(events, CorrelationConfig(), buckets=1, memory_budget=8 << 30)
+    one_t, one_r, one_rep = correlate(
+        events, CorrelationConfig(), buckets=1, memory_budget=8 << 30, workers=1
+    )
     many_t, many_r, many_rep = correlate(
-        events, CorrelationConfig(), buckets=parts, memory_budget=budget
+        events, CorrelationConfig(), buckets=parts, memory_budget=budget, workers=workers
     )
     assert one_t.equals(many_t)
     assert one_r.equals(many_r)

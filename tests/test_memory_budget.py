@@ -100,6 +100,10 @@ def test_the_plan_is_in_memory_when_the_working_set_fits() -> None:
     bigger = plan(10_000_000, 400.0, 2 << 30)
     assert bigger.part_events >= spilled.part_events
     assert plan(10, 400.0, 1).part_events == MIN_PART_EVENTS
+    # partitions worked on at once share the budget: more workers, smaller partitions
+    two = plan(10_000_000, 400.0, 2 << 30, workers=2)
+    assert not two.in_memory and two.part_events < bigger.part_events
+    assert plan(10_000_000, 400.0, 2 << 30, workers=4).part_events < two.part_events
     assert plan(0, 0.0, 1).in_memory  # nothing to hold
 
 
@@ -150,21 +154,32 @@ def _built() -> Path:
     return out
 
 
-@pytest.mark.parametrize(("buckets", "budget"), [(0, "1"), (3, "1"), (5, 8 << 30), (2, "64K")])
+@pytest.mark.parametrize(
+    ("buckets", "budget", "workers"),
+    [(0, "1", 2), (3, "1", 3), (5, 8 << 30, 4), (2, "64K", 1), (7, 8 << 30, 2)],
+)
 def test_in_memory_and_out_of_core_write_the_same_bytes(
-    tmp_path: Path, buckets: int, budget: int | str
+    tmp_path: Path, buckets: int, budget: int | str, workers: int
 ) -> None:
-    """Byte for byte: the timeline and the requests do not depend on where partitions live or
-    how many there are (the row groups are cut the same way whatever the partitions)."""
+    """Byte for byte: the timeline and the requests do not depend on where partitions live, how
+    many there are (the row groups are cut the same way whatever the partitions) or how many
+    are worked on at once."""
     base = tmp_path / "memory"
     other = tmp_path / "other"
     shutil.copytree(_built(), base)
     shutil.copytree(_built(), other)
     assert layout_for(base / "events.parquet", 0, 8 << 30).in_memory
     assert not layout_for(base / "events.parquet", 0, 1).in_memory
-    one = correlate_outdir(base, "events.parquet", CorrelationConfig(), memory_budget="8G")
+    one = correlate_outdir(
+        base, "events.parquet", CorrelationConfig(), memory_budget="8G", workers=1
+    )
     two = correlate_outdir(
-        other, "events.parquet", CorrelationConfig(), buckets=buckets, memory_budget=budget
+        other,
+        "events.parquet",
+        CorrelationConfig(),
+        buckets=buckets,
+        memory_budget=budget,
+        workers=workers,
     )
     assert one.to_dict() == two.to_dict()
     for name in ("timeline.parquet", "requests.parquet", "correlation.json"):

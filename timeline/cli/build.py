@@ -89,7 +89,8 @@ from timeline.cli.options import (
     type=click.IntRange(1, 64),
     default=2,
     show_default=True,
-    help="Files parsed in parallel.",
+    help="Files (and blocks of large files) parsed in parallel; correlation partitions worked on"
+    " at once.",
 )
 @click.option(
     "--salt",

@@ -21,20 +21,25 @@ per request and source). The stages are the same either way:
 
 Every partition count follows the input size and the budget; the result depends on neither
 (tests compare many partition counts and budgets, in memory and spilled, byte for byte).
+
+Within a stage, up to ``workers`` partitions are read and worked on side by side in threads
+(``concurrent.ordered_map``); their results are written to the next stage's partitions by one
+thread, in partition order, so the output does not depend on the number of workers either.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from timeline.correlation.budget import default_budget, plan
+from timeline.correlation.concurrent import default_workers, ordered_map
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.graph import (
     alias_links,
@@ -60,6 +65,7 @@ from timeline.correlation.spill import Spill
 from timeline.normalize.inherit import file_host
 from timeline.schema import POLARS_SCHEMA, conform
 
+Result = TypeVar("Result")
 PART_EVENTS: Final = 100_000  # events per partition without a budget (Layout.for_rows; Spark)
 MAX_PARTS: Final = 4096
 # Clock-skew evidence: every request up to this many, else a sample of this size by request hash
@@ -188,25 +194,54 @@ def row_ranges(
     """The rows of ``path`` (``columns`` only) cut into the layout's row ranges, with ``row``.
 
     Each range is read on its own (only the row groups it overlaps), so memory holds one range."""
+    for part in range_parts(layout):
+        yield part, read_range(path, columns, layout, part)
+
+
+def range_parts(layout: Layout) -> range:
+    """The numbers of the layout's row ranges that hold rows."""
+    return range(min(layout.parts, -(-layout.rows // layout.span)))
+
+
+def read_range(path: Path, columns: list[str] | None, layout: Layout, part: int) -> pl.DataFrame:
+    """Row range ``part`` of ``path`` (``columns`` only, all if None), with ``row``: only the row
+    groups it overlaps are read."""
     scan = pl.scan_parquet(path)
     if columns is not None:
         scan = scan.select(columns)
-    for part in range(layout.parts):
-        first = part * layout.span
-        if first >= layout.rows:
-            break
-        yield part, _with_row(scan.slice(first, layout.span).collect(), first)
+    first = part * layout.span
+    return _with_row(scan.slice(first, layout.span).collect(), first)
 
 
 def _with_row(frame: pl.DataFrame, first: int) -> pl.DataFrame:
     return frame.with_row_index("row", offset=first).with_columns(pl.col("row").cast(pl.Int64))
 
 
+@dataclass(frozen=True)
+class _BucketCounts:
+    """What one request bucket adds to the report and the time histogram (stage 7)."""
+
+    violations_before: int
+    violations_after: int
+    methods: dict[str, int]
+    global_events: int
+    orphans: dict[str, int]
+    seconds: dict[int, int]
+
+
 class Correlator:
     """One out-of-core correlation of an events file; ``run`` does every stage in order."""
 
-    def __init__(self, events: Path, tmp: Path, config: CorrelationConfig, layout: Layout) -> None:
+    def __init__(
+        self,
+        events: Path,
+        tmp: Path,
+        config: CorrelationConfig,
+        layout: Layout,
+        workers: int = 0,
+    ) -> None:
         self.events = events
+        self.workers = workers or default_workers()
         self.tmp = tmp
         self.config = config
         self.layout = layout
@@ -220,6 +255,10 @@ class Correlator:
         self.histogram: Counter[int] = Counter()
         self.components = 0
 
+    def _each(self, work: Callable[[int], Result], parts: Iterable[int]) -> Iterator[Result]:
+        """``work(part)`` for every part, ``workers`` at a time, results in part order."""
+        return ordered_map(work, parts, self.workers)
+
     def spill(self, name: str, schema: pl.Schema, parts: int = 0, buffer: int = 0) -> Spill:
         """A spill with one partition per layout part (or ``parts``), ``buffer`` bytes of buffers;
         held in memory when the layout says so."""
@@ -232,11 +271,12 @@ class Correlator:
         parts = self.layout.parts
         out = self.spill("edges", EDGE_SCHEMA)
         lo, hi = NO_TIME, -NO_TIME
-        for _, frame in row_ranges(self.events, ["ids", "ts_source", "layer"], self.layout):
+
+        def explode(part: int) -> tuple[tuple[int, int] | None, pl.DataFrame, pl.Series]:
+            frame = read_range(self.events, ["ids", "ts_source", "layer"], self.layout, part)
             frame = frame.cast({"ts_source": POLARS_SCHEMA["ts_source"]})
             us = frame["ts_source"].dt.epoch("us").drop_nulls()
-            if us.len():
-                lo, hi = min(lo, int(us.min())), max(hi, int(us.max()))  # type: ignore[arg-type]
+            bounds = (int(us.min()), int(us.max())) if us.len() else None  # type: ignore[arg-type]
             edges = explode_ids(
                 frame.select(
                     "row",
@@ -246,7 +286,12 @@ class Correlator:
                 ),
                 self.config.exclude_kinds,
             )
-            out.write(edges, edges["node"].hash() % parts)
+            return bounds, edges, edges["node"].hash() % parts
+
+        for bounds, edges, where in self._each(explode, range_parts(self.layout)):
+            if bounds is not None:
+                lo, hi = min(lo, bounds[0]), max(hi, bounds[1])
+            out.write(edges, where)
         self.ts_range = (lo, hi) if lo <= hi else None
         return out
 
@@ -255,10 +300,12 @@ class Correlator:
         rows = self.spill("rownodes", _ROW_NODE_SCHEMA)
         nodes = self.spill("nodes", _NODE_SCHEMA)
         base, degenerate = 0, []
-        for part in range(edges.parts):
-            judged = judge_nodes(
-                edges.read(part), self.config.max_events_per_id, self.config.max_id_span_s
-            )
+        edges.close()  # every partition on disk: the workers below only read
+        limits = (self.config.max_events_per_id, self.config.max_id_span_s)
+        judging = self._each(
+            lambda part: judge_nodes(edges.read(part), *limits), range(edges.parts)
+        )
+        for part, judged in enumerate(judging):
             degenerate.append(judged.degenerate)
             numbered_edges, found = number_nodes(judged.edges.select("row", "node", "prio"), base)
             base += found.height
@@ -273,22 +320,27 @@ class Correlator:
     # 3-4: components and their primary ids
     def labels(self, rows: Spill, count: int) -> pl.Series:
         """Stage 3: the component of every node."""
-        links = [alias_links(rows.read(part)) for part in range(rows.parts)]
+        rows.close()
+        links = list(self._each(lambda part: alias_links(rows.read(part)), range(rows.parts)))
         return components(count, pl.concat(links))
 
     def primaries(self, nodes: Spill, label: pl.Series) -> tuple[Spill, pl.Series]:
         """Stage 4: per request bucket (label % parts) the correlation ids; the primary per label."""
         parts = self.layout.parts
         best = self.spill("best", _BEST_SCHEMA)
-        for part in range(nodes.parts):
+
+        def reduce(part: int) -> pl.DataFrame:
             found = nodes.read(part)
-            reduced = best_nodes(found.with_columns(label.gather(found["nid"]).alias("label")))
+            return best_nodes(found.with_columns(label.gather(found["nid"]).alias("label")))
+
+        nodes.close()
+        for reduced in self._each(reduce, range(nodes.parts)):
             best.write(reduced, reduced["label"] % parts)
         nodes.drop()
         cids = self.spill("cids", _CID_SCHEMA)
         primary = pl.repeat(-1, label.len(), dtype=pl.Int64, eager=True)
-        for part in range(parts):
-            found = primaries(best.read(part))
+        best.close()
+        for part, found in enumerate(self._each(lambda n: primaries(best.read(n)), range(parts))):
             cids.write(found, part)
             self.components += found.height
             if found.height:
@@ -305,7 +357,10 @@ class Correlator:
         slices = self.slices()
         orphans = self.spill("orphans", self.compact, parts=slices[2]) if slices else None
         candidates = self.spill("candidates", self.compact, parts=slices[2]) if slices else None
-        for part, frame in row_ranges(self.events, self.columns, self.layout):
+        rows.close()
+
+        def attach(part: int) -> pl.DataFrame:
+            frame = read_range(self.events, self.columns, self.layout, part)
             frame = frame.cast({c: POLARS_SCHEMA[c] for c in self.columns})
             edges = rows.read(part)
             labels = label.gather(edges["nid"])
@@ -316,7 +371,7 @@ class Correlator:
                 .group_by("row")
                 .agg(pl.col("label").first(), pl.col("direct").any())
             )
-            frame = frame.join(per_row, on="row", how="left").with_columns(
+            return frame.join(per_row, on="row", how="left").with_columns(
                 source_expr(self.config.clock_source).alias("source"),
                 pl.when(pl.col("direct"))
                 .then(pl.lit("id"))
@@ -325,6 +380,8 @@ class Correlator:
                 .alias("correlation_method"),
                 pl.when(pl.col("label").is_not_null()).then(1.0).alias("correlation_confidence"),
             )
+
+        for frame in self._each(attach, range_parts(self.layout)):
             linked = frame.filter(pl.col("label").is_not_null())
             buckets.write(linked, linked["label"] % parts)
             alone = frame.filter(pl.col("label").is_null())
@@ -401,26 +458,34 @@ class Correlator:
         """Per bucket, the id-linked events of the requests that are skew evidence: all of them
         up to ``SKEW_REQUESTS``, else a deterministic sample by a hash of the correlation id."""
         share = min(1.0, SKEW_REQUESTS / max(1, self.components))
-        for part in range(buckets.parts):
-            frame = buckets.read(part).filter(pl.col("correlation_method").is_in(["id", "alias"]))
-            if share < 1.0:
-                chosen = cids.read(part).filter(
-                    pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
-                )
-                frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
-            yield frame.select(
-                pl.col("label").alias("correlation_id"),
-                "source",
-                "layer",
-                "event_type",
-                "policy_stage",
-                "ts_source",
-                "duration_ms",
-                "ts_at_end",
-                "ts_raw",
-                "ts_precision_ms",
-                "ts_inherited",
+        buckets.close()
+        cids.close()
+        return self._each(
+            lambda part: self._evidence(buckets, cids, part, share), range(buckets.parts)
+        )
+
+    @staticmethod
+    def _evidence(buckets: Spill, cids: Spill, part: int, share: float) -> pl.DataFrame:
+        """Bucket ``part``'s skew evidence (see ``_linked``)."""
+        frame = buckets.read(part).filter(pl.col("correlation_method").is_in(["id", "alias"]))
+        if share < 1.0:
+            chosen = cids.read(part).filter(
+                pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
             )
+            frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
+        return frame.select(
+            pl.col("label").alias("correlation_id"),
+            "source",
+            "layer",
+            "event_type",
+            "policy_stage",
+            "ts_source",
+            "duration_ms",
+            "ts_at_end",
+            "ts_raw",
+            "ts_precision_ms",
+            "ts_inherited",
+        )
 
     def order(self, buckets: Spill, cids: Spill) -> Spill:
         """Stage 7: clock offsets from every bucket's evidence; then per bucket: ``ts``, the sort
@@ -435,28 +500,44 @@ class Correlator:
         out = self.spill("assigned", ASSIGN_SCHEMA)
         methods: Counter[str] = Counter()
         orphans: Counter[str] = Counter()
-        for part in range(buckets.parts):
+
+        def arrange(part: int) -> tuple[pl.DataFrame, _BucketCounts]:
             frame = buckets.read(part).join(
                 cids.read(part).select("label", "correlation_id"), on="label", how="left"
             )
             frame = frame.with_columns(
                 pl.col("correlation_method").fill_null("none"),
             )
-            self.report.violations_before += violations(frame, "ts_source")
+            before = violations(frame, "ts_source")
             us = (offset * 1000).round(0).cast(pl.Int64)
             frame = frame.with_columns(
                 (pl.col("ts_source") + pl.duration(microseconds=us)).alias("ts"),
                 pl.when(pl.col("ts_source").is_not_null()).then(offset).alias("clock_offset_ms"),
             )
-            self.report.violations_after += violations(frame, "ts")
+            after = violations(frame, "ts")
             ordered = numbered(with_keys(frame).sort(ORDER_BY, nulls_last=True))
-            methods.update(value_counts(ordered, "correlation_method"))
             unattached = ordered.filter(pl.col("correlation_id").is_null())
             is_global = pl.col("event_type").is_in(list(GLOBAL_TYPES))
-            self.report.global_events += unattached.filter(is_global).height
-            orphans.update(value_counts(unattached.filter(~is_global), "layer"))
             seconds = ordered["_ts_key"] // 1_000_000
-            self.histogram.update(dict(seconds.value_counts().iter_rows()))
+            counts = _BucketCounts(
+                before,
+                after,
+                value_counts(ordered, "correlation_method"),
+                unattached.filter(is_global).height,
+                value_counts(unattached.filter(~is_global), "layer"),
+                dict(seconds.value_counts().iter_rows()),
+            )
+            return ordered, counts
+
+        buckets.close()
+        cids.close()
+        for ordered, counts in self._each(arrange, range(buckets.parts)):
+            self.report.violations_before += counts.violations_before
+            self.report.violations_after += counts.violations_after
+            methods.update(counts.methods)
+            self.report.global_events += counts.global_events
+            orphans.update(counts.orphans)
+            self.histogram.update(counts.seconds)
             out.write(ordered, ordered["row"] // self.layout.span)
         buckets.drop()
         self.report.by_method = dict(methods)
@@ -493,10 +574,11 @@ class Correlator:
             }
         )
         inputs = self.spill("requestinputs", request_schema, buffer=48 << 20)
-        for part, frame in row_ranges(self.events, None, self.layout):
+
+        def join(part: int) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+            frame = read_range(self.events, None, self.layout, part)
             events = conform(frame.drop("row")).drop(*ASSIGNMENT_COLUMNS).with_columns(frame["row"])
             found = assigned.read(part).sort("row")
-            assigned.release(part)
             if found["row"].equals(events["row"]):
                 # Every event of the range has its row once, in order: the columns are put
                 # side by side, without copying the events as a join would.
@@ -504,39 +586,66 @@ class Correlator:
             else:
                 joined = events.join(found, on="row", how="left", maintain_order="left")
             where = cuts.search_sorted(joined["_ts_key"], side="right")
-            ranges.write(joined.select([*keep]), where)
-            linked = joined.filter(pl.col("label").is_not_null())
+            return joined.select([*keep]), where, joined.filter(pl.col("label").is_not_null())
+
+        assigned.close()
+        for part, (joined, where, linked) in zip(
+            range_parts(self.layout), self._each(join, range_parts(self.layout)), strict=True
+        ):
+            assigned.release(part)
+            ranges.write(joined, where)
             inputs.write(linked, linked["label"] % self.layout.parts)
         assigned.drop()
         return ranges, inputs
 
     def timeline(self, ranges: Spill) -> Iterator[pl.DataFrame]:
         """Stage 9a: the timeline in order, one time range at a time."""
-        for part in range(ranges.parts):
-            frame = ranges.read(part)
+        ranges.close()
+
+        def arrange(part: int) -> pl.DataFrame:
+            return ranges.read(part).sort(ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
+
+        for part, frame in zip(
+            range(ranges.parts), self._each(arrange, range(ranges.parts)), strict=True
+        ):
             ranges.release(part)
             if frame.height:
-                yield frame.sort(ORDER_BY, nulls_last=True).select(POLARS_SCHEMA.names())
+                yield frame
         ranges.drop()
 
     def requests(self, inputs: Spill, cuts: pl.Series) -> Iterator[pl.DataFrame]:
         """Stage 9b: the requests table in order of start, one time range at a time."""
         schema = pl.Schema({**REQUEST_SCHEMA, "_start": pl.Int64()})
         starts = self.spill("requestranges", schema, parts=cuts.len() + 1)
-        for part in range(inputs.parts):
+
+        def summarise(part: int) -> tuple[pl.DataFrame, pl.Series] | None:
             frame = inputs.read(part)
-            inputs.release(part)
             if frame.height == 0:
-                continue
+                return None
             table = requests_table(frame.sort(ORDER_BY, nulls_last=True))
             key = table["start"].dt.epoch("us").fill_null(NO_TIME)
-            starts.write(table.with_columns(key.alias("_start")), cuts.search_sorted(key, "right"))
+            return table.with_columns(key.alias("_start")), cuts.search_sorted(key, "right")
+
+        inputs.close()
+        for part, found in zip(
+            range(inputs.parts), self._each(summarise, range(inputs.parts)), strict=True
+        ):
+            inputs.release(part)
+            if found is not None:
+                starts.write(*found)
         inputs.drop()
-        for part in range(starts.parts):
+
+        def arrange(part: int) -> pl.DataFrame:
             frame = starts.read(part)
+            return frame.drop("_start").sort("start", "correlation_id", nulls_last=True)
+
+        starts.close()
+        for part, frame in zip(
+            range(starts.parts), self._each(arrange, range(starts.parts)), strict=True
+        ):
             starts.release(part)
             if frame.height:
-                yield frame.drop("_start").sort("start", "correlation_id", nulls_last=True)
+                yield frame
         starts.drop()
 
 
@@ -546,12 +655,13 @@ def value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return dict(zip(counts[column].to_list(), counts["len"].to_list(), strict=True))
 
 
-def layout_for(events: Path, parts: int = 0, budget: int = 0) -> Layout:
+def layout_for(events: Path, parts: int = 0, budget: int = 0, workers: int = 1) -> Layout:
     """The layout for the events file under a memory ``budget`` in bytes (0: the machine's
     default): in memory when its working set fits, else out of core with partitions sized by the
-    budget (``budget.plan``). ``parts`` (0 = by size) overrides the number of partitions."""
+    budget and the ``workers`` that hold partitions at once (``budget.plan``). ``parts`` (0 = by
+    size) overrides the number of partitions."""
     metadata = pq.ParquetFile(events).metadata
     rows = metadata.num_rows
     size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-    chosen = plan(rows, size / max(1, rows), budget or default_budget())
+    chosen = plan(rows, size / max(1, rows), budget or default_budget(), workers)
     return Layout.for_rows(rows, parts, chosen.part_events, chosen.in_memory)

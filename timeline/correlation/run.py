@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 
 from timeline.correlation.budget import resolve_budget
+from timeline.correlation.concurrent import default_workers
 from timeline.correlation.config import CorrelationConfig
 from timeline.correlation.pipeline import Correlator, layout_for
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
@@ -40,20 +41,23 @@ def correlate_outdir(
     config: CorrelationConfig,
     buckets: int = 0,
     memory_budget: int | str | None = None,
+    workers: int = 0,
 ) -> CorrelationReport:
     """Correlate ``outdir/events_file`` into the timeline, the requests and the report (atomically).
 
     In memory when the working set fits ``memory_budget`` (bytes, or a size such as ``2G``;
     default: half of the memory available, at most 2 GiB), else out of core (see
-    ``timeline.correlation.pipeline``): memory then holds one partition of events at a time.
-    ``buckets`` sets the number of partitions (0: chosen by the budget). The result depends on
-    neither.
+    ``timeline.correlation.pipeline``): memory then holds a few partitions of events at a time.
+    ``buckets`` sets the number of partitions (0: chosen by the budget); ``workers`` how many
+    partitions are worked on at once (0: one per core, at most 4). The result depends on none of
+    them.
     """
     events_path = outdir / events_file
     metadata = read_metadata(events_path)
-    layout = layout_for(events_path, buckets, resolve_budget(memory_budget))
+    workers = workers or default_workers()
+    layout = layout_for(events_path, buckets, resolve_budget(memory_budget), workers)
     with tempfile.TemporaryDirectory(prefix=CORRELATE_PREFIX, dir=outdir) as tmp:
-        run = Correlator(events_path, Path(tmp), config, layout)
+        run = Correlator(events_path, Path(tmp), config, layout, workers)
         edges = run.edges()
         rows, nodes, count = run.nodes(edges)
         label = run.labels(rows, count)
@@ -128,6 +132,7 @@ def correlate(
     config: CorrelationConfig,
     buckets: int = 0,
     memory_budget: int | str | None = None,
+    workers: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame, CorrelationReport]:
     """Correlate canonical ``events``: the ordered timeline, the requests and the report.
 
@@ -136,7 +141,7 @@ def correlate(
     with tempfile.TemporaryDirectory(prefix="timeline-correlate-") as tmp:
         outdir = Path(tmp)
         write_tables(outdir / EVENTS, ARROW_SCHEMA, [to_arrow(conform(events))], {})
-        report = correlate_outdir(outdir, EVENTS, config, buckets, memory_budget)
+        report = correlate_outdir(outdir, EVENTS, config, buckets, memory_budget, workers)
         timeline = read_events(outdir / TIMELINE)
         requests = pl.read_parquet(outdir / REQUESTS)
     return timeline, requests, report

@@ -1,10 +1,14 @@
 """Partitions: rows written by partition number, read back one partition at a time.
 
 Correlation streams its input once per stage and scatters rows to partitions (by node hash, by
-row range, by request bucket, by time range), then works on one partition at a time. Out of core,
-each partition is one file of Arrow IPC streams (lz4), one per buffer flush, so memory holds at
-most the write buffers and one partition. When correlation fits its memory budget, the same
-partitions are held in memory instead (no directory): the stages cannot tell the difference.
+row range, by request bucket, by time range), then works on a few partitions at a time. Out of
+core, each partition is one file of Arrow IPC streams (lz4), one per buffer flush, so memory holds
+at most the write buffers and the partitions being worked on. When correlation fits its memory
+budget, the same partitions are held in memory instead (no directory): the stages cannot tell the
+difference.
+
+Threads: one thread writes (and releases); once ``close()`` has written every buffer, several
+threads may read different partitions at once (a read then changes nothing shared).
 """
 
 from __future__ import annotations

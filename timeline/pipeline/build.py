@@ -222,6 +222,7 @@ def build(
                 layout.EVENTS,
                 options.config.correlation,
                 memory_budget=options.memory_budget or None,
+                workers=options.jobs,
             )
             written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
         fresh.commit()
