@@ -15,7 +15,7 @@ from typing import Final
 
 import polars as pl
 
-from parsers.inference.openai_http.fields import NORMAL, chunk_list_rows, extract
+from parsers.inference.openai_http.fields import NORMAL, chunk_list_events, extract
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.http import route
@@ -76,33 +76,34 @@ def _chunk_events(chunks: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return events, merged
 
 
-def _chunk_list_events(rows: pl.DataFrame) -> pl.DataFrame:
-    """The Python fallback for responses logged as a list of chunks."""
-    out: list[dict[str, object]] = []
-    for row in rows.iter_rows(named=True):
-        base = {k: row.get(k) for k in NORMAL.names()}
-        out.extend(chunk_list_rows(base, str(row["line"])))
-    return pl.DataFrame(out, schema=NORMAL) if out else pl.DataFrame(schema=NORMAL)
-
-
-def _timestamp(timezone: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """The record's time (ISO 8601 or an epoch number), else the response's ``created``."""
+def _timestamp(
+    frame: pl.DataFrame, timezone: str
+) -> tuple[pl.DataFrame, pl.Expr, pl.Expr, pl.Expr]:
+    """The record's time (ISO 8601 or an epoch number), else the response's ``created``: the
+    frame with both parsed once (``_logged_ts``, ``_logged_assumed``, ``_created_ts``) and the
+    time, raw text and assumed-zone expressions over those columns."""
     text = pl.col("ts_text")
     logged = parse_guess(text, timezone)
     created = parse_epoch(pl.col("created"), "epoch_s")
-    ts = pl.coalesce(logged.ts, created.ts)
+    frame = frame.with_columns(
+        logged.ts.alias("_logged_ts"),
+        logged.assumed_tz.alias("_logged_assumed"),
+        created.ts.alias("_created_ts"),
+    )
+    logged_ts, created_ts = pl.col("_logged_ts"), pl.col("_created_ts")
+    ts = pl.coalesce(logged_ts, created_ts)
     assumed = (
-        pl.when(logged.ts.is_not_null())
-        .then(logged.assumed_tz)
-        .when(created.ts.is_not_null())
+        pl.when(logged_ts.is_not_null())
+        .then(pl.col("_logged_assumed"))
+        .when(created_ts.is_not_null())
         .then(False)
     )
-    raw = pl.when(logged.ts.is_not_null()).then(text).otherwise(pl.col("created"))
-    return ts, raw, assumed
+    raw = pl.when(logged_ts.is_not_null()).then(text).otherwise(pl.col("created"))
+    return frame, ts, raw, assumed
 
 
 def _canonical(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
-    ts, raw, assumed = _timestamp(timezone)
+    frame, ts, raw, assumed = _timestamp(frame, timezone)
     etype = pl.col("etype")
     code = pl.col("status_code").cast(pl.Int64, strict=False)
     err_text = pl.concat_str(
@@ -244,7 +245,7 @@ class OpenAIHttpParser:
             pl.col("shape").replace_strict(_SINGLE, return_dtype=pl.String).alias("etype")
         )
         chunk_events, merged = _chunk_events(df.filter(pl.col("shape") == "chunk"))
-        listed = _chunk_list_events(df.filter(pl.col("shape") == "chunk_list"))
+        listed = chunk_list_events(df.filter(pl.col("shape") == "chunk_list"))
         listed_bad = df.filter(
             (pl.col("shape") == "chunk_list")
             & ~pl.col("source_line").is_in(listed.get_column("source_line").implode())
