@@ -75,3 +75,44 @@ def test_kv_list_keeps_exactly_the_non_null_values(values: dict[str, str | None]
     pairs = {k: pl.lit(v, dtype=pl.String) for k, v in values.items()}
     got = one(kv_list(pairs), "x")
     assert got == [{"key": k, "value": v} for k, v in values.items() if v is not None]
+
+
+_VALUES = st.one_of(st.none(), st.sampled_from(["", "a", "b c", "0", "null"]), st.text(max_size=4))
+_ITEM = st.one_of(
+    st.none(),
+    st.builds(lambda k, v: {"key": k, "value": v}, st.sampled_from(["k", "m"]), _VALUES),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(_VALUES, _VALUES, st.one_of(st.none(), st.lists(_ITEM, max_size=3))),
+        max_size=6,
+    ),
+)
+def test_kv_column_equals_kv_list_then_concat_lists(
+    rows: list[tuple[str | None, str | None, list[dict[str, str | None] | None] | None]],
+) -> None:
+    """The one-pass ``kv_column`` gives what ``kv_list`` followed by ``concat_lists`` gives:
+    null values and keys null on every row left out, null lists empty, null items dropped, order
+    kept, zero rows included."""
+    from timeline.parserkit.kv import kv_column
+    from timeline.parserkit.text import concat_lists
+    from timeline.schema import KV_STRUCT
+
+    df = pl.DataFrame(
+        {
+            "a": [r[0] for r in rows],
+            "b": [r[1] for r in rows],
+            "l": [r[2] for r in rows],
+        },
+        schema={"a": pl.String, "b": pl.String, "l": pl.List(KV_STRUCT)},
+    )
+    pairs = {"first": pl.col("a"), "second": pl.col("b"), "never": pl.lit(None, dtype=pl.String)}
+    got = kv_column(df, pairs, [pl.col("l")], "x")
+    want = concat_lists(
+        df.with_columns(kv_list(pairs).alias("_kv")), ["_kv", "l"], "x", drop_nulls=True
+    )
+    assert got.to_list() == want.to_list()
+    assert got.dtype == want.dtype

@@ -21,6 +21,60 @@ def kv_list(pairs: Mapping[str, pl.Expr]) -> pl.Expr:
     return pairs_expr(pairs, "key")
 
 
+def kv_column(
+    frame: pl.DataFrame,
+    pairs: Mapping[str, pl.Expr],
+    lists: Sequence[pl.Expr] = (),
+    name: str = "attributes",
+) -> pl.Series:
+    """Per row of ``frame``, :func:`kv_list` of ``pairs`` followed by the items of ``lists``
+    (``list[struct{key, value}]`` expressions; a null list counts as empty, null items are left
+    out): the same values as ``kv_list`` and :func:`timeline.parserkit.text.concat_lists`.
+
+    Built long in one pass: each key's non-null values are taken where they are (no unpivot of
+    rows x keys, keys null on every row cost one null count), the lists exploded, and the whole
+    grouped back once per row; a group keeps its items in the order they were concatenated."""
+    dtype = pl.List(KV_STRUCT)
+    height = frame.height
+    keys = list(pairs)
+    values = frame.select(
+        *[expr.cast(pl.String).alias(f"_p{i}") for i, expr in enumerate(pairs.values())],
+        *[lst.cast(dtype).alias(f"_l{i}") for i, lst in enumerate(lists)],
+    )
+    parts: list[pl.LazyFrame] = []
+    for i, key in enumerate(keys):
+        column = values.get_column(f"_p{i}")
+        if column.null_count() == height:
+            continue
+        parts.append(
+            column.to_frame("value")
+            .lazy()
+            .with_row_index("_row")
+            .filter(pl.col("value").is_not_null())
+            .select("_row", pl.struct(key=pl.lit(key, dtype=pl.String), value="value").alias("_v"))
+        )
+    for i in range(len(lists)):
+        column = values.get_column(f"_l{i}")
+        if column.null_count() == height:
+            continue
+        parts.append(
+            column.to_frame("_v")
+            .lazy()
+            .with_row_index("_row")
+            .filter(pl.col("_v").list.len() > 0)
+            .explode("_v")
+            .filter(pl.col("_v").is_not_null())
+        )
+    rows = pl.int_range(height, eager=True, dtype=pl.UInt32).alias("_row").to_frame()
+    empty = pl.lit([], dtype=dtype)
+    if not parts:
+        return rows.with_columns(empty.alias(name)).get_column(name)
+    # one chunk: a join against a many-chunk list column costs ten times as much
+    grouped = pl.concat(parts).group_by("_row").agg(pl.col("_v")).collect().rechunk()
+    joined = rows.join(grouped, on="_row", how="left", maintain_order="left")
+    return joined.select(pl.col("_v").fill_null(empty).cast(dtype).alias(name)).get_column(name)
+
+
 def attributes(pairs: Mapping[str, pl.Expr], *more: pl.Expr) -> pl.Expr:
     """:func:`kv_list` of the values as text, blanks stripped and null tokens left out,
     followed by further key/value lists (``more``)."""

@@ -17,11 +17,10 @@ from parsers.inference.sglang.lines import RANKS
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list
 from timeline.parserkit.jsonpaths import decode_paths, jp
-from timeline.parserkit.kv import kv_list
+from timeline.parserkit.kv import kv_column
 from timeline.parserkit.pyrepr import literal, python_string
 from timeline.parserkit.text import (
     captures,
-    concat_lists,
     nullify,
     on_distinct,
     on_rows,
@@ -317,11 +316,18 @@ def _traceback_columns(df: pl.DataFrame) -> pl.DataFrame:
 def _config_columns(df: pl.DataFrame) -> pl.DataFrame:
     """``cfg_<name>``: the fields of ``server_args=ServerArgs(...)`` records (read on those rows
     only, once per distinct text: a restart logs the same arguments again)."""
-    names = ("model_path", "revision", "dtype", *_CONFIG_ARGS)
+    text = pl.col("cfg_text")
     found = on_distinct(
-        df.select("_i", "cfg_text").filter(pl.col("cfg_text").is_not_null()),
+        df.select("_i", "cfg_text").filter(text.is_not_null()),
         ["cfg_text"],
-        {f"cfg_{name}": _arg(pl.col("cfg_text"), name) for name in names},
+        {
+            **{f"cfg_{name}": _arg(text, name) for name in ("model_path", "revision", "dtype")},
+            # a one-item list (`['name']`) as its item
+            **{
+                f"cfg_{name}": _arg(text, name).str.replace(r"^\['?([^',\]]*)'?\]$", "$1")
+                for name in _CONFIG_ARGS
+            },
+        },
     ).drop("cfg_text")
     return _attach(df, found)
 
@@ -437,10 +443,7 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         "avail_mem_gb": pl.col("_avail_mem"),
         "mem_usage_gb": pl.col("_mem_usage"),
         "kv_cache_tokens": pl.col("_kv_tokens"),
-        **{
-            name: pl.col(f"cfg_{name}").str.replace(r"^\['?([^',\]]*)'?\]$", "$1")
-            for name in _CONFIG_ARGS
-        },
+        **{name: pl.col(f"cfg_{name}") for name in _CONFIG_ARGS},
         "traceback": pl.when(is_traceback).then(cont_text),
         "detail": pl.when(~is_traceback).then(cont_text),
     }
@@ -456,14 +459,9 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         pl.col(name).cast(pl.List(KV_STRUCT))
         for name in ("stats_attrs", "limits_attrs", "sampling_attrs")
     ]
-    df = df.with_columns(
-        kv_list(attrs).alias("_kv"), *[lst.alias(f"_kv{i}") for i, lst in enumerate(lists)]
-    )
-    # one list per row: built long (pl.concat_list of struct lists costs ten times as much)
-    all_attrs = concat_lists(
-        df, ["_kv", *[f"_kv{i}" for i in range(len(lists))]], "all_attrs", drop_nulls=True
-    )
-    df = df.with_columns(all_attrs).drop("_kv", *[f"_kv{i}" for i in range(len(lists))])
+    # one list per row, built long in one pass (pl.concat_list of struct lists costs ten times
+    # as much)
+    df = df.with_columns(kv_column(df, attrs, lists, "all_attrs"))
     # a batch request's line gives one event per rid (last: the steps above match rows on `_i`)
     df = _request_ids(df)
     rid = pl.when(~mkind.is_in(["access", "metrics", "config", "ready"])).then(pl.col("rid"))

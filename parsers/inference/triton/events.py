@@ -14,7 +14,7 @@ import polars as pl
 from parsers.inference.triton import lines as shapes
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.ids import id_list
-from timeline.parserkit.kv import kv_list
+from timeline.parserkit.kv import kv_column, kv_list
 from timeline.parserkit.text import nullify, on_rows
 from timeline.parserkit.tracebacks import last_exception_type
 
@@ -310,7 +310,8 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
     prepared = mkind == "prepared"
     # the request dump's lists: read on `prepared:` records only
     df = on_rows(df, prepared, {f"_dump_{k}": v for k, v in _dump_columns(text).items()})
-    attrs = kv_list(
+    attrs = kv_column(
+        df,
         {
             "code": code,
             "pid": pl.col("pid"),
@@ -371,7 +372,7 @@ def semantic_columns(df: pl.DataFrame) -> pl.DataFrame:
         model.alias("model"),
         version.alias("model_revision"),
         pl.lit("triton").alias("provider"),
-        attrs.alias("attributes"),
+        pl.lit(attrs).alias("attributes"),
     )
 
 

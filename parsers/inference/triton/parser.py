@@ -8,7 +8,7 @@ import polars as pl
 
 from parsers.inference.triton import lines as shapes
 from parsers.inference.triton.events import semantic_columns, table_columns
-from parsers.inference.triton.tables import table_rows
+from parsers.inference.triton.tables import table_frame
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
 
@@ -205,10 +205,7 @@ class TritonParser:
         tables = starts.filter(is_table)
         frames = []
         if tables.height:
-            rows = table_rows(
-                tables.get_column("source_line").to_list(),
-                tables.get_column("cont_lines").to_list(),
-            )
+            rows = table_frame(tables.select("source_line", "cont_lines"))
             frames.append(table_columns(tables.join(rows, on="source_line", how="inner")))
         others = starts.filter(~is_table)
         if others.height:

@@ -8,7 +8,8 @@ first border. The tables printed at startup (core ``server.cc``, ``tritonserver.
 server options (``Option | Value``), the repository agents, the backends (``Backend | Path |
 Config``) and the models (``Model | Version | Status``).
 
-Tables are few and short, so they are read with a plain loop (a genuinely multi-line record).
+Tables are few and short, so they are read with a plain loop (a genuinely multi-line record),
+once per distinct table: a server prints the same tables at every start.
 """
 
 from __future__ import annotations
@@ -173,3 +174,19 @@ def table_rows(source_lines: list[int], bodies: list[list[str] | None]) -> pl.Da
         else:
             out += _kv_rows(source_line, table)
     return pl.DataFrame(out, schema=ROW_SCHEMA)
+
+
+def table_frame(tables: pl.DataFrame) -> pl.DataFrame:
+    """:func:`table_rows` of the table records of ``tables`` (``source_line``, ``cont_lines``),
+    each distinct table body read once; ordered by ``source_line`` and ``row``."""
+    bodies = tables.group_by("cont_lines", maintain_order=True).agg(pl.col("source_line"))
+    distinct = table_rows(
+        list(range(bodies.height)), bodies.get_column("cont_lines").to_list()
+    ).rename({"source_line": "_body"})
+    placed = (
+        bodies.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_body"), "source_line")
+        .explode("source_line")
+        .join(distinct, on="_body", how="inner")
+        .sort("source_line", "row")
+    )
+    return placed.select(ROW_SCHEMA.names())
