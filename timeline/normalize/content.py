@@ -29,7 +29,15 @@ def prompt_hashes(texts: pl.Series, salt: bytes) -> pl.Series:
 
 def finish(frame: pl.DataFrame, sha256: str, salt: bytes, keep_content: bool) -> pl.DataFrame:
     """Add ids and hashes; drop content and redact secrets unless ``keep_content``."""
-    sub = pl.int_range(pl.len()).over("source_line")
+    lines = frame.get_column("source_line")
+    if lines.null_count() == 0 and lines.is_sorted():
+        # Events in line order (every part is): the index on a line counts from the line's first
+        # event, a forward fill instead of a window over every line.
+        row = pl.int_range(pl.len())
+        first = pl.when(pl.col("source_line") != pl.col("source_line").shift()).then(row)
+        sub = row - first.forward_fill().fill_null(0)
+    else:
+        sub = pl.int_range(pl.len()).over("source_line")
     frame = frame.with_columns(
         pl.concat_str(
             [

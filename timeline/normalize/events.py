@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from timeline.normalize.lists import append, elements, long_entries
 from timeline.parserkit.timestamps import precision_ms
-from timeline.schema import ID_STRUCT, KV_STRUCT, conform
+from timeline.schema import conform
 
 # Canonical id columns copied into ``ids`` (kind = column name) for alias resolution.
 ID_COLUMNS = ("request_id", "trace_id", "session_id")
@@ -82,20 +83,16 @@ def normalize(
             maintain_order="left",
         )
     frame = conform(frame)
-    empty_ids = pl.lit([], dtype=pl.List(ID_STRUCT))
     layer_expr = pl.coalesce(pl.col("layer"), pl.lit(layer))
-    extra = pl.concat_list(
-        [pl.struct(kind=pl.lit(c), value=pl.col(c)) for c in ID_COLUMNS]
-    ).list.filter(pl.element().struct.field("value").is_not_null())
+    extra = long_entries(frame, [{"kind": pl.lit(c), "value": pl.col(c)} for c in ID_COLUMNS])
+    ids = append(frame.get_column("ids"), extra.filter(pl.col("value").is_not_null()), unique=True)
     return frame.with_columns(
         pl.lit(source_file).alias("source_file"),
         pl.lit(parser).alias("parser"),
         layer_expr.alias("layer"),
         pl.col("ts_source").alias("ts"),
         pl.when(pl.col("ts_source").is_not_null()).then(0.0).alias("clock_offset_ms"),
-        pl.concat_list(pl.col("ids").fill_null(empty_ids), extra)
-        .list.unique(maintain_order=True)
-        .alias("ids"),
+        ids,
         pl.when(pl.col("ts_source").is_not_null()).then(pl.col("ts_assumed_tz").fill_null(False)),
         pl.when(pl.col("ts_source").is_not_null())
         .then(pl.coalesce(pl.col("ts_precision_ms"), precision_ms(pl.col("ts_raw"))))
@@ -115,17 +112,12 @@ def with_envelope(frame: pl.DataFrame, envelope: pl.DataFrame) -> pl.DataFrame:
     if envelope.height == 0:
         return frame
     joined = frame.join(envelope, on="source_line", how="left", maintain_order="left")
-    empty_kv = pl.lit([], dtype=pl.List(KV_STRUCT))
-    empty_ids = pl.lit([], dtype=pl.List(ID_STRUCT))
     ts = pl.coalesce(pl.col("ts_source"), pl.col("env_ts"))
+    attrs = joined.get_column("attributes").fill_null([])
     return joined.with_columns(
         pl.coalesce(pl.col("host"), pl.col("env_host")).alias("host"),
-        pl.concat_list(
-            pl.col("attributes").fill_null(empty_kv), pl.col("env_attrs").fill_null(empty_kv)
-        ).alias("attributes"),
-        pl.concat_list(pl.col("ids").fill_null(empty_ids), pl.col("env_ids").fill_null(empty_ids))
-        .list.unique(maintain_order=True)
-        .alias("ids"),
+        append(attrs, elements(joined, "env_attrs")),
+        append(joined.get_column("ids"), elements(joined, "env_ids"), unique=True),
         ts.alias("ts_source"),
         ts.alias("ts"),
         pl.when(ts.is_not_null())

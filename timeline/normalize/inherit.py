@@ -33,7 +33,8 @@ from datetime import datetime
 
 import polars as pl
 
-from timeline.schema import KV_STRUCT, POLARS_SCHEMA
+from timeline.normalize.lists import append, long_entries
+from timeline.schema import POLARS_SCHEMA
 
 STARTUP_TYPES = ("deploy.change", "server.start")
 # What a file name adds to its host's name: a log extension, rotation numbers or dates, compression.
@@ -139,15 +140,24 @@ def file_host(source_file: pl.Expr) -> pl.Expr:
 def host_from_file(frame: pl.DataFrame) -> pl.DataFrame:
     """Fill a null ``host`` from the event's file path (see the module doc), flagged with the
     attribute ``host_from``."""
-    stem = file_host(pl.col("source_file"))
-    fill = pl.col("host").is_null() & stem.is_not_null() & (stem != "")
-    flag = pl.lit([{"key": "host_from", "value": HOST_FROM_FILE}], dtype=pl.List(KV_STRUCT))
+    if frame.height == 0 or frame.get_column("host").null_count() == 0:
+        return frame
+    # The stem of each distinct file (one per frame in a build), not a regex over every row.
+    files = frame.select(pl.col("source_file").unique(maintain_order=True))
+    stems = files.with_columns(file_host(pl.col("source_file")).alias("_stem"))
+    stem = frame.select("source_file").join(
+        stems, on="source_file", how="left", maintain_order="left"
+    )["_stem"]
+    fill = frame.select(
+        (pl.col("host").is_null() & stem.is_not_null() & (stem != "")).fill_null(False)
+    ).to_series()
+    if not fill.any():
+        return frame
+    entry = {"key": pl.lit("host_from"), "value": pl.lit(HOST_FROM_FILE)}
+    flags = long_entries(frame, [entry]).filter(fill)
     return frame.with_columns(
         pl.when(fill).then(stem).otherwise(pl.col("host")).alias("host"),
-        pl.when(fill)
-        .then(pl.concat_list(pl.col("attributes").fill_null([]), flag))
-        .otherwise(pl.col("attributes"))
-        .alias("attributes"),
+        append(frame.get_column("attributes"), flags),
     )
 
 
@@ -189,22 +199,18 @@ def _carry_revision(frame: pl.DataFrame, carry: Carry) -> tuple[pl.DataFrame, Ca
         & pl.col("_rev").is_not_null()
         & (pl.col("model").is_null() | (pl.col("model") == pl.col("_model")))
     ).fill_null(False)
-    empty_kv = pl.lit([], dtype=pl.List(KV_STRUCT))
-    mark = pl.concat_list(
-        pl.col("attributes").fill_null(empty_kv),
-        pl.concat_list(
-            pl.struct(key=pl.lit("model_revision_from_line"), value=pl.col("_line").cast(pl.String))
-        ),
-    )
+    fill_rows = work.select(fill).to_series()
+    entry = {"key": pl.lit("model_revision_from_line"), "value": pl.col("_line").cast(pl.String)}
+    marks = long_entries(work, [entry]).filter(fill_rows)
     out = work.with_columns(
-        pl.when(fill)
+        pl.when(fill_rows)
         .then(pl.col("_rev"))
         .otherwise(pl.col("model_revision"))
         .alias("model_revision"),
-        pl.when(fill & pl.col("model").is_null() & (pl.col("_model") != ""))
+        pl.when(fill_rows & pl.col("model").is_null() & (pl.col("_model") != ""))
         .then(pl.col("_model"))
         .otherwise(pl.col("model"))
         .alias("model"),
-        pl.when(fill).then(mark).otherwise(pl.col("attributes")).alias("attributes"),
+        append(work.get_column("attributes"), marks),
     ).drop("_rev", "_model", "_line")
     return out, after
