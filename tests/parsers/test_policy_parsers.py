@@ -165,3 +165,23 @@ def test_random_text_keeps_the_line_contract(lines: list[str]) -> None:
     for parser in _policy_parsers():
         result = parser.parse(_source(*clean))
         _check_contract(result, len(clean))
+
+
+def test_nemo_trace_keeps_spans_without_span_id_whatever_else_is_in_the_input() -> None:
+    """A record's spans do not depend on the other records of its chunk: spans without
+    ``span_id`` were cut at the most ``"span_id":`` keys of any record (here 1)."""
+    from parsers.policy.nemo_guardrails_trace.parser import NemoGuardrailsTraceParser
+
+    one = '{"trace_id": "a", "spans": [{"name": "x", "span_id": "s", "start_time": 0, "duration": 1}]}'
+    three = (
+        '{"trace_id": "b", "spans": [{"name": "interaction", "start_time": 0, "duration": 3},'
+        ' {"name": "rail: self check input", "start_time": 0.5, "duration": 1},'
+        ' {"name": "guardrails.llm_call", "start_time": 1.5, "duration": 1}]}'
+    )
+    parser = NemoGuardrailsTraceParser()
+    together = parser.parse(_source(one, three))
+    alone = parser.parse(_source(three))
+    _check_contract(together, 2)
+    spans = together.events.filter(pl.col("source_line") == 2)
+    assert spans.height == 3
+    assert alone.events.height == 3
