@@ -13,7 +13,7 @@ import polars as pl
 
 from timeline.parserkit.durations import go_duration_ms
 from timeline.parserkit.frame import severity
-from timeline.parserkit.kv import kv_list
+from timeline.parserkit.kv import kv_column
 from timeline.parserkit.text import nullify
 from timeline.parserkit.timestamps import parse_iso8601
 
@@ -101,7 +101,8 @@ def tgi_events(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
     body = pl.col("msg").str.replace(r"^(?:Input|Output): ", "")
     text = pl.concat_str([body, pl.col("cont_text")], separator="\n", ignore_nulls=True)
     params = pl.col("parameters")
-    attrs = kv_list(
+    attrs = kv_column(
+        df,
         {
             "target": pl.col("target"),
             "code": pl.col("code"),
@@ -125,7 +126,7 @@ def tgi_events(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
             "max_total_tokens": args.then(
                 _rust_option(msg.str.extract(r"\bmax_total_tokens: ([^,}]+)", 1))
             ),
-        }
+        },
     )
     short_message = (
         pl.when(kind == "input")

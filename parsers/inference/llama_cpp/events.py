@@ -10,7 +10,7 @@ from parsers.inference.llama_cpp import lines as shapes
 from timeline.parserkit import logfmt
 from timeline.parserkit.frame import http_status
 from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
-from timeline.parserkit.kv import kv_list
+from timeline.parserkit.kv import kv_column
 from timeline.parserkit.text import nullify, on_rows
 from timeline.parserkit.timestamps import parse_epoch, parse_pattern
 
@@ -113,34 +113,53 @@ def skipped_start(work: pl.DataFrame) -> pl.Expr:
     return ((loader | info) & quiet).fill_null(False)
 
 
-def _fields(df: pl.DataFrame) -> pl.DataFrame:
-    """``x_<field>`` columns of the 2024 JSON and text lines (null elsewhere)."""
-    is_json = pl.col("shape") == "json"
-    if bool(df.select(is_json.any()).item()):
-        lines = df.select(pl.when(is_json).then(pl.col("body"))).to_series()
-        decoded = decode_paths(lines, [key_path(f) for f in _FIELDS])
-        json_cols = decoded.select([jp(key_path(f)).alias(f"_j_{f}") for f in _FIELDS])
-        df = pl.concat([df, json_cols], how="horizontal")
-    else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(f"_j_{f}") for f in _FIELDS)
-    if bool(df.select((pl.col("shape") == "legacy").any()).item()):
-        kv = pl.when(pl.col("shape") == "legacy").then(pl.col("okv"))
-        df = df.with_columns(kv.alias("_kv"))
-        # each key's regex runs on the rows holding ``key=`` (null input elsewhere: no work)
-        kv_text = pl.col("_kv")
-        text = [
-            logfmt.value(pl.when(kv_text.str.contains(f"{f}=", literal=True)).then(kv_text), f)
+def _json_fields(bodies: pl.Series) -> pl.DataFrame:
+    """The :data:`_FIELDS` of the 2024 JSON lines ``bodies`` (one decode for all fields)."""
+    decoded = decode_paths(bodies, [key_path(f) for f in _FIELDS])
+    return decoded.select([jp(key_path(f)).alias(f) for f in _FIELDS])
+
+
+def _legacy_fields(kv: pl.Series) -> pl.DataFrame:
+    """The :data:`_FIELDS` of the 2024 text lines' ``key=value`` tails ``kv``; each key's regex
+    runs on the rows holding ``key=`` (null input elsewhere: no work)."""
+    text = pl.col("_kv")
+    return (
+        kv.alias("_kv")
+        .to_frame()
+        .select(
+            logfmt.value(pl.when(text.str.contains(f"{f}=", literal=True)).then(text), f).alias(f)
             for f in _FIELDS
-        ]
-    else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("_kv"))
-        text = [pl.lit(None, dtype=pl.String) for _ in _FIELDS]
-    return df.with_columns(
-        [
-            pl.coalesce(pl.col(f"_j_{f}"), value).alias(f"x_{f}")
-            for f, value in zip(_FIELDS, text, strict=True)
-        ]
-    ).drop([f"_j_{f}" for f in _FIELDS] + ["_kv"])
+        )
+    )
+
+
+def _fields(df: pl.DataFrame) -> pl.DataFrame:
+    """``x_<field>`` columns of the 2024 JSON and text lines (null elsewhere).
+
+    Decoded and extracted on those rows only and spread back (the other rows hold no fields)."""
+    shape = df.get_column("shape")
+    is_json = (shape == "json").fill_null(False)
+    is_legacy = (shape == "legacy").fill_null(False)
+    n_json = int(is_json.sum())
+    n_legacy = int(is_legacy.sum())
+    if n_json + n_legacy == 0:
+        return df.with_columns(pl.lit(None, dtype=pl.String).alias(f"x_{f}") for f in _FIELDS)
+    parts = []
+    if n_json:
+        parts.append(_json_fields(df.get_column("body").filter(is_json)))
+    if n_legacy:
+        parts.append(_legacy_fields(df.get_column("okv").filter(is_legacy)))
+    # the JSON rows' values, then the text rows': one gather puts every row's at its place
+    values = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+    pos = pl.select(
+        pl.when(is_json)
+        .then(is_json.cast(pl.UInt32).cum_sum() - 1)
+        .when(is_legacy)
+        .then(is_legacy.cast(pl.UInt32).cum_sum() - 1 + n_json)
+        .alias("_pos")
+    ).get_column("_pos")
+    placed = values.select(pl.all().cast(pl.String).gather(pos).name.prefix("x_"))
+    return pl.concat([df, placed], how="horizontal")
 
 
 def _texts(df: pl.DataFrame) -> pl.DataFrame:
@@ -277,7 +296,7 @@ def semantic_columns(starts: pl.DataFrame, timezone: str) -> pl.DataFrame:
         **{name: pl.col(name) for name in _TIMINGS if name != "total_ms"},
         "detail": detail,
     }
-    df = df.with_columns(kv_list(attrs).alias("all_attrs"))
+    df = df.with_columns(kv_column(df, attrs, name="all_attrs"))
     first_cont = pl.col("cont_lines").list.first()
     # Debug dumps of request / response bodies and streamed chunks carry prompts and
     # completions: the message keeps only what they are.

@@ -40,12 +40,11 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         & pl.col("wall").is_null()
         & (pl.col("shape") == "other")
     )
+    # The body becomes the whole rest (`I am ...`), whose shape is `other` too: no shape begins
+    # with a level letter and a blank.
     df = df.with_columns(
         pl.when(bare).then(pl.col("rest")).otherwise("body").alias("body"),
         pl.when(bare).then(None).otherwise("lvl").alias("lvl"),
-    )
-    df = df.with_columns(
-        pl.when(bare).then(shapes.shape(pl.col("body"))).otherwise("shape").alias("shape")
     )
     body = pl.col("body")
     shape = pl.col("shape")
