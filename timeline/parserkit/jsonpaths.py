@@ -388,13 +388,13 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     for path, _ in decoded:
         out[column_name(path)] = full(column_name(path)).alias(column_name(path))
     for path in fallback:
-        out[column_name(path)] = lines.str.json_path_match(path).alias(column_name(path))
+        out[column_name(path)] = path_match(lines, path).alias(column_name(path))
     for path in dict.fromkeys(heads):
         name = head_column_name(path)
         if path in valued:
             out[name] = out[column_name(path)].str.slice(0, 1).alias(name)
         elif path in head_fallback:
-            out[name] = lines.str.json_path_match(path).str.slice(0, 1).alias(name)
+            out[name] = path_match(lines, path).str.slice(0, 1).alias(name)
     for path, _ in head_only:
         name = head_column_name(path)
         out[name] = full(column_name(path)).str.slice(0, 1).alias(name)
@@ -409,6 +409,40 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
             got = _reread(lines, path, got, rest).str.slice(0, 1)
         out[name] = got.alias(name)
     return pl.DataFrame(out)
+
+
+# The last step of a path when it is a plain key: ``.name``, ``['name']`` or ``["name"]`` (any
+# path, wildcards included: only the last step matters). Plain: forms every JSONPath reader
+# reads alike (no ``-``, ``@``, quotes or escapes in a dotted key).
+_LAST_KEY: Final = re.compile(
+    r"(?:\.([A-Za-z_][A-Za-z0-9_]*)|\['([^'\\]*)'\]|\[\"([^\"\\]*)\"\])$"
+)
+
+
+def last_key(path: str) -> str | None:
+    """The key ``path`` ends with, or None (an index, a wildcard, an unsupported form)."""
+    found = _LAST_KEY.search(path)
+    if found is None:
+        return None
+    return next(group for group in found.groups() if group is not None)
+
+
+def path_match(lines: pl.Series, path: str) -> pl.Series:
+    """``lines.str.json_path_match(path)``, run only on the lines that can hold the path's last
+    key: a line that has neither the key's text nor a backslash (the only way to spell a key
+    otherwise, ``\\u`` or ``\\/``) cannot have that key, so its value is null. Paths that end
+    otherwise, and keys with characters JSON must escape, read every line."""
+    key = last_key(path)
+    if not key or not key.isprintable() or '"' in key or "\\" in key:
+        return lines.str.json_path_match(path)
+    maybe = (
+        lines.str.contains(key, literal=True) | lines.str.contains("\\", literal=True)
+    ).fill_null(False)
+    if maybe.all():
+        return lines.str.json_path_match(path)
+    rows = maybe.arg_true()
+    found = lines.gather(rows).str.json_path_match(path)
+    return pl.repeat(None, lines.len(), dtype=pl.String, eager=True).scatter(rows, found)
 
 
 OBJECT_COLUMN: Final = "__jp_object"
