@@ -13,14 +13,12 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._envoy import FIELDS, envoy_events, kept_keys, key_names, key_paths
+from parsers.gateway._envoy import FIELDS, envoy_frame, key_names, key_paths, start_times
 from timeline.parserkit.api import ParseResult, Sample, Source
 from timeline.parserkit.frame import first_reason
 from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
-from timeline.parserkit.kv import attributes
 from timeline.parserkit.records import read_records, sample_objects
 from timeline.parserkit.text import clean, integer, number
-from timeline.parserkit.timestamps import parse_iso8601
 
 # Keys that, besides start_time, mark an Envoy access-log record.
 MARKERS: Final = (
@@ -77,15 +75,15 @@ def _first(keys: tuple[str, ...]) -> pl.Expr:
     return pl.coalesce([clean(pl.col(k)) for k in keys])
 
 
-def _ai_log(frame: pl.DataFrame) -> pl.DataFrame:
+def _ai_log(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.Expr]]:
     """The frame plus Higress's ``ai_log`` statistics, decoded once per line: ``_ai.<key>``
-    columns and ``_ai_rest`` (its other keys as ``ai_log.<key>`` attributes)."""
+    columns, and its other keys as ``ai_log.<key>`` attributes (their values)."""
     text = frame.get_column(AI_LOG)
     names = sorted({*AI_LOG_MAPPED, *key_names(text)})
     decoded = decode_paths(text, [key_path(k) for k in names])
     values = decoded.select([jp(key_path(k)).alias(f"_ai.{k}") for k in names])
-    rest = attributes({f"ai_log.{k}": pl.col(f"_ai.{k}") for k in names if k not in AI_LOG_MAPPED})
-    return pl.concat([frame, values], how="horizontal").with_columns(rest.alias("_ai_rest"))
+    rest = {f"ai_log.{k}": clean(pl.col(f"_ai.{k}")) for k in names if k not in AI_LOG_MAPPED}
+    return pl.concat([frame, values], how="horizontal"), rest
 
 
 def _ai_fields() -> list[pl.Expr]:
@@ -105,13 +103,6 @@ def _ai_fields() -> list[pl.Expr]:
         ).alias("ttft_ms"),
         _first(SESSION).alias("session_id"),
     ]
-
-
-def _requested_model() -> pl.Expr:
-    """The requested model, as an attribute when the served one differs from it."""
-    served = _first(SERVED_MODEL)
-    requested = pl.coalesce(_first(REQUESTED_MODEL), clean(pl.col("_ai.model")))
-    return attributes({"request_model": pl.when(served.is_not_null()).then(requested)})
 
 
 class EnvoyJsonParser:
@@ -142,23 +133,25 @@ class EnvoyJsonParser:
         records = read_records(
             source.lines, paths + key_paths(names, MAPPED), repair_dashes=True
         ).with_columns(*[jp(key_path(key)).alias(key) for key in (*FIELDS, *mapped)])
-        ts = parse_iso8601(pl.col("start_time").str.strip_chars()).ts
-        records = records.reject(
+        times = start_times(records.frame.get_column("start_time"), source.settings.timezone)
+        records = records.with_columns(
+            *[pl.lit(times.get_column(c)).alias(f"_t.{c}") for c in times.columns]
+        ).reject(
             first_reason(
                 [
                     (pl.col("start_time").is_null(), "no start_time"),
-                    (ts.is_null(), "start_time is not ISO 8601"),
+                    (pl.col("_t.ts_utc").is_null(), "start_time is not ISO 8601"),
                 ]
             )
         )
-        # The kept keys as one list column first: one wide select is slower than two.
-        frame = _ai_log(records.frame).with_columns(
-            kept_keys(names, MAPPED).alias("_kept"), _requested_model().alias("_request_model")
-        )
-        events = envoy_events(
-            source.settings.timezone,
-            pl.col("_request_model"),
-            pl.col("_ai_rest"),
-            pl.col("_kept"),
-        )
-        return records.result(frame.select(*events, *_ai_fields()))
+        frame, ai_rest = _ai_log(records.frame)
+        times = frame.select(pl.col(f"_t.{c}").alias(c) for c in times.columns)
+        skip = set(MAPPED)
+        served = _first(SERVED_MODEL)
+        requested = pl.coalesce(_first(REQUESTED_MODEL), clean(pl.col("_ai.model")))
+        more = {
+            "request_model": clean(pl.when(served.is_not_null()).then(requested)),
+            **ai_rest,
+            **{k: clean(jp(key_path(k)).cast(pl.String)) for k in names if k not in skip},
+        }
+        return records.result(envoy_frame(frame, times, more, _ai_fields()))

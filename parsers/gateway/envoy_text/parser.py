@@ -19,10 +19,9 @@ from typing import Final
 
 import polars as pl
 
-from parsers.gateway._envoy import FIELDS, envoy_events
+from parsers.gateway._envoy import FIELDS, envoy_frame, start_times
 from timeline.parserkit.api import ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason
-from timeline.parserkit.kv import kv_list
 from timeline.parserkit.text import clean
 from timeline.parserkit.timestamps import parse_iso8601
 
@@ -34,7 +33,9 @@ _ISTIO_TAIL: Final = (
 )
 LINE_RE: Final = (
     r"^(?:(?P<prefix>[A-Z]+) )?\[(?P<start_time>\d{4}-\d\d-\d\dT[^\]\s]+)\] "
-    r'"(?P<request>[^"]*)" (?P<response_code>\d+|-) (?P<response_flags>[^\s"]+)'
+    # the request line: method, path and protocol when it is three words, else just text
+    r'"(?:(?P<method>[^\s"]+) (?P<path>[^\s"]+) (?P<protocol>[^\s"]+)|[^"]*)"'
+    r' (?P<response_code>\d+|-) (?P<response_flags>[^\s"]+)'
     r"(?: (?P<response_code_details>[^\s\"]+) (?P<connection_termination_details>[^\s\"]+))?"
     r'(?: "(?P<q1>[^"]*)")?(?: "(?P<q2>[^"]*)")?'
     r" (?P<bytes_received>\d+|-) (?P<bytes_sent>\d+|-) (?P<duration>\d+|-)"
@@ -46,7 +47,6 @@ LINE_RE: Final = (
     + _ISTIO_TAIL
     + r"(?P<tail>\s.*)?$"
 )
-_REQUEST_RE: Final = r"^(?P<method>\S+) (?P<path>\S+) (?P<protocol>\S+)$"
 
 
 class EnvoyTextParser:
@@ -66,40 +66,28 @@ class EnvoyTextParser:
 
     def parse(self, source: Source) -> ParseResult:
         """Parse one chunk of access-log lines."""
-        frame = _extract(source.lines).with_columns(
-            parse_iso8601(pl.col("start_time")).ts.alias("_ts")
-        )
-        frame = frame.with_columns(
+        frame = _extract(source.lines)
+        times = start_times(frame.get_column("start_time"), source.settings.timezone)
+        frame = frame.with_columns(times.get_column("ts_utc").alias("_ts_utc")).with_columns(
             first_reason(
                 [
                     (~pl.col("_ok"), "does not match the Envoy default access log format"),
-                    (pl.col("_ts").is_null(), "start time is not ISO 8601"),
+                    (pl.col("_ts_utc").is_null(), "start time is not ISO 8601"),
                 ]
             ).alias("_reason")
         )
-        bad = frame.filter(pl.col("_reason").is_not_null())
-        good = frame.filter(pl.col("_reason").is_null())
-        events = good.select(
-            *envoy_events(source.settings.timezone),
-            pl.col("prefix"),
-            pl.col("mixer_status"),
-            pl.col("tail"),
-        ).with_columns(
-            pl.concat_list(
-                pl.col("attributes"),
-                kv_list(
-                    {
-                        "log_prefix": pl.col("prefix"),
-                        "mixer_status": clean(pl.col("mixer_status")),
-                        "extra": clean(pl.col("tail")),
-                    }
-                ),
-            ).alias("attributes")
+        good_rows = frame.get_column("_reason").is_null()
+        bad = frame.filter(~good_rows)
+        events = envoy_frame(
+            frame.filter(good_rows),
+            times.filter(good_rows),
+            {
+                "log_prefix": pl.col("prefix"),
+                "mixer_status": clean(pl.col("mixer_status")),
+                "extra": clean(pl.col("tail")),
+            },
         )
-        return ParseResult(
-            events=events.drop("prefix", "mixer_status", "tail"),
-            rejects=marks(bad, pl.col("_reason")),
-        )
+        return ParseResult(events=events, rejects=marks(bad, pl.col("_reason")))
 
 
 def _extract(lines: pl.DataFrame) -> pl.DataFrame:
@@ -112,12 +100,8 @@ def _extract(lines: pl.DataFrame) -> pl.DataFrame:
         .unnest("_g")
         .with_columns(pl.col("_ok").is_not_null())
     )
-    request = pl.col("request").str.extract_groups(_REQUEST_RE)
     two_quoted = pl.col("q2").is_not_null()
     return frame.with_columns(
-        request.struct.field("method").alias("method"),
-        request.struct.field("path").alias("path"),
-        request.struct.field("protocol").alias("protocol"),
         pl.when(two_quoted)
         .then(pl.col("q2"))
         .otherwise(pl.col("q1"))
