@@ -414,9 +414,7 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
 # The last step of a path when it is a plain key: ``.name``, ``['name']`` or ``["name"]`` (any
 # path, wildcards included: only the last step matters). Plain: forms every JSONPath reader
 # reads alike (no ``-``, ``@``, quotes or escapes in a dotted key).
-_LAST_KEY: Final = re.compile(
-    r"(?:\.([A-Za-z_][A-Za-z0-9_]*)|\['([^'\\]*)'\]|\[\"([^\"\\]*)\"\])$"
-)
+_LAST_KEY: Final = re.compile(r"(?:\.([A-Za-z_][A-Za-z0-9_]*)|\['([^'\\]*)'\]|\[\"([^\"\\]*)\"\])$")
 
 
 def last_key(path: str) -> str | None:
