@@ -51,7 +51,16 @@ def spark() -> Iterator[SparkSession]:
         SparkSession.builder.master("local[2]")
         .appName("ai-timeline-tests")
         .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "2g")
+        # Every test shares this JVM, thousands of stages in all: the status store keeps jobs,
+        # stages, tasks and SQL plans of earlier builds on the heap beside the memory Spark
+        # manages, and with 2 GB and the default retention the sixth build's aggregations found
+        # no memory (AGGREGATE_OUT_OF_MEMORY, in one CI run of two). Keep little history and
+        # give the driver room; a cluster's executors do not share the driver's heap.
+        .config("spark.driver.memory", "4g")
+        .config("spark.ui.retainedJobs", "50")
+        .config("spark.ui.retainedStages", "50")
+        .config("spark.ui.retainedTasks", "5000")
+        .config("spark.sql.ui.retainedExecutions", "20")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
