@@ -66,6 +66,20 @@ from timeline.normalize.inherit import file_host
 from timeline.schema import POLARS_SCHEMA, conform
 
 Result = TypeVar("Result")
+# The columns of the clock-skew evidence beside the request (``skew.estimate``); the Spark
+# engine sends the same.
+EVIDENCE_COLUMNS: Final = (
+    "source",
+    "layer",
+    "event_type",
+    "policy_stage",
+    "ts_source",
+    "duration_ms",
+    "ts_at_end",
+    "ts_raw",
+    "ts_precision_ms",
+    "ts_inherited",
+)
 PART_EVENTS: Final = 100_000  # events per partition without a budget (Layout.for_rows; Spark)
 MAX_PARTS: Final = 4096
 # Clock-skew evidence: every request up to this many, else a sample of this size by request hash
@@ -186,16 +200,6 @@ def violations(frame: pl.DataFrame, ts: str) -> int:
     Only id-linked events count: a heuristic link is evidence of a weaker kind.
     """
     return frame.filter(violation_mask(frame, ts))["correlation_id"].n_unique()
-
-
-def row_ranges(
-    path: Path, columns: list[str] | None, layout: Layout
-) -> Iterator[tuple[int, pl.DataFrame]]:
-    """The rows of ``path`` (``columns`` only) cut into the layout's row ranges, with ``row``.
-
-    Each range is read on its own (only the row groups it overlaps), so memory holds one range."""
-    for part in range_parts(layout):
-        yield part, read_range(path, columns, layout, part)
 
 
 def range_parts(layout: Layout) -> range:
@@ -473,19 +477,7 @@ class Correlator:
                 pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
             )
             frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
-        return frame.select(
-            pl.col("label").alias("correlation_id"),
-            "source",
-            "layer",
-            "event_type",
-            "policy_stage",
-            "ts_source",
-            "duration_ms",
-            "ts_at_end",
-            "ts_raw",
-            "ts_precision_ms",
-            "ts_inherited",
-        )
+        return frame.select(pl.col("label").alias("correlation_id"), *EVIDENCE_COLUMNS)
 
     def order(self, buckets: Spill, cids: Spill) -> Spill:
         """Stage 7: clock offsets from every bucket's evidence; then per bucket: ``ts``, the sort

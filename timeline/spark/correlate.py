@@ -38,6 +38,7 @@ from timeline.correlation.pipeline import (
     ASSIGN_SCHEMA,
     ASSIGNMENT_COLUMNS,
     EDGE_SCHEMA,
+    EVIDENCE_COLUMNS,
     ORDER_BY,
     PART_EVENTS,
     SAMPLE_SCALE,
@@ -488,19 +489,7 @@ class SparkCorrelator:
                 frame = frame.filter(
                     pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
                 )
-            picked = frame.select(
-                pl.col("label").alias("correlation_id"),
-                "source",
-                "layer",
-                "event_type",
-                "policy_stage",
-                "ts_source",
-                "duration_ms",
-                "ts_at_end",
-                "ts_raw",
-                "ts_precision_ms",
-                "ts_inherited",
-            )
+            picked = frame.select(pl.col("label").alias("correlation_id"), *EVIDENCE_COLUMNS)
             yield blob_batch([(_partition_id(), 0, "evidence", frame_bytes(picked))])
 
         cells = self._keep(buckets.mapInArrow(evidence, BLOB_DDL))

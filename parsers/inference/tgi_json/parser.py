@@ -7,14 +7,13 @@ so the pieces are joined back WITHOUT a separator, and the join must parse. See 
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 import polars as pl
 
 from parsers.inference._tgi import EMPTY, TGI_TARGET, TIMING, tgi_events
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source
-from timeline.parserkit.jsonpaths import ROOT, column_name, decode_paths, jp
+from timeline.parserkit.jsonpaths import ROOT, decode_paths, jp
 from timeline.parserkit.records import Records
 from timeline.parserkit.text import strip_ansi
 
@@ -28,8 +27,6 @@ NOT_RECORD: Final = "not a tracing JSON record"
 TOO_LONG: Final = f"JSON record not closed within {MAX_LINES} lines or 1 MiB"
 
 _SPAN_FIELDS: Final = (*TIMING, "seed", "parameters")
-# `$.spans[*].key`: the first span's value of `key`.
-_WILD: Final = re.compile(r"\$\.\w+\[\*\]\.(\w+)")
 PATHS: Final = (
     "$.timestamp",
     "$.level",
@@ -51,25 +48,6 @@ def _single_reason(line: pl.Expr) -> pl.Expr:
         .then(pl.lit(NOT_RECORD))
         .otherwise(pl.lit(NOT_JSON))
     )
-
-
-def _decode(texts: pl.Series, paths: tuple[str, ...]) -> pl.DataFrame:
-    """:func:`decode_paths` of ``texts``; a ``$.a[*].key`` path (which it reads with one
-    ``json_path_match`` of every text) is read only on the texts that can hold it: those holding
-    ``key`` or a ``\\u`` escape (the only way to spell a key without its letters)."""
-    wild = [p for p in dict.fromkeys(paths) if _WILD.fullmatch(p)]
-    if not wild:
-        return decode_paths(texts, paths)
-    out = decode_paths(texts, [p for p in paths if p not in wild])
-    escaped = texts.str.contains("\\u", literal=True).fill_null(False)
-    for path in wild:
-        key = path.rsplit(".", 1)[1]
-        maybe = (texts.str.contains(key, literal=True).fill_null(False) | escaped).alias("_maybe")
-        found = texts.filter(maybe).str.json_path_match(path)
-        pos = pl.select(pl.when(maybe).then(maybe.cast(pl.UInt32).cum_sum() - 1)).to_series()
-        out = out.with_columns(found.gather(pos).alias(column_name(path)))
-    # the columns in the order decode_paths gives them
-    return out.select(decode_paths(texts.head(0), paths).columns)
 
 
 def rejoin(lines: pl.DataFrame, paths: tuple[str, ...] = PATHS) -> Records:
@@ -121,7 +99,7 @@ def rejoin(lines: pl.DataFrame, paths: tuple[str, ...] = PATHS) -> Records:
     )
     candidates = pl.concat([single, multi]).sort("group", "k")
     decoded = pl.concat(
-        [candidates, _decode(candidates.get_column("text"), paths)], how="horizontal"
+        [candidates, decode_paths(candidates.get_column("text"), paths)], how="horizontal"
     )
     valid = jp(ROOT).is_not_null() & pl.col("text").str.strip_chars_start().str.starts_with("{")
     chosen = decoded.filter(valid).unique("group", keep="first", maintain_order=True)
