@@ -186,7 +186,7 @@ def stages(outdir: Path, trace: Trace, wall_s: float, cpu_s: float) -> dict[str,
 
     A stage ends when the last of its output files (:data:`STAGE_FILES`) was last modified; the
     parse stage starts with the process (interpreter start, imports and planning included) and
-    ends with ``build.json``, after ``events.parquet``; ``exit`` is the rest (moving the staging
+    ends with ``build.json``, after the events and rejects; ``exit`` is the rest (moving the staging
     folder into place, interpreter exit). CPU seconds and RSS come from the trace's samples, so a
     stage's figures are good to about :data:`POLL_S` (CPU in clock ticks of 10 ms). Stages whose
     files are missing (``--no-correlate``, ``--no-report``) are left out.

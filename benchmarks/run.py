@@ -7,7 +7,7 @@
 
 Steps: generate the corpus (or reuse one left by ``--keep``), read it once so that every tool
 starts from the same warm page cache, then run each tool in a fresh subprocess, one after the
-other: ``timeline build`` end to end (parse, write events.parquet, correlate), the DuckDB baseline
+other: ``timeline build`` end to end (parse, correlate, appendix), the DuckDB baseline
 and the polars baseline (:mod:`benchmarks.baselines`). For each it measures the wall time of the
 whole process (interpreter start and imports included, as a user would wait) and its peak RSS
 (``ru_maxrss`` of that child from ``os.wait4``, which includes any process it waited for), checks
@@ -27,7 +27,7 @@ modern corpus, every parser's MB/s per core, the 10M current corpus and, with ``
 Spark engine at 1M. ``--requests`` / ``--large-requests`` scale the 1M and 10M runs down (smoke
 runs), ``--rows`` picks the runs. See :func:`issue15`.
 
-For every ``timeline`` run the per-stage figures (parse including ``events.parquet``,
+For every ``timeline`` run the per-stage figures (parse including the events' scratch file,
 correlation, appendix) come from the output files' modification times (the tool writes no
 timings of its own) and from ``/proc/PID/stat`` and ``/proc/PID/status`` sampled every 50 ms: CPU
 seconds, CPU utilisation and peak RSS per stage. ``--jobs N`` is passed to ``timeline build``;

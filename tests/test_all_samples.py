@@ -30,7 +30,7 @@ def test_one_build_over_every_known_sample_exits_0_and_writes_the_appendix(
     out = tmp_path / "out"
     r = run_cli(capsys, "build", *inputs, "-o", str(out), "--skip-unknown", "-q")
     assert r.code == 0, r.err
-    for name in ("events.parquet", "timeline.parquet", "appendix.md", "appendix.html"):
+    for name in ("timeline.parquet", "requests.parquet", "appendix.md", "appendix.html"):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "build.json").read_text(encoding="utf-8"))
     totals = manifest["totals"]

@@ -63,7 +63,9 @@ def test_build_correlate_report_query_show_from_python(tmp_path: Path) -> None:
 
 
 def test_correlate_needs_a_build_first(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"has no events.parquet; run `timeline build"):
+    with pytest.raises(
+        InputError, match=r"has neither timeline.parquet nor events.parquet; run `timeline build"
+    ):
         timeline.correlate(tmp_path)
 
 
@@ -159,7 +161,7 @@ def test_correlate_command_recorrelates(capsys: pytest.CaptureFixture[str], tmp_
     shutil.rmtree(out)
     r = run_cli(capsys, "correlate", str(out))
     assert r.code == 1
-    assert (
-        r.err
-        == f"Error: '{out}' has no events.parquet; run `timeline build INPUTS -o {out}` first\n"
+    assert r.err == (
+        f"Error: '{out}' has neither timeline.parquet nor events.parquet; "
+        f"run `timeline build INPUTS -o {out}` first\n"
     )

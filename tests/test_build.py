@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+import timeline
 from timeline.errors import ConfigError
 from timeline.io.parquet import read_metadata
 from timeline.parse.registry import default_registry
@@ -47,21 +49,78 @@ def _build(inputs: list[Path | str], out: Path, **kwargs: object) -> object:
     return build([str(i) for i in inputs], default_registry(specs), options)
 
 
+def _events(out: Path) -> pl.DataFrame:
+    """The events of a build in input order: ``events.parquet`` of a build without correlation,
+    else the timeline (the events written once, with their correlation columns)."""
+    if (out / "events.parquet").is_file():
+        return pl.read_parquet(out / "events.parquet")
+    return pl.read_parquet(out / "timeline.parquet").sort("source_file", "source_line")
+
+
 def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.log").write_text(nginx_lines(50))
     (tmp_path / "in" / "b.log.gz").write_bytes(gzip.compress(nginx_lines(30, 7).encode()))
     _build([tmp_path / "in"], tmp_path / "o1")
     _build([tmp_path / "in"], tmp_path / "o2", jobs=1)
-    for name in ("events.parquet", "rejects.parquet", "build.json"):
+    _build([tmp_path / "in"], tmp_path / "e1", correlate=False)
+    _build([tmp_path / "in"], tmp_path / "e2", correlate=False, jobs=1)
+    names = ("timeline.parquet", "requests.parquet", "rejects.parquet", "build.json")
+    for name in names:
         assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes(), name
+    for name in ("events.parquet", "rejects.parquet", "build.json"):
+        assert (tmp_path / "e1" / name).read_bytes() == (tmp_path / "e2" / name).read_bytes(), name
+
+
+def test_the_events_are_written_once_as_the_timeline(tmp_path: Path) -> None:
+    """A correlated build holds its events once: the timeline has every event of a build without
+    correlation, value for value beside the correlation columns; no events.parquet, no scratch."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text(nginx_lines(40) + "junk\n")
+    (tmp_path / "in" / "b.log").write_text(nginx_lines(25, 9))
+    _build([tmp_path / "in"], tmp_path / "c")
+    _build([tmp_path / "in"], tmp_path / "e", correlate=False)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
+        "build.json",
+        "correlation.json",
+        "rejects.parquet",
+        "requests.parquet",
+        "timeline.parquet",
+    ]
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == [
+        "build.json",
+        "events.parquet",
+        "rejects.parquet",
+    ]
+    assigned = ["correlation_id", "correlation_method", "correlation_confidence", "ts"]
+    assigned += ["clock_offset_ms", "seq", "offset_ms"]
+    once = pl.read_parquet(tmp_path / "c" / "timeline.parquet").drop(assigned).sort("event_id")
+    alone = pl.read_parquet(tmp_path / "e" / "events.parquet").drop(assigned).sort("event_id")
+    assert once.height == 65
+    assert once.equals(alone)
+    manifest = json.loads((tmp_path / "c" / "build.json").read_text())
+    assert "events" not in manifest["outputs"] and manifest["outputs"]["timeline"]
+
+
+def test_correlating_a_timeline_again_gives_the_same_bytes(tmp_path: Path) -> None:
+    """`timeline correlate` on a correlated build reads its timeline (in time order, not input
+    order) and writes the same three files, byte for byte."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.log").write_text(nginx_lines(60))
+    (tmp_path / "in" / "b.log").write_text(nginx_lines(20, 31))
+    out = tmp_path / "o"
+    _build([tmp_path / "in"], out)
+    names = ("timeline.parquet", "requests.parquet", "correlation.json")
+    before = {name: (out / name).read_bytes() for name in names}
+    timeline.correlate(out)
+    assert {name: (out / name).read_bytes() for name in names} == before
 
 
 def test_parquet_carries_schema_inputs_and_accounting(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(nginx_lines(3) + "junk\n")
     _build([log], tmp_path / "o")
-    meta = read_metadata(tmp_path / "o" / "events.parquet")
+    meta = read_metadata(tmp_path / "o" / "timeline.parquet")
     assert meta["schema_version"] == SCHEMA_VERSION
     assert meta["inputs"] == [
         {
@@ -80,7 +139,7 @@ def test_parquet_carries_schema_inputs_and_accounting(tmp_path: Path) -> None:
         "events": 3,
     }
     assert (
-        pq.read_schema(tmp_path / "o" / "events.parquet").remove_metadata()
+        pq.read_schema(tmp_path / "o" / "timeline.parquet").remove_metadata()
         == ARROW_SCHEMA.remove_metadata()
     )
 
@@ -95,7 +154,7 @@ def test_duckdb_and_pandas_read_the_documented_columns(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_text(nginx_lines(5))
     _build([log], tmp_path / "o")
-    path = str(tmp_path / "o" / "events.parquet")
+    path = str(tmp_path / "o" / "timeline.parquet")
     types = {row[0]: row[1] for row in _sql(f"DESCRIBE SELECT * FROM '{path}'")}
     assert types["ts"] == "TIMESTAMP WITH TIME ZONE"
     assert types["source_line"] == "BIGINT"
@@ -139,7 +198,7 @@ def test_duplicate_inputs_are_counted_once(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text(nginx_lines(4))
     (tmp_path / "copy.log").write_text(nginx_lines(4))
     report = _build([tmp_path / "a.log", tmp_path / "copy.log"], tmp_path / "o")
-    events = pl.read_parquet(tmp_path / "o" / "events.parquet")
+    events = _events(tmp_path / "o")
     assert events.height == 4
     dup = report.accounts[1]  # type: ignore[attr-defined]
     assert dup.skipped_by_reason == {f"duplicate input (same content as {tmp_path / 'a.log'})": 4}
@@ -150,9 +209,7 @@ def test_stdin_is_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(sys, "stdin", fake)
     report = _build(["-"], tmp_path / "o")
     assert report.accounts[0].source_file == "-"  # type: ignore[attr-defined]
-    assert pl.read_parquet(tmp_path / "o" / "events.parquet")["source_file"].unique().to_list() == [
-        "-"
-    ]
+    assert _events(tmp_path / "o")["source_file"].unique().to_list() == ["-"]
     assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")]
 
 
@@ -168,9 +225,7 @@ def test_config_rules_set_parser_and_zone_and_the_year_is_inferred(tmp_path: Pat
     )
     cfg = load_config(cfg_path)
     report = _build([tmp_path / "in"], tmp_path / "o", config=cfg)
-    events = pl.read_parquet(tmp_path / "o" / "events.parquet").filter(
-        pl.col("parser") == "yearless"
-    )
+    events = _events(tmp_path / "o").filter(pl.col("parser") == "yearless")
     assert events["ts"].dt.to_string("%Y-%m-%dT%H:%M:%S").to_list() == ["2025-03-02T10:15:04"]
     assert events["ts_assumed_tz"].to_list() == [True]
     engine = next(a for a in report.accounts if a.source_file.endswith("engine.txt"))  # type: ignore[attr-defined]
@@ -202,12 +257,8 @@ def test_keep_content_controls_raw_and_prompt_text(tmp_path: Path) -> None:
     log.write_text(nginx_lines(2))
     _build([log], tmp_path / "redacted")
     _build([log], tmp_path / "kept", keep_content=True)
-    assert pl.read_parquet(tmp_path / "redacted" / "events.parquet")["raw"].null_count() == 2
-    assert (
-        pl.read_parquet(tmp_path / "kept" / "events.parquet")["raw"]
-        .to_list()[0]
-        .startswith("203.0.113.0 - -")
-    )
+    assert _events(tmp_path / "redacted")["raw"].null_count() == 2
+    assert _events(tmp_path / "kept")["raw"].to_list()[0].startswith("203.0.113.0 - -")
 
 
 def test_interrupted_write_leaves_no_partial_output(
@@ -217,7 +268,7 @@ def test_interrupted_write_leaves_no_partial_output(
     log.write_text(nginx_lines(2))
     out = tmp_path / "o"
     _build([log], out)
-    before = (out / "events.parquet").read_bytes()
+    before = (out / "timeline.parquet").read_bytes()
 
     import timeline.pipeline.build as run_module
 
@@ -228,11 +279,10 @@ def test_interrupted_write_leaves_no_partial_output(
     log.write_text(nginx_lines(5))
     with pytest.raises(KeyboardInterrupt):
         _build([log], out)
-    assert (out / "events.parquet").read_bytes() == before
+    assert (out / "timeline.parquet").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == [
         "build.json",
         "correlation.json",
-        "events.parquet",
         "rejects.parquet",
         "requests.parquet",
         "timeline.parquet",

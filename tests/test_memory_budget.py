@@ -29,6 +29,7 @@ from timeline.correlation.pipeline import layout_for
 from timeline.correlation.run import correlate_outdir
 from timeline.correlation.spill import Spill
 from timeline.errors import ConfigError
+from timeline.io.eventsfile import EventsFile
 from timeline.parse.registry import default_registry
 from timeline.pipeline import api
 from timeline.pipeline.build import BuildOptions, build
@@ -168,8 +169,8 @@ def test_in_memory_and_out_of_core_write_the_same_bytes(
     other = tmp_path / "other"
     shutil.copytree(_built(), base)
     shutil.copytree(_built(), other)
-    assert layout_for(base / "events.parquet", 0, 8 << 30).in_memory
-    assert not layout_for(base / "events.parquet", 0, 1).in_memory
+    assert layout_for(EventsFile.parquet(base / "events.parquet"), 0, 8 << 30).in_memory
+    assert not layout_for(EventsFile.parquet(base / "events.parquet"), 0, 1).in_memory
     one = correlate_outdir(
         base, "events.parquet", CorrelationConfig(), memory_budget="8G", workers=1
     )

@@ -428,12 +428,10 @@ def test_default_outputs_hold_no_planted_secret(corpus: Corpus, default_out: Pat
     for name, hits in found.items():
         print(f"  {name}: {len(hits)} of {len(values)}")
     assert {n: h for n, h in found.items() if h} == {}
-    assert {"events.parquet", "timeline.parquet", "requests.parquet", "rejects.parquet"} <= set(
-        found
-    )
+    assert {"timeline.parquet", "requests.parquet", "rejects.parquet"} <= set(found)
     assert {"build.json", "appendix.md", "appendix.html", "appendix.json"} <= set(found)
     # the values reached the tables and were replaced there, not silently dropped by a parser
-    events = output_text(default_out / "events.parquet")
+    events = output_text(default_out / "timeline.parquet")
     rejects = output_text(default_out / "rejects.parquet")
     for kind in ("email", "phone", "card", "api_key", "jwt", "token", "password"):
         assert f"[{kind}:" in events, kind
@@ -442,7 +440,7 @@ def test_default_outputs_hold_no_planted_secret(corpus: Corpus, default_out: Pat
 
 def test_keep_content_keeps_every_planted_secret(corpus: Corpus, tmp_path: Path) -> None:
     values = _values(corpus)
-    _build(corpus, tmp_path, keep=True, correlate=False)  # correlation copies events.parquet
+    _build(corpus, tmp_path, keep=True, correlate=False)  # events.parquet: the events alone
     found = scan(tmp_path, values)
     print("\nplanted values found per output (keep_content):")
     for name, hits in found.items():
@@ -462,8 +460,9 @@ def test_markers_join_across_columns(corpus: Corpus, default_out: Path) -> None:
     """The same value gives the same marker wherever it is; different values differ."""
     email = next(p.secret for p in corpus.secrets["envoy"] if p.kind == "email")
     row = (
-        pl.read_parquet(default_out / "events.parquet")
+        pl.read_parquet(default_out / "timeline.parquet")
         .filter(pl.col("parser") == "envoy_json", pl.col("session_id").is_not_null())
+        .sort("source_line")
         .row(0, named=True)
     )
     session = row["session_id"]
@@ -474,7 +473,7 @@ def test_markers_join_across_columns(corpus: Corpus, default_out: Path) -> None:
     assert {"kind": "session_id", "value": session} in row["ids"]
     requests = output_text(default_out / "requests.parquet")
     assert session in requests and email not in requests
-    text = output_text(default_out / "events.parquet")
+    text = output_text(default_out / "timeline.parquet")
     assert len(set(re.findall(r"\[email:[0-9a-f]{12}\]", text))) == len(FAMILIES) - 1
 
 
@@ -495,7 +494,7 @@ def test_salt_and_old_derivable_hashes_never_written(
     old_hash = hmac.new(old, email.encode(), hashlib.sha256).hexdigest()[:12]
     new_marker = marker(salt, "email", email)
     texts = {p.name: output_text(p) for p in default_out.iterdir() if p.is_file()}
-    assert new_marker in texts["events.parquet"]
+    assert new_marker in texts["timeline.parquet"]
     for name, text in texts.items():
         assert old_hash not in text, name
         assert salt.hex() not in text and salt.hex()[:16] not in text, name
@@ -510,7 +509,7 @@ def test_custom_salt_is_never_written(corpus: Corpus, tmp_path: Path) -> None:
     assert build["settings"]["salt"] == "custom"
     assert build["command"] == "timeline build logs --salt ***"
     email = next(p.secret for p in corpus.secrets["envoy"] if p.kind == "email")
-    assert marker(value.encode(), "email", email) in output_text(tmp_path / "events.parquet")
+    assert marker(value.encode(), "email", email) in output_text(tmp_path / "timeline.parquet")
     for path in tmp_path.iterdir():
         assert value not in output_text(path), path.name
 

@@ -61,13 +61,12 @@ def test_every_table_carries_the_build_id_and_report_refuses_a_mix(tmp_path: Pat
     timeline.build([_log(tmp_path / "a.log")], first, report=False)
     timeline.build([_log(tmp_path / "b.log", 4, 20)], second, report=False)
     build_id = json.loads((first / "build.json").read_text())[BUILD_ID]
-    for name in ("events", "rejects", "timeline", "requests"):
+    for name in ("rejects", "timeline", "requests"):
         assert read_metadata(first / f"{name}.parquet")[BUILD_ID] == build_id, name
     assert build_id != json.loads((second / "build.json").read_text())[BUILD_ID]
     shutil.copy(second / "timeline.parquet", first / "timeline.parquet")
     with pytest.raises(InputError, match=r"holds tables of different builds .*timeline\.parquet"):
         timeline.report(first)
-    shutil.copy(second / "events.parquet", first / "events.parquet")
     with pytest.raises(InputError, match="different builds"):
         timeline.correlate(first)
 
@@ -169,7 +168,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_build(
     out = tmp_path / "out"
     log = _log(tmp_path / "a.log")
     timeline.build([log], out, report=False)
-    before = (out / "events.parquet").read_bytes()
+    before = (out / "timeline.parquet").read_bytes()
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError("No space left on device (os error 28)")  # as polars says it
@@ -181,7 +180,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_build(
         f"Error: cannot write {str(out)!r}: No space left on device; "
         "free some space or choose another -o\n"
     )
-    assert (out / "events.parquet").read_bytes() == before
+    assert (out / "timeline.parquet").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 

@@ -444,7 +444,7 @@ FIELDS: Final[tuple[Field, ...]] = (
         "Everything else the parser found, as a map of string to string.",
         '{"user_agent": "curl/8.0", "bytes_sent": "612"}',
     ),
-    # correlation (filled by `timeline build`'s correlation stage; null in events.parquet)
+    # correlation (filled by the correlation stage; null in a --no-correlate build's events.parquet)
     _f(
         "correlation_id",
         "string",

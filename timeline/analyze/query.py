@@ -134,7 +134,15 @@ def check_read_only(sql: str) -> None:
 def _available(outdir: Path) -> dict[str, Path]:
     if not (outdir / EVENTS).is_file():
         require_timeline(outdir)  # the message says how to make the folder
-    return {name: outdir / file for name, file in TABLES.items() if (outdir / file).is_file()}
+    # A correlated build writes its events once, as the timeline: ``events`` then names it too.
+    fallback = {"events": TIMELINE}
+    found = {}
+    for name, file in TABLES.items():
+        for candidate in (file, fallback.get(name, file)):
+            if (outdir / candidate).is_file():
+                found[name] = outdir / candidate
+                break
+    return found
 
 
 def _first_line(exc: BaseException) -> str:

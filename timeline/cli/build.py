@@ -29,7 +29,10 @@ from timeline.cli.options import (
     "outdir",
     type=click.Path(path_type=Path),
     required=True,
-    help="Directory for events.parquet, rejects.parquet and build.json (created if missing).",
+    help=(
+        "Directory for timeline.parquet, requests.parquet, rejects.parquet, build.json and the"
+        " appendix (created if missing)."
+    ),
 )
 @click.option(
     "--parser",
@@ -102,7 +105,9 @@ from timeline.cli.options import (
     ),
 )
 @click.option(
-    "--no-correlate", is_flag=True, help="Write events.parquet only; skip the correlation stage."
+    "--no-correlate",
+    is_flag=True,
+    help="Skip the correlation stage: write events.parquet (uncorrelated events), no timeline.",
 )
 @click.option(
     "--no-report",
@@ -138,7 +143,8 @@ def build_command(
     engine: str,
     master: str | None,
 ) -> None:
-    """Parse INPUTS (files, directories, globs, .gz, - for stdin) into OUTDIR/events.parquet.
+    """Parse INPUTS (files, directories, globs, .gz, - for stdin) and correlate them into
+    OUTDIR/timeline.parquet (every event, in order, with its request) and requests.parquet.
 
     Every line is accounted for: parsed, rejected (see rejects.parquet) or skipped.
     """

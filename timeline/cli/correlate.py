@@ -22,7 +22,10 @@ from timeline.cli.options import check_engine, engine_options, memory_budget_opt
 def correlate_command(
     outdir: Path, config: Path | None, memory_budget: str | None, engine: str, master: str | None
 ) -> None:
-    """Correlate OUTDIR/events.parquet again: timeline.parquet, requests.parquet, correlation.json.
+    """Correlate OUTDIR again: timeline.parquet, requests.parquet, correlation.json.
+
+    Reads OUTDIR/events.parquet (a build with --no-correlate) if present, else the earlier
+    timeline.parquet.
 
     Use it after changing the [correlation] settings; the earlier appendix is removed, and
     `timeline report OUTDIR` writes a new one.

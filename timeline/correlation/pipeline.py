@@ -1,4 +1,4 @@
-"""Correlation: ``events.parquet`` to the timeline, the requests and the report.
+"""Correlation: the events (``timeline.io.eventsfile``) to the timeline, the requests and the report.
 
 Each stage streams its input once and scatters rows to partitions (``spill.Spill``). When the
 working set fits the memory budget (``budget.plan``), the partitions are held in memory (about
@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from timeline.correlation.budget import default_budget, plan
 from timeline.correlation.concurrent import default_workers, ordered_map
@@ -62,6 +61,7 @@ from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
 from timeline.correlation.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
 from timeline.correlation.skew import estimate_buckets
 from timeline.correlation.spill import Spill
+from timeline.io.eventsfile import EventsFile
 from timeline.normalize.inherit import file_host
 from timeline.schema import POLARS_SCHEMA, conform
 
@@ -207,10 +207,12 @@ def range_parts(layout: Layout) -> range:
     return range(min(layout.parts, -(-layout.rows // layout.span)))
 
 
-def read_range(path: Path, columns: list[str] | None, layout: Layout, part: int) -> pl.DataFrame:
-    """Row range ``part`` of ``path`` (``columns`` only, all if None), with ``row``: only the row
-    groups it overlaps are read."""
-    scan = pl.scan_parquet(path)
+def read_range(
+    events: EventsFile, columns: list[str] | None, layout: Layout, part: int
+) -> pl.DataFrame:
+    """Row range ``part`` of ``events`` (``columns`` only, all if None), with ``row``: only the
+    row groups (or record batches) it overlaps are read."""
+    scan = events.scan()
     if columns is not None:
         scan = scan.select(columns)
     first = part * layout.span
@@ -238,7 +240,7 @@ class Correlator:
 
     def __init__(
         self,
-        events: Path,
+        events: EventsFile,
         tmp: Path,
         config: CorrelationConfig,
         layout: Layout,
@@ -647,13 +649,11 @@ def value_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return dict(zip(counts[column].to_list(), counts["len"].to_list(), strict=True))
 
 
-def layout_for(events: Path, parts: int = 0, budget: int = 0, workers: int = 1) -> Layout:
-    """The layout for the events file under a memory ``budget`` in bytes (0: the machine's
-    default): in memory when its working set fits, else out of core with partitions sized by the
-    budget and the ``workers`` that hold partitions at once (``budget.plan``). ``parts`` (0 = by
-    size) overrides the number of partitions."""
-    metadata = pq.ParquetFile(events).metadata
-    rows = metadata.num_rows
-    size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-    chosen = plan(rows, size / max(1, rows), budget or default_budget(), workers)
+def layout_for(events: EventsFile, parts: int = 0, budget: int = 0, workers: int = 1) -> Layout:
+    """The layout for the events under a memory ``budget`` in bytes (0: the machine's default):
+    in memory when its working set fits, else out of core with partitions sized by the budget and
+    the ``workers`` that hold partitions at once (``budget.plan``). ``parts`` (0 = by size)
+    overrides the number of partitions."""
+    rows = events.rows
+    chosen = plan(rows, events.size / max(1, rows), budget or default_budget(), workers)
     return Layout.for_rows(rows, parts, chosen.part_events, chosen.in_memory)

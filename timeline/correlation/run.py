@@ -1,4 +1,4 @@
-"""The correlation stage: events.parquet -> timeline.parquet, requests.parquet, correlation.json."""
+"""The correlation stage: the events -> timeline.parquet, requests.parquet, correlation.json."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from timeline.correlation.pipeline import Correlator, layout_for
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
 from timeline.correlation.requests import REQUEST_SCHEMA
 from timeline.io.atomic import write_text_atomic
+from timeline.io.eventsfile import EventsFile
 from timeline.io.parquet import (
     ROW_GROUP_ROWS,
     polars_schema_to_arrow,
     read_events,
-    read_metadata,
     write_tables,
 )
 from timeline.layout import CORRELATE_PREFIX, CORRELATION, EVENTS, REQUESTS, TIMELINE
@@ -37,13 +37,15 @@ __all__ = [
 
 def correlate_outdir(
     outdir: Path,
-    events_file: str,
+    events_file: str | EventsFile,
     config: CorrelationConfig,
     buckets: int = 0,
     memory_budget: int | str | None = None,
     workers: int = 0,
 ) -> CorrelationReport:
-    """Correlate ``outdir/events_file`` into the timeline, the requests and the report (atomically).
+    """Correlate the events (``outdir/events_file``, a Parquet table: ``events.parquet`` or an
+    earlier ``timeline.parquet``; or the build's scratch file) into the timeline, the requests and
+    the report in ``outdir`` (atomically: the three replace any earlier ones together).
 
     In memory when the working set fits ``memory_budget`` (bytes, or a size such as ``2G``;
     default: half of the memory available, at most 2 GiB), else out of core (see
@@ -52,12 +54,16 @@ def correlate_outdir(
     partitions are worked on at once (0: one per core, at most 4). The result depends on none of
     them.
     """
-    events_path = outdir / events_file
-    metadata = read_metadata(events_path)
+    events = (
+        events_file
+        if isinstance(events_file, EventsFile)
+        else EventsFile.parquet(outdir / events_file)
+    )
+    metadata = events.metadata
     workers = workers or default_workers()
-    layout = layout_for(events_path, buckets, resolve_budget(memory_budget), workers)
+    layout = layout_for(events, buckets, resolve_budget(memory_budget), workers)
     with tempfile.TemporaryDirectory(prefix=CORRELATE_PREFIX, dir=outdir) as tmp:
-        run = Correlator(events_path, Path(tmp), config, layout, workers)
+        run = Correlator(events, Path(tmp), config, layout, workers)
         edges = run.edges()
         rows, nodes, count = run.nodes(edges)
         label = run.labels(rows, count)

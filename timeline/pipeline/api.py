@@ -42,7 +42,7 @@ from timeline.ingest.discover import discover
 from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, InputReader
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, locked, output_errors
-from timeline.layout import EVENTS, STAGE_OUTPUTS
+from timeline.layout import EVENTS, STAGE_OUTPUTS, TIMELINE
 from timeline.parse.detect import explained, rank
 from timeline.parse.registry import Registry, default_registry
 from timeline.parserkit.spec.model import Spec, load_spec
@@ -230,27 +230,39 @@ def build(
 def correlate(
     outdir: str | Path, *, config: ConfigArg = None, memory_budget: int | str | None = None
 ) -> CorrelationReport:
-    """Correlate ``outdir/events.parquet`` (again) into the timeline, the requests and the report.
+    """Correlate the events of ``outdir`` (again) into the timeline, the requests and the report:
+    ``events.parquet`` if a ``--no-correlate`` build wrote it, else the earlier
+    ``timeline.parquet`` (see :func:`correlation_input`).
 
     ``config`` supplies the ``[correlation]`` settings (default: ``./timeline.toml`` if present);
     ``memory_budget`` as for :func:`build`.
     An appendix of the earlier correlation is removed (it would describe other requests):
     ``report`` writes a new one."""
     folder = Path(outdir)
-    if not (folder / EVENTS).is_file():
-        raise InputError(
-            f"{str(folder)!r} has no {EVENTS}; run `timeline build INPUTS -o {folder}` first"
-        )
+    source = correlation_input(folder)
     settings = resolve_config(config).correlation
     with locked(folder) as real, output_errors(folder):  # one writer; the folder stays one build
         clean_leftovers(real)
         check_one_build(folder)
         result = correlate_outdir(
-            folder, EVENTS, settings, memory_budget=_memory_budget(memory_budget) or None
+            folder, source, settings, memory_budget=_memory_budget(memory_budget) or None
         )
         for name in STAGE_OUTPUTS["report"]:
             (real / name).unlink(missing_ok=True)
         return result
+
+
+def correlation_input(folder: Path) -> str:
+    """The table ``timeline correlate`` reads in ``folder``: ``events.parquet`` (written by a
+    build with ``--no-correlate``, or by earlier versions of the tool) if present, else
+    ``timeline.parquet``; an ``InputError`` saying what to run when there is neither."""
+    for name in (EVENTS, TIMELINE):
+        if (folder / name).is_file():
+            return name
+    raise InputError(
+        f"{str(folder)!r} has neither {TIMELINE} nor {EVENTS}; "
+        f"run `timeline build INPUTS -o {folder}` first"
+    )
 
 
 def report(

@@ -3,7 +3,11 @@
 Outputs (written into a fresh folder beside OUTDIR that replaces it at the end, under a lock;
 see ``timeline.io.outdir``: the folder never holds files of two builds):
 
-* ``events.parquet``: canonical events in input order (files sorted by path, then line);
+* ``timeline.parquet``, ``requests.parquet``, ``correlation.json``: the correlated events, the
+  requests and the correlation report (``timeline.correlation.run``). The full events are written
+  once: to a scratch Arrow IPC file in input order (files sorted by path, then line), which
+  correlation reads and removes (``timeline.io.eventsfile``);
+* with ``correlate=False`` instead ``events.parquet``: the canonical events in input order;
 * ``rejects.parquet``: every rejected line with file, line, parser, reason and an excerpt;
 * ``build.json``: inputs (path, size, sha256), per-file accounting and the settings used.
 """
@@ -33,6 +37,7 @@ from timeline.export.write import ReportOptions, write_report
 from timeline.ingest.discover import STDIN, InputFile, discover_inputs
 from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES
 from timeline.io.atomic import write_text_atomic
+from timeline.io.eventsfile import SCRATCH_SUFFIX, EventsFile, write_scratch
 from timeline.io.outdir import fresh_outdir
 from timeline.io.parquet import polars_schema_to_arrow, write_tables
 from timeline.normalize.content import finish
@@ -212,19 +217,25 @@ def build(
         files = found.files
         warnings = [f"skipped {path}: {reason}" for path, reason in found.skipped]
         warnings += unmatched_rules(files, options.parser_overrides, options.config)
-        written, accounts, events, rejects = _parse(
-            files, registry, options, stage, warnings, progress, on_total
-        )
-        correlation = None
-        if options.correlate:
-            correlation = correlate_outdir(
-                stage,
-                layout.EVENTS,
-                options.config.correlation,
-                memory_budget=options.memory_budget or None,
-                workers=options.jobs,
+        # With correlation, the events go to a scratch file that correlation reads, then removed.
+        scratch = tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage)
+        try:
+            target = Path(scratch) / f"events{SCRATCH_SUFFIX}" if options.correlate else None
+            written, accounts, events, rejects, source = _parse(
+                files, registry, options, stage, warnings, progress, on_total, target
             )
-            written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+            correlation = None
+            if source is not None:
+                correlation = correlate_outdir(
+                    stage,
+                    source,
+                    options.config.correlation,
+                    memory_budget=options.memory_budget or None,
+                    workers=options.jobs,
+                )
+                written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         fresh.commit()
         if options.correlate and options.report:
             # After the swap, still under the lock: the appendix names the folder as given.
@@ -252,8 +263,11 @@ def _parse(
     warnings: list[str],
     progress: ProgressFn | None,
     on_total: Callable[[int], None] | None,
-) -> tuple[list[str], list[FileAccount], int, int]:
-    """Parse every file into ``stage``: events, rejects and build.json; the names written."""
+    scratch: Path | None,
+) -> tuple[list[str], list[FileAccount], int, int, EventsFile | None]:
+    """Parse every file into ``stage``: rejects, build.json, and the events: into
+    ``events.parquet``, or into the ``scratch`` file for correlation (then returned). The names
+    written, the accounts, the event and reject counts, and the scratch file."""
     outdir = stage
     parts_dir = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
     try:
@@ -266,13 +280,14 @@ def _parse(
         salt = resolve_salt(options.salt).value  # secret: never written to any output
         metadata = build_metadata(accounts, files)
         metadata = {layout.BUILD_ID: build_id(metadata, options), **metadata}
+        source = None
         with BlockPool(options.jobs) as pool:
-            events = write_tables(
-                outdir / layout.EVENTS,
-                EVENT_ARROW_SCHEMA,
-                event_tables(outcomes, salt, options.keep_content, pool),
-                metadata,
-            )
+            tables = event_tables(outcomes, salt, options.keep_content, pool)
+            if scratch is not None:
+                source = write_scratch(scratch, EVENT_ARROW_SCHEMA, tables, metadata)
+                events = source.rows
+            else:
+                events = write_tables(outdir / layout.EVENTS, EVENT_ARROW_SCHEMA, tables, metadata)
         rejects = write_tables(
             outdir / layout.REJECTS,
             polars_schema_to_arrow(REJECT_SCHEMA),
@@ -284,7 +299,8 @@ def _parse(
         write_text_atomic(outdir / layout.MANIFEST, manifest_json(manifest))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    return [layout.EVENTS, layout.REJECTS, layout.MANIFEST], accounts, events, rejects
+    written = ([] if source is not None else [layout.EVENTS]) + [layout.REJECTS, layout.MANIFEST]
+    return written, accounts, events, rejects, source
 
 
 def build_id(metadata: dict[str, Any], options: BuildOptions) -> str:
@@ -353,7 +369,16 @@ def build_manifest(
             ),  # custom | environment | installation, never the value
         },
         "parsers": {name: registry.origin(name) for name in used},
-        "outputs": {"events": layout.EVENTS, "rejects": layout.REJECTS},
+        "outputs": (
+            {
+                "timeline": layout.TIMELINE,
+                "requests": layout.REQUESTS,
+                "correlation": layout.CORRELATION,
+                "rejects": layout.REJECTS,
+            }
+            if options.correlate
+            else {"events": layout.EVENTS, "rejects": layout.REJECTS}
+        ),
     }
 
 

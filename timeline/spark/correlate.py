@@ -52,6 +52,7 @@ from timeline.correlation.pipeline import (
 from timeline.correlation.report import GLOBAL_TYPES, CorrelationReport
 from timeline.correlation.requests import REQUEST_INPUT_COLUMNS, REQUEST_SCHEMA, requests_table
 from timeline.correlation.skew import estimate_buckets
+from timeline.io.eventsfile import EventsFile
 from timeline.schema import POLARS_SCHEMA, conform
 from timeline.spark.frames import (
     BLOB_DDL,
@@ -123,16 +124,15 @@ class SparkCorrelator:
     def __init__(
         self, spark: SparkSession, events: Path, config: CorrelationConfig, parts: int = 0
     ) -> None:
-        import pyarrow.parquet as pq
-
         self.spark = spark
         self.path = str(events)
-        rows = pq.ParquetFile(events).metadata.num_rows
+        source = EventsFile.parquet(events)
+        rows = source.rows
         count = parts or max(spark.sparkContext.defaultParallelism, -(-rows // PART_EVENTS))
         self.layout = Layout.for_rows(rows, max(1, min(count, max(1, rows))))
         self.parts = self.layout.parts
         # The local correlator gives the settings, the slices, the cuts and the report.
-        self.local = Correlator(events, events.parent, config, self.layout)
+        self.local = Correlator(source, events.parent, config, self.layout)
         self.config = config
         self.report: CorrelationReport = self.local.report
         self._cached: list[DataFrame] = []

@@ -1,8 +1,10 @@
 """``build_spark`` and ``correlate_spark``: the library API's ``build`` and ``correlate`` on Spark.
 
-Same options, same outputs: ``events.parquet``, ``rejects.parquet``, ``build.json``,
-``timeline.parquet``, ``requests.parquet`` and ``correlation.json`` are the files the local engine
-writes (row for row; see ``docs/scale-out.md``). The work runs in Spark tasks; the driver plans
+Same options, same outputs: ``timeline.parquet``, ``requests.parquet``, ``correlation.json``,
+``rejects.parquet`` and ``build.json`` (or, without correlation, ``events.parquet`` instead of the
+first three) are the files the local engine writes (row for row; see ``docs/scale-out.md``). With
+correlation the events go to a scratch ``events.parquet`` in the staging folder (executors read
+it by path), removed once the timeline is written. The work runs in Spark tasks; the driver plans
 (detection from samples, as ``timeline.pipeline.plan``), keeps the accounting and streams the
 tasks' ordered results into the output files.
 """
@@ -34,7 +36,13 @@ from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tab
 from timeline.normalize.inherit import Carry
 from timeline.normalize.salt import resolve_salt
 from timeline.parserkit.api import needs_year
-from timeline.pipeline.api import ConfigArg, ParserRules, build_setup, resolve_config
+from timeline.pipeline.api import (
+    ConfigArg,
+    ParserRules,
+    build_setup,
+    correlation_input,
+    resolve_config,
+)
 from timeline.pipeline.build import (
     OUTPUT_KEYS,
     BuildOptions,
@@ -151,6 +159,9 @@ def build_spark(
                 job.reader.close()
         salt_value = resolve_salt(options.salt).value  # secret: never written to any output
         scratch = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
+        # With correlation the events are scratch too: the outputs hold them once, as the timeline.
+        held = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
+        events_path = (held if options.correlate else stage) / layout.EVENTS
         context = ParseContext(
             tuple(str(p) for p in spec_paths), salt_value, keep_content, str(scratch), split_bytes
         )
@@ -164,7 +175,7 @@ def build_spark(
             kept = {i for i, o in enumerate(outcomes) if o.event_parts or o.reject_parts}
             with timed("write events and rejects"):
                 events = write_tables(
-                    stage / layout.EVENTS, ARROW_SCHEMA, _tables(parsed, EVENTS, kept), metadata
+                    events_path, ARROW_SCHEMA, _tables(parsed, EVENTS, kept), metadata
                 )
                 rejects = write_tables(
                     stage / layout.REJECTS,
@@ -179,11 +190,16 @@ def build_spark(
         manifest = build_manifest(metadata, options, registry, accounts)
         manifest["warnings"] = warnings
         write_text_atomic(stage / layout.MANIFEST, manifest_json(manifest))
-        written = [layout.EVENTS, layout.REJECTS, layout.MANIFEST]
+        written = [layout.REJECTS, layout.MANIFEST]
         correlation = None
-        if options.correlate:
-            correlation = _correlate(session, stage, cfg.correlation, partitions)
-            written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+        try:
+            if options.correlate:
+                correlation = _correlate(session, stage, events_path, cfg.correlation, partitions)
+                written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+            else:
+                written.insert(0, layout.EVENTS)
+        finally:
+            shutil.rmtree(held, ignore_errors=True)
         fresh.commit()
         if options.correlate and options.report:
             written += [path.name for path in write_report(out, ReportOptions())]
@@ -319,17 +335,25 @@ def _tables(parsed: list[DataFrame], kind: str, kept: set[int]) -> Iterator[pa.T
 
 
 def _correlate(
-    session: SparkSession, folder: Path, settings: CorrelationConfig, partitions: int
+    session: SparkSession,
+    folder: Path,
+    events_path: Path,
+    settings: CorrelationConfig,
+    partitions: int,
 ) -> CorrelationReport:
-    """Correlate ``folder/events.parquet`` on Spark into the three outputs (renamed in together)."""
+    """Correlate the events table ``events_path`` on Spark into the three outputs in ``folder``
+    (renamed in together)."""
     with shuffle_partitions(session, partitions or session.sparkContext.defaultParallelism):
-        return _correlate_files(session, folder, settings, partitions)
+        return _correlate_files(session, folder, events_path, settings, partitions)
 
 
 def _correlate_files(
-    session: SparkSession, folder: Path, settings: CorrelationConfig, partitions: int
+    session: SparkSession,
+    folder: Path,
+    events_path: Path,
+    settings: CorrelationConfig,
+    partitions: int,
 ) -> CorrelationReport:
-    events_path = folder / layout.EVENTS
     metadata = read_metadata(events_path)
     job, timeline, requests = spark_correlate.run(session, events_path, settings, partitions)
     try:
@@ -382,15 +406,13 @@ def correlate_spark(
     spark: SparkSession | None = None,
     partitions: int = 0,
 ) -> CorrelationReport:
-    """``timeline.correlate`` on Spark: ``outdir/events.parquet`` to the same three outputs."""
+    """``timeline.correlate`` on Spark: the events of ``outdir`` (``events.parquet``, else the
+    earlier ``timeline.parquet``: ``correlation_input``) to the same three outputs."""
     folder = Path(outdir)
-    if not (folder / layout.EVENTS).is_file():
-        raise InputError(
-            f"{str(folder)!r} has no {layout.EVENTS}; run `timeline build INPUTS -o {folder}` first"
-        )
+    source = correlation_input(folder)
     settings = resolve_config(config).correlation
     session = spark or spark_session(master)
     with locked(folder) as real, output_errors(folder):
         clean_leftovers(real)
         check_one_build(folder)
-        return _correlate(session, folder, settings, partitions)
+        return _correlate(session, folder, folder / source, settings, partitions)
