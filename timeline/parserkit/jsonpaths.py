@@ -8,11 +8,12 @@ objects from the rest; its compact text is what the records parsers keep), once 
 ``$`` and decodes the lines as logged: one parse per line in the common case. Both give exactly
 the text ``json_path_match`` gives: values the decoder prints or picks differently (floats, a key
 repeated in an object, objects and arrays where the dtype says text) are found vectorized and read
-again with ``json_path_match``, and a batch the strict decoder refuses goes through the lenient
-``pl.read_ndjson(ignore_errors=True)``. Supported paths: ``$``, ``$.a.b``, ``$['key with-dash']``,
-``$.list[0].key`` and ``$.list[-1:].key`` (the last element). A path that is both a leaf and a
-parent of another path, that ends in a list element, or that uses other JSONPath syntax, falls
-back to ``json_path_match``.
+again with ``json_path_match``, and the rows the strict decoder refuses (a value of another kind
+than the paths say) go through the lenient ``pl.read_ndjson(ignore_errors=True)``, row by row: one
+odd record does not send its whole batch that way. Supported paths: ``$``, ``$.a.b``,
+``$['key with-dash']``, ``$.list[0].key`` and ``$.list[-1:].key`` (the last element). A path that
+is both a leaf and a parent of another path, that ends in a list element, or that uses other
+JSONPath syntax, falls back to ``json_path_match``.
 
 When a parser only tests what kind of value a path holds (present, an object, an array), it asks
 for the path's *head* (:func:`jh`) instead: the first character of the text ``json_path_match``
@@ -228,11 +229,14 @@ def _extract(segments: list[Segment]) -> pl.Expr:
     return expr
 
 
-def _exact_containers(lines: pl.Series, path: str, values: pl.Series) -> pl.Series:
+def _exact_containers(
+    lines: pl.Series, path: str, values: pl.Series, lenient: pl.Series
+) -> pl.Series:
     """Objects and arrays as ``json_path_match`` writes them (compact, numbers as logged): the
-    lenient decoder re-serializes them, so those few rows are read again with ``json_path_match``."""
+    lenient decoder re-serializes them, so those few of its ``lenient`` rows are read again
+    with ``json_path_match``."""
     container = (values.str.starts_with("{") | values.str.starts_with("[")).fill_null(False)
-    return _reread(lines, path, values, container)
+    return _reread(lines, path, values, container & lenient)
 
 
 def _reread(lines: pl.Series, path: str, values: pl.Series, rows: pl.Series) -> pl.Series:
@@ -283,20 +287,131 @@ class _Floats:
         return _reread(texts, path, values, rows & values.str.contains(_NUMERIC).fill_null(False))
 
 
-def _decode_struct(texts: pl.Series, schema: pl.Schema) -> tuple[pl.DataFrame, bool]:
-    """``texts`` (valid JSON objects, one per row) decoded into ``schema``'s columns, and whether
-    the lenient reader ran.
+# The strict decoder is tried on the batch in pieces, in order (at most this many, of at least
+# :data:`_MIN_PIECE` rows): a refused piece costs about as much as a decoded one, so a refusal
+# wastes one piece, not the batch. From the refused piece on, the rows the decoder might refuse
+# are found first (:func:`_refusable`) and read leniently; the others are decoded strictly,
+# halved when refused, down to the rows that are refused, within a budget of :data:`_HALVINGS`
+# times their rows decoded (one refused row costs about three; what is left is read leniently).
+_PIECES: Final = 8
+_MIN_PIECE: Final = 4096
+_HALVINGS: Final = 4
+_ROW: Final = "__jp_row"
+
+
+def _decode_struct(
+    texts: pl.Series, tree: dict[str, Any], exprs: Sequence[pl.Expr]
+) -> tuple[pl.DataFrame, pl.Series | None]:
+    """``exprs`` over ``texts`` (valid JSON objects, one per row; their compact text as ``$``
+    gives it) decoded into the schema of ``tree``: one row per text, in order, and the rows
+    read by the lenient reader (None when there are none).
 
     ``str.json_decode`` with the explicit dtype is the fast path. It refuses a whole batch when one
     value has another type than the schema says (an object or array where a leaf is text, text
-    where an object is); then the batch is read with ``pl.read_ndjson(ignore_errors=True)``, which
-    gives such a value as its JSON text (a leaf) or null (a container), one row per text.
+    where an object is); such rows are read with ``pl.read_ndjson(ignore_errors=True)``, which
+    gives such a value as its JSON text (a leaf) or null (a container), one row per text. Only
+    those rows (and the few others :func:`_refusable` cannot tell apart) take that path.
     """
-    try:
-        return texts.str.json_decode(pl.Struct(schema)).struct.unnest(), False
-    except pl.exceptions.PolarsError:
-        text = texts.str.join("\n").item()
-        return pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True), True
+    dtype = pl.Struct({k: _dtype(v) for k, v in tree["keys"].items()})
+    n = texts.len()
+    size = max(_MIN_PIECE, -(-n // _PIECES))
+    done: list[pl.DataFrame] = []
+    start = 0
+    while start < n:
+        try:
+            done.append(_strict(texts.slice(start, size), dtype, exprs))
+        except pl.exceptions.PolarsError:
+            break
+        start += size
+    if start >= n:
+        return (done[0] if len(done) == 1 else pl.concat(done)), None
+    rest, lenient = _decode_rest(texts.slice(start), dtype, tree, exprs)
+    if start:
+        lenient = pl.concat([pl.repeat(False, start, eager=True), lenient])
+    return pl.concat([*done, rest]), lenient
+
+
+def _strict(texts: pl.Series, dtype: pl.Struct, exprs: Sequence[pl.Expr]) -> pl.DataFrame:
+    """``exprs`` over ``texts`` decoded by ``str.json_decode`` (raises when it refuses them)."""
+    return texts.str.json_decode(dtype).struct.unnest().select(exprs)
+
+
+def _decode_rest(
+    texts: pl.Series, dtype: pl.Struct, tree: dict[str, Any], exprs: Sequence[pl.Expr]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """:func:`_decode_struct` of a batch the strict decoder refused: the values, and the rows
+    read leniently."""
+    suspect = _refusable(texts, tree)
+    good_rows = (~suspect).arg_true()
+    good = texts.gather(good_rows)
+    parts: list[tuple[pl.Series, pl.DataFrame]] = []
+    refused: list[pl.Series] = []
+    pending = [(0, good.len())] if good.len() else []
+    budget = _HALVINGS * good.len()
+    while pending:
+        start, length = pending.pop()
+        if length <= budget:
+            budget -= length
+            try:
+                values = _strict(good.slice(start, length), dtype, exprs)
+                parts.append((good_rows.slice(start, length), values))
+                continue
+            except pl.exceptions.PolarsError:
+                pass
+        if 1 < length <= budget:
+            half = length // 2
+            pending += [(start + half, length - half), (start, half)]
+        else:
+            refused.append(good_rows.slice(start, length))
+    lenient = suspect
+    if refused:
+        lenient = suspect.clone().scatter(pl.concat(refused), True)
+    rows = lenient.arg_true()
+    if rows.len():
+        text = texts.gather(rows).str.join("\n").item()
+        schema = pl.Schema(dtype.to_schema())
+        frame = pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True)
+        parts.append((rows, frame.select(exprs)))
+    merged = pl.concat([values.with_columns(rows.alias(_ROW)) for rows, values in parts])
+    return merged.sort(_ROW).drop(_ROW), lenient
+
+
+def _refusable(texts: pl.Series, tree: dict[str, Any]) -> pl.Series:
+    """The compact texts where a key of the schema holds a value of a kind the strict decoder
+    refuses there: an object or array where a leaf is, anything but an object (an array) or
+    null where an object (an array) is, a scalar first in an array of objects. Any object's
+    key counts, nested or not (an odd key elsewhere only sends its row the lenient way)."""
+    bad: dict[str, set[str]] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("list"):
+            item = node["item"]
+            if isinstance(item, dict):
+                walk(item)
+            return
+        for key, child in node["keys"].items():
+            name = json.dumps(key, ensure_ascii=False)[1:-1]
+            if child == "leaf":
+                follows = {r"[\[{]"}
+            elif child.get("list"):
+                follows = {r"[^\[n]"}
+                if isinstance(child["item"], dict) and not child["item"].get("list"):
+                    follows.add(r"\[[^{n\]]")
+                walk(child)
+            else:
+                follows = {"[^{n]"}
+                walk(child)
+            bad.setdefault(name, set()).update(follows)
+
+    walk(tree)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, follows in bad.items():
+        groups.setdefault(tuple(sorted(follows)), []).append(re.escape(name))
+    pattern = "|".join(
+        '"(?:' + "|".join(sorted(names)) + ')":(?:' + "|".join(follows) + ")"
+        for follows, names in sorted(groups.items())
+    )
+    return texts.str.contains(pattern).fill_null(True)
 
 
 def _spread(values: pl.Series, rows: pl.Series, n: int) -> pl.Series:
@@ -357,25 +472,22 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     n = lines.len()
     empty = pl.repeat(None, n, dtype=pl.String, eager=True).alias("")
     values: pl.DataFrame | None = None
-    lenient = False
+    lenient: pl.Series | None = None  # the rows (of the objects) the lenient reader read
     if wanted and bool(objects.any()):
         texts = whole.filter(objects)
-        schema = pl.Schema({k: _dtype(v) for k, v in tree["keys"].items()})
-        frame, lenient = _decode_struct(texts, schema)
-        values = frame.select(
-            [_extract(s).cast(pl.String).alias(column_name(p)) for p, s in decoded + head_only]
-            + [
-                pl.when(_extract(s).is_not_null()).then(pl.lit(c)).alias(head_column_name(p))
-                for p, s, c in parents
-            ]
-        )
+        exprs = [_extract(s).cast(pl.String).alias(column_name(p)) for p, s in decoded + head_only]
+        exprs += [
+            pl.when(_extract(s).is_not_null()).then(pl.lit(c)).alias(head_column_name(p))
+            for p, s, c in parents
+        ]
+        values, lenient = _decode_struct(texts, tree, exprs)
         floats = _Floats(texts)
         fixed = []
         for path, segments in decoded:
             got = values.get_column(column_name(path))
             got = floats.exact(texts, path, str(segments[-1][1]), got)
-            if lenient:
-                got = _exact_containers(texts, path, got)
+            if lenient is not None:
+                got = _exact_containers(texts, path, got, lenient)
             fixed.append(got)
         if fixed:
             values = values.with_columns(fixed)
@@ -401,11 +513,11 @@ def decode_paths(lines: pl.Series, paths: Sequence[str], heads: Sequence[str] = 
     for path, _, _ in parents:
         name = head_column_name(path)
         got = full(name)
-        if lenient:
+        if lenient is not None:
             # Not a container of the decoded kind (a scalar, the other container kind): the
             # lenient reader gives null there, so those rows are read exactly, once more. The
             # strict decoder refuses such a value, so after it a null is absent or null.
-            rest = got.is_null() & objects
+            rest = got.is_null() & _spread(lenient, objects, n).fill_null(False)
             got = _reread(lines, path, got, rest).str.slice(0, 1)
         out[name] = got.alias(name)
     return pl.DataFrame(out)

@@ -460,12 +460,17 @@ def _validate(
         rest = decoded.drop(column_name(ROOT))
         good = pl.concat([checked, rest], how="horizontal").filter(ok)
         return good, checked.filter(~ok)
-    text = body.str.json_path_match(ROOT)
+    bodies = closed.select(body).to_series()
+    text = bodies.str.json_path_match(ROOT)
     if repair_dashes:
-        repaired = body.str.replace_all(BARE_DASH_RE, "${1}null${2}").str.json_path_match(ROOT)
-        text = pl.coalesce(text, repaired)
-    valid = text if documents else pl.when(text.str.starts_with("{")).then(text)
-    checked = closed.select("source_line", "lines", valid.alias("text"))
+        # only the records that are no JSON as logged and hold a bare dash are read again
+        dashed = (text.is_null() & bodies.str.contains(BARE_DASH_RE)).fill_null(False)
+        if bool(dashed.any()):
+            fixed = bodies.filter(dashed).str.replace_all(BARE_DASH_RE, "${1}null${2}")
+            text = text.scatter(dashed.arg_true(), fixed.str.json_path_match(ROOT))
+    if not documents:
+        text = text.set(~text.str.starts_with("{").fill_null(False), None)
+    checked = closed.select("source_line", "lines").with_columns(text.alias("text"))
     good = checked.filter(pl.col("text").is_not_null())
     if paths or heads:
         decoded = decode_paths(good.get_column("text"), paths, heads).drop(column_name(ROOT))
