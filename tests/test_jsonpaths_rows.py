@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timeline.parserkit import jsonpaths
-from timeline.parserkit.jsonpaths import ROOT, column_name, decode_paths, head_column_name
+from timeline.parserkit.jsonpaths import (
+    ROOT,
+    column_name,
+    decode_paths,
+    head_column_name,
+    key_path,
+)
 
 PATHS = [
     ROOT,
@@ -162,3 +168,15 @@ def test_odd_rows_across_pieces() -> None:
     with small_pieces(4, 5, 24), lenient_rows() as seen:
         check(rows)
     assert sum(seen) == 4
+
+
+def test_keys_too_long_for_a_regex_fall_back_to_the_lenient_reader() -> None:
+    """Keys taken from the data (a parser decoding every key it found) can be longer than a
+    regex may be: the rows after a refusal are then all read leniently, with the same values."""
+    keys = ["x" * 70_000 + str(i) for i in range(3)] + ["\ufffd" * 5000 + "a"]
+    lines = pl.Series(['{"a": "x"}'] * 5000 + ['{"a": {"z": 1}}'] + ['{"a": "y"}'] * 5000)
+    paths = ["$.a", *(key_path(k) for k in keys)]
+    got = decode_paths(lines, paths)
+    assert got.get_column(column_name("$.a")).to_list() == (
+        ["x"] * 5000 + ['{"z":1}'] + ["y"] * 5000
+    )

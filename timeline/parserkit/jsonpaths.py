@@ -411,7 +411,12 @@ def _refusable(texts: pl.Series, tree: dict[str, Any]) -> pl.Series:
         '"(?:' + "|".join(sorted(names)) + ')":(?:' + "|".join(follows) + ")"
         for follows, names in sorted(groups.items())
     )
-    return texts.str.contains(pattern).fill_null(True)
+    try:
+        return texts.str.contains(pattern).fill_null(True)
+    except pl.exceptions.PolarsError:
+        # Keys from the data can make a pattern the regex engine refuses to compile (a key of
+        # 70k characters): then every row is a suspect, as a refused batch was before.
+        return pl.repeat(True, texts.len(), eager=True)
 
 
 def _spread(values: pl.Series, rows: pl.Series, n: int) -> pl.Series:
