@@ -40,19 +40,41 @@ def _host(url: pl.Expr) -> pl.Expr:
 
 def event_columns(
     timezone: str,
-) -> tuple[list[pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr]]:
+) -> tuple[list[list[pl.Expr]], list[pl.Expr], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """Canonical columns of one record row (see ``parser._with_fields`` for its columns), its
     ids by kind and its attributes by key (built into ``ids`` and ``attributes`` by
-    :mod:`attrs`)."""
+    :mod:`attrs`), and the stages before them: intermediate columns (``_e_*``) that several of
+    them read, each computed once (``frame.with_columns(stage)`` for each stage, in order)."""
     del timezone  # the time was parsed with the source's zone already
     f = pl.col
-    category = f("t_category").str.to_lowercase()
+    stages = [
+        [
+            f("t_category").str.to_lowercase().alias("_e_category"),
+            _ticks(f("f_request_time")).alias("_e_requested"),
+            _ticks(f("f_response_time")).alias("_e_responded"),
+            integer(f("t_result_signature").str.extract(r"^\s*(\d{3})\s*$", 1)).alias(
+                "_e_signature"
+            ),
+            pl.coalesce(f("c_response_body"), f("c_backend_response_body")).alias("_e_body"),
+            _host(f("f_backend_url")).alias("_e_backend_host"),
+            f("t_level")
+            .str.to_lowercase()
+            .replace_strict(fields.LEVELS, default=None, return_dtype=pl.String)
+            .alias("_e_level"),
+        ],
+        [
+            pl.coalesce(integer(f("f_response_code")), f("_e_signature")).alias("_e_code"),
+            f("_e_body").str.extract(_BODY_ERROR, 1).alias("_e_body_error"),
+        ],
+        [pl.coalesce(f("f_last_error_reason"), f("_e_body_error")).alias("_e_error_type")],
+    ]
+    category = f("_e_category")
     is_rr = category.is_in(list(fields.REQUEST_RESPONSE))
     is_gateway = category.is_in(list(fields.GATEWAY))
     is_llm = category.is_in(list(fields.GATEWAY_LLM))
 
-    requested = _ticks(f("f_request_time"))
-    responded = _ticks(f("f_response_time"))
+    requested = f("_e_requested")
+    responded = f("_e_responded")
     by_ticks = requested.is_not_null()
     ts = pl.coalesce(requested, f("_ts"))
     ts_raw = pl.when(by_ticks).then(f("f_request_time")).otherwise(f("_time"))
@@ -65,29 +87,29 @@ def event_columns(
         number(f("f_total_time")),
     )
 
-    signature = integer(f("t_result_signature").str.extract(r"^\s*(\d{3})\s*$", 1))
-    code = pl.coalesce(integer(f("f_response_code")), signature)
-    body = pl.coalesce(f("c_response_body"), f("c_backend_response_body"))
-    body_error = body.str.extract(_BODY_ERROR, 1)
-    error_type = pl.coalesce(f("f_last_error_reason"), body_error)
+    signature = f("_e_signature")
+    code = f("_e_code")
+    body = f("_e_body")
+    body_error = f("_e_body_error")
+    error_type = f("_e_error_type")
     result = f("t_result_type").str.to_lowercase()
     success = f("t_is_success").str.to_lowercase()
     filtered = error_type.is_in(list(_CONTENT_FILTER))
-    status = (
-        pl.when(filtered)
-        .then(pl.lit("blocked"))
-        .when(code.is_not_null())
-        .then(http_status(code))
-        .when(result.is_in(["succeeded", "success"]) | (success == "true"))
-        .then(pl.lit("ok"))
-        .when(result.is_in(["failed", "failure"]) | (success == "false"))
-        .then(pl.lit("error"))
+    stages.append(
+        [
+            pl.when(filtered)
+            .then(pl.lit("blocked"))
+            .when(code.is_not_null())
+            .then(http_status(code))
+            .when(result.is_in(["succeeded", "success"]) | (success == "true"))
+            .then(pl.lit("ok"))
+            .when(result.is_in(["failed", "failure"]) | (success == "false"))
+            .then(pl.lit("error"))
+            .alias("_e_status")
+        ]
     )
-    level = (
-        f("t_level")
-        .str.to_lowercase()
-        .replace_strict(fields.LEVELS, default=None, return_dtype=pl.String)
-    )
+    status = f("_e_status")
+    level = f("_e_level")
     severity = pl.coalesce(
         level,
         pl.when(status == "ok").then(pl.lit("INFO")),
@@ -102,7 +124,7 @@ def event_columns(
         .otherwise(pl.lit("server.log"))
     )
     url = f("f_url")
-    backend_host = _host(f("f_backend_url"))
+    backend_host = f("_e_backend_host")
     azure_backend = backend_host.str.contains(r"(?i)\.(?:openai|cognitiveservices)\.azure\.com$")
     resource = f("t_resource_id").str.extract(r"/([^/]+)/?$", 1)
     model = pl.coalesce(f("f_model"), body.str.extract(_BODY_MODEL, 1))
@@ -219,4 +241,4 @@ def event_columns(
         "chatcmpl_id": chatcmpl,
         "llm_request_id": pl.when(~is_openai_id(request_id)).then(request_id),
     }
-    return columns, ids, attrs
+    return stages, columns, ids, attrs
