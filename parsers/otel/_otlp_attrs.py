@@ -75,6 +75,8 @@ def _arrays(values: pl.DataFrame) -> pl.DataFrame:
     elems = (
         values.select("_i", pl.col("value").struct.field("arrayValue").struct.field("values"))
         .with_columns(pl.col("values").fill_null(pl.lit([], dtype=pl.List(pl.Null))))
+        # a null element (``[null]`` is not ``[]`` once exploded): only the walker writes it
+        .with_columns(pl.col("values").list.eval(pl.element().is_null()).list.any().alias("_hole"))
         .explode("values", keep_nulls=True, empty_as_null=True)
     )
     ev = pl.col("values")
@@ -106,7 +108,7 @@ def _arrays(values: pl.DataFrame) -> pl.DataFrame:
         t.filter(real).first().alias("_afirst"),
         as_str.filter(real).alias("_aitems"),
         real.sum().cast(pl.UInt32).alias("_asize"),
-        pl.col("_odd").any().alias("_aodd"),
+        (pl.col("_odd").any() | pl.col("_hole").first().fill_null(False)).alias("_aodd"),
     )
 
 

@@ -1,4 +1,5 @@
-"""OTLP/JSON trace documents to events, vectorized: the polars twin of ``otlp_json/spans.py``.
+"""OTLP/JSON trace documents to events, vectorized: the polars twin of ``otlp_json/spans.py``
+(log records: :mod:`parsers.otel._otlp_logs`).
 
 Documents are decoded once with an explicit dtype (:data:`DOCUMENT`), then exploded: resources,
 scopes, spans, span events, and each level's attributes into a long frame
@@ -25,6 +26,7 @@ import polars as pl
 from parsers.otel._otlp_attrs import long_attributes
 from parsers.otel._otlp_values import (
     ATTRIBUTES,
+    RESOURCE_LOGS,
     finite,
     hex_id,
     int_text,
@@ -69,15 +71,25 @@ DOCUMENT: Final = pl.Schema(
                     "scopeSpans": pl.List(pl.Struct({"scope": _SCOPE, "spans": pl.List(_SPAN)})),
                 }
             )
-        )
+        ),
+        "resourceLogs": RESOURCE_LOGS,
     }
 )
 # Raw text the decoded document cannot reproduce exactly: these documents go to the Python walker.
 ODD_TEXT: Final = (
-    r'"(?:resourceLogs|resourceMetrics|instrumentationLibrarySpans|kvlistValue)"'
-    r'|"(?:intValue|\w*TimeUnixNano|kind|code|dropped\w*Count)"\s*:\s*-?\d+(?:\.|[eE])'
-    r'|"(?:name|version|message|key|stringValue)"\s*:\s*[\[{]'
+    r'"(?:resourceMetrics|instrumentationLibrarySpans)"'
+    r'|"(?:intValue|\w*TimeUnixNano|kind|code|dropped\w*Count|severityNumber)"\s*:\s*-?\d+(?:\.|[eE])'
+    # texts that are not JSON strings (the walker ignores them, a decoded text would not);
+    # AnyValue members that are null or not of their JSON type (a key/value list body embeds
+    # them as JSON)
+    r'|"(?:name|version|message|key|stringValue|bytesValue|eventName|severityText'
+    r'|traceId|spanId|parentSpanId)"\s*:\s*[^"\s]'
+    r'|"boolValue"\s*:\s*[^tf\s]'
+    r'|"(?:intValue|doubleValue|arrayValue|kvlistValue)"\s*:\s*n'
 )
+# Key/value lists are decoded as log bodies only: a document holding one elsewhere is odd.
+_KVLIST: Final = r'"kvlistValue"'
+_BODY_KVLIST: Final = r'"body"\s*:\s*\{\s*"kvlistValue"'
 # Raw JSON lines that decode to other values than their re-serialized text (what the general path
 # decodes) does: escaped keys (``ODD_TEXT`` reads keys as written), surrogate escapes (not JSON to
 # the validating parser), bare integers beyond 64 bits and ``-0`` (floats once re-serialized).
@@ -89,6 +101,7 @@ RAW_RISK: Final = (
 _HOST_KEYS: Final = ("host.name", "k8s.pod.name", "container.name", "service.name")
 _COMMON_USED: Final = (
     "error.type",
+    "llm.prompt_template.version",
     "session.id",
     "gen_ai.conversation.id",
     "user.id",
@@ -140,7 +153,6 @@ _INFERENCE_USED: Final = (
     "gen_ai.system",
     "llm.provider",
     "llm.system",
-    "llm.prompt_template.version",
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
     "llm.token_count.prompt",
@@ -202,10 +214,13 @@ _DOCS_RE: Final = (
 
 
 def odd_documents(text: pl.Expr) -> pl.Expr:
-    """True for documents the vectorized path leaves to the Python walker (logs, metrics, old
-    ``instrumentationLibrarySpans``, key/value lists, numbers with fractions where integers
-    belong, containers where text belongs)."""
-    return text.str.contains(ODD_TEXT)
+    """True for documents the vectorized path leaves to the Python walker (metrics, old
+    ``instrumentationLibrarySpans``, key/value lists other than log bodies, numbers with
+    fractions where integers belong, non-text values where text belongs, null AnyValue members).
+    Log records are vectorized by :func:`parsers.otel._otlp_logs.log_events`."""
+    return text.str.contains(ODD_TEXT) | (
+        text.str.count_matches(_KVLIST) > text.str.count_matches(_BODY_KVLIST)
+    )
 
 
 def decode(texts: pl.Series, *, one_line: bool = False) -> tuple[pl.DataFrame, list[int]]:

@@ -40,6 +40,40 @@ ANY_VALUE: Final = pl.Struct(
 )
 KEY_VALUE: Final = pl.Struct({"key": pl.String(), "value": ANY_VALUE})
 ATTRIBUTES: Final = pl.List(KEY_VALUE)
+# A log record's body: as ``ANY_VALUE``, with a key/value list decoded one level deep (a deeper
+# one fails the decode: its document goes to the Python walker).
+BODY: Final = pl.Struct(
+    {
+        **{name: dtype for name, dtype in ANY_VALUE.to_schema().items() if name != "kvlistValue"},
+        "kvlistValue": pl.Struct({"values": ATTRIBUTES}),
+    }
+)
+_SCOPE_DTYPE: Final = pl.Struct(
+    {"name": pl.String(), "version": pl.String(), "attributes": ATTRIBUTES}
+)
+_LOG_RECORD: Final = pl.Struct(
+    {
+        "timeUnixNano": pl.String(),
+        "observedTimeUnixNano": pl.String(),
+        "severityNumber": pl.String(),
+        "severityText": pl.String(),
+        "eventName": pl.String(),
+        "body": BODY,
+        "attributes": ATTRIBUTES,
+        "traceId": pl.String(),
+        "spanId": pl.String(),
+    }
+)
+RESOURCE_LOGS: Final = pl.List(
+    pl.Struct(
+        {
+            "resource": pl.Struct({"attributes": ATTRIBUTES}),
+            "scopeLogs": pl.List(
+                pl.Struct({"scope": _SCOPE_DTYPE, "logRecords": pl.List(_LOG_RECORD)})
+            ),
+        }
+    )
+)
 
 INT_RE: Final = r"^-?\d{1,20}$"
 _SPAN_KINDS: Final = {
@@ -97,16 +131,32 @@ def value_kind(value: pl.Expr) -> pl.Expr:
     return expr
 
 
+_BASE64: Final = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+def _base64_hex(raw: pl.Expr) -> pl.Expr:
+    """The bytes of canonical base64 text as lowercase hex (null where polars does not decode it)."""
+    decoded = raw.str.decode("base64", strict=False).bin.encode("hex")
+    return pl.when(raw.str.contains(_BASE64)).then(decoded)
+
+
 def hex_id(text: pl.Expr, size: int) -> pl.Expr:
-    """A hex id of ``size`` bytes, lowercase; empty, all-zero or absent means null."""
-    valid = text.str.strip_chars().str.extract(rf"^([0-9a-fA-F]{{{2 * size}}})$")
-    return valid.str.to_lowercase().replace("0" * (2 * size), None)
+    """A trace (16 bytes) or span (8 bytes) id as lowercase hex, from hex or (older exporters)
+    base64 text; empty, all-zero, of another size or absent means null."""
+    raw = text.str.strip_chars()
+    hexed = raw.str.extract(rf"^([0-9a-fA-F]{{{2 * size}}})$").str.to_lowercase()
+    from_base64 = _base64_hex(raw)
+    sized = pl.when(from_base64.str.len_bytes() == 2 * size).then(from_base64)
+    return pl.coalesce(hexed, sized).replace("0" * (2 * size), None)
 
 
 def odd_id(text: pl.Expr, size: int) -> pl.Expr:
-    """True where an id is present but not plain hex (base64 ids go to the Python walker)."""
+    """True where an id may be base64 that Python reads and polars does not (non-canonical
+    padding bits, unusual padding): its document goes to the Python walker."""
     raw = text.str.strip_chars()
-    return ((text != "") & ~raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")).fill_null(False)
+    alphabet = raw.str.contains(r"^[A-Za-z0-9+/]*={0,2}$") & (raw != "")
+    plain_hex = raw.str.contains(rf"^[0-9a-fA-F]{{{2 * size}}}$")
+    return (alphabet & ~plain_hex & _base64_hex(raw).is_null()).fill_null(False)
 
 
 def int_value(text: pl.Expr) -> pl.Expr:

@@ -13,13 +13,15 @@ whose text the validating parser would read differently (escaped keys, surrogate
 integers beyond 64 bits, ``-0``: :data:`parsers.otel._otlp_spans.RAW_RISK`) take the general
 path. One known difference remains: a JSON object with a repeated key keeps the first value on
 the direct path and the last one on the general path and in the walker.
-Trace documents are decoded once each with an explicit dtype and exploded into events by polars
-expressions (:mod:`parsers.otel._otlp_spans`): no Python per document, span or attribute. The
-Python walker (``spans.py``, ``logs.py``: decode with the C JSON decoder, walk the tree) is the
-reference and handles what the vectorized path leaves to it: log documents, and the rare
-documents whose values the decoded text cannot reproduce exactly (key/value list values, base64
-ids, numbers with fractions where integers belong; see ``odd_documents``). Documents that do not
-name an OTLP kind are rejected without being walked.
+Trace and log documents are decoded once each with an explicit dtype and exploded into events by
+polars expressions (:mod:`parsers.otel._otlp_spans`, :mod:`parsers.otel._otlp_logs`; a
+document's log records follow its spans): no Python per document, span, record or attribute.
+The Python walker (``spans.py``, ``logs.py``: decode with the C JSON decoder, walk the tree) is
+the reference and handles what the vectorized path leaves to it: metrics documents (skipped) and
+the rare documents whose values the decoded text cannot reproduce exactly (key/value lists other
+than log bodies, non-canonical base64 ids, numbers with fractions where integers belong,
+non-text values where text belongs; see ``odd_documents``). Documents that do not name an OTLP
+kind are rejected without being walked.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Final
 import polars as pl
 
 from parsers.otel._fields import derive_fields
+from parsers.otel._otlp_logs import log_events
 from parsers.otel._otlp_spans import RAW_RISK, decode, odd_documents, span_events
 from parsers.otel.otlp_json.logs import log_row
 from parsers.otel.otlp_json.spans import Row, resource_context, span_rows
@@ -106,14 +109,22 @@ def _fast_lines(lines: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
     read differently (:data:`RAW_RISK`) or that the walker takes (:func:`odd_documents`) are
     left to the general path."""
     line = pl.col("line")
-    candidate = lines.select(
-        (
-            line.str.starts_with("{")
-            & line.str.contains(_NAMED_KIND)
-            & ~odd_documents(line)
-            & ~pl.any_horizontal([line.str.contains(risk) for risk in RAW_RISK])
-        ).fill_null(False)
-    ).to_series()
+    # the regexes run on the lines that open a document only (most lines of a pretty-printed
+    # file do not)
+    opening = lines.select(line.str.starts_with("{").fill_null(False)).to_series()
+    where = opening.arg_true()
+    checked = (
+        lines.select(line.gather(where))
+        .select(
+            (
+                line.str.contains(_NAMED_KIND)
+                & ~odd_documents(line)
+                & ~pl.any_horizontal([line.str.contains(risk) for risk in RAW_RISK])
+            ).fill_null(False)
+        )
+        .to_series()
+    )
+    candidate = pl.repeat(False, lines.height, eager=True).scatter(where, checked)
     decoded, failed = decode(lines.get_column("line").filter(candidate), one_line=True)
     if failed:
         kept = pl.repeat(True, decoded.height, eager=True).scatter(failed, False)
@@ -227,10 +238,26 @@ class OtlpJsonParser:
                 ]
             ).join(docs.select("_doc", "source_line"), on="_doc", how="left")
             rows, odd = span_events(base)
-            odd |= set(general.get_column("_doc").gather(failed).to_list())
+            logs, logs_odd = log_events(base)
+            odd |= logs_odd | set(general.get_column("_doc").gather(failed).to_list())
             rows = rows.filter(~pl.col("_doc").is_in(list(odd)))
-            done = set(rows.get_column("_doc").unique().to_list())
             parts.append(rows)
+            if logs.height:
+                # a document's log records follow its spans
+                before = rows.group_by("_doc").agg(pl.len().cast(pl.Int64).alias("_before"))
+                logs = logs.filter(~pl.col("_doc").is_in(list(odd)))
+                logs = logs.join(before, on="_doc", how="left", maintain_order="left")
+                parts.append(
+                    logs.with_columns(
+                        pl.col("_seq") + pl.col("_before").fill_null(0),
+                        *(
+                            pl.lit(None, dtype=dtype).alias(name)
+                            for name, dtype in _EVENT_SCHEMA.items()
+                            if name not in logs.columns
+                        ),
+                    )
+                )
+            done = set(pl.concat([part.get_column("_doc") for part in parts]).unique().to_list())
         slow_docs = docs.filter(named & ~pl.col("_doc").is_in(list(done)))
         walked: list[Row] = []
         reject: dict[int, str] = {}

@@ -129,13 +129,27 @@ class BedrockGuardrailsParser:
         )
         usable = assessed | action_raw.is_not_null()
         kept = records.keep(usable, "not a Bedrock Guardrails response")
-        filters = _leaves(resp, r'"contentPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]')
+        # Values read by several outputs are computed once, as columns (eager polars does not
+        # share sub-expressions between the expressions of one select).
+        frame = kept.frame.with_columns(
+            action_raw.alias("_action"),
+            _leaves(resp, r'"contentPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]').alias("_filters"),
+            _leaves(resp, r'"contextualGroundingPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]').alias(
+                "_grounding"
+            ),
+            captures(resp, r'"guardrailProcessingLatency":(\d+(?:\.\d+)?)')
+            .list.eval(pl.element().cast(pl.Float64, strict=False))
+            .alias("_latency"),
+        )
+        action_raw = pl.col("_action")
+        filters = pl.col("_filters")
+        grounding = pl.col("_grounding")
+        latency = pl.col("_latency")
         topics = _leaves(resp, _list_of("topics"))
         custom = _leaves(resp, _list_of("customWords"))
         managed = _leaves(resp, _list_of("managedWordLists"))
         pii = _leaves(resp, _list_of("piiEntities"))
         regexes = _leaves(resp, _list_of("regexes"))
-        grounding = _leaves(resp, r'"contextualGroundingPolicy":\{[^\[\]]*?"filters":\[[^\[\]]*\]')
         categories = pl.concat_list(
             filters.list.filter(_hit()).list.eval(_field("type")),
             _named(topics, "topic:", "name"),
@@ -150,9 +164,6 @@ class BedrockGuardrailsParser:
                 CONFIDENCE_SCORE, default=None, return_dtype=pl.Float64
             )
         ).list.max()
-        latency = captures(resp, r'"guardrailProcessingLatency":(\d+(?:\.\d+)?)').list.eval(
-            pl.element().cast(pl.Float64, strict=False)
-        )
         action_up = action_raw.str.to_uppercase()
         intervened = action_up.str.contains("INTERVENED")
         blocked = resp.str.contains('"action":"BLOCKED"')
@@ -183,7 +194,7 @@ class BedrockGuardrailsParser:
         )
         stage_out = (wrapper["policy_stage"] == "output").fill_null(False)
         content = first_decoded(CONTENT_PATHS)
-        events = kept.frame.select(
+        events = frame.select(
             "source_line",
             *[expr.alias(name) for name, expr in wrapper.items()],
             pl.lit("policy.check").alias("event_type"),
