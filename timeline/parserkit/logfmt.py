@@ -36,16 +36,17 @@ def value(text: pl.Expr, key: str) -> pl.Expr:
 def pairs(text: pl.Expr, rename: Mapping[str, str] | None = None) -> pl.Expr:
     """Every pair as ``list[struct{key, value}]`` in text order (values unquoted); keys found
     in ``rename`` are replaced by their new names."""
-    item = pl.element().str.strip_chars_start()
-    key = item.str.extract(r"^([^=]+)=", 1)
+    # each item split once on its first ``=`` (a key holds none): one pass gives both fields
+    split = (
+        pl.element()
+        .str.strip_chars_start()
+        .str.splitn("=", 2)
+        .struct.rename_fields(["key", "value"])
+    )
+    key = pl.field("key").replace(rename) if rename else pl.field("key")
     return (
         text.str.extract_all(PAIR_RE)
-        .list.eval(
-            pl.struct(
-                key=key.replace(rename) if rename else key,
-                value=unquote(item.str.replace(r"^[^=]+=", "")),
-            )
-        )
+        .list.eval(split.struct.with_fields(key, unquote(pl.field("value")).alias("value")))
         .cast(pl.List(KV_STRUCT))
     )
 

@@ -69,8 +69,30 @@ def unquote(expr: pl.Expr, quotes: str = '"') -> pl.Expr:
 
     ``quotes="'\""`` reads Python string literals (``'it\'s'``); :func:`quote` is the inverse.
     """
-    inner = [expr.str.extract(rf"(?s)^{re.escape(q)}(.*){re.escape(q)}$", 1) for q in quotes]
-    return pl.coalesce(*[unescape(i, quotes) for i in inner], expr)
+    if not quotes:
+        return expr
+    # starts-with / ends-with and a slice: the same texts as ``^q(.*)q$`` (a lone quote is not
+    # quoted), for a fraction of its cost; the slices and escapes see only the quoted texts.
+    if expr.meta.is_column():
+        return _unquote_text(expr, quotes)
+    # anything but a column is evaluated once, into a struct field the steps read (an
+    # expression used several times is evaluated once per use)
+    out = (
+        pl.struct(expr.alias("text"))
+        .struct.with_fields(_unquote_text(pl.field("text"), quotes).alias("text"))
+        .struct.field("text")
+    )
+    name = expr.meta.output_name(raise_if_undetermined=False)
+    return out if name is None else out.alias(name)
+
+
+def _unquote_text(text: pl.Expr, quotes: str) -> pl.Expr:
+    """:func:`unquote` of ``text``, a cheap expression (it is read several times)."""
+    quoted = pl.any_horizontal(
+        [text.str.starts_with(q) & text.str.ends_with(q) & (text != q) for q in set(quotes)]
+    )
+    inner = unescape(pl.when(quoted).then(text).str.slice(1).str.head(-1), quotes)
+    return pl.coalesce(inner, text)
 
 
 def quote(expr: pl.Expr, mark: str = '"') -> pl.Expr:
