@@ -19,22 +19,20 @@ FALLBACK_BUDGET: Final = 2 << 30  # when the machine cannot tell how much memory
 # notebook reading the outputs), and out of core a bigger budget buys little speed.
 DEFAULT_CAP: Final = 2 << 30
 MIN_BUDGET: Final = 16 << 20
-# Sizes are the events' Arrow bytes (``pa.Table.nbytes``: ``timeline.io.eventsfile``). The factors
-# below were measured per byte of Parquet's uncompressed size and are divided by 1.76, the ratio of
-# the two over the whole 1M benchmark timeline (800 Arrow bytes per event against 455), so the
-# plans stay those measured.
-# Peak memory per byte of the events when correlating in memory: the events read and scattered
+# Sizes are Parquet's uncompressed bytes (``timeline.io.eventsfile.EventsFile.size``; the build's
+# scratch file converts its Arrow bytes). Peak memory per byte of the events when correlating in
+# memory: the events read and scattered
 # with their correlation columns, the compact columns, the request inputs, a sorted copy of one
 # partition and the Arrow copy being written. Measured on the benchmark corpus (600k events of 403
 # Parquet bytes: 2.06 GB peak RSS, the process's own 0.1 GB included).
-MEMORY_FACTOR: Final = 4.8
+MEMORY_FACTOR: Final = 8.5
 MEMORY_PART_EVENTS: Final = 200_000  # events per partition in memory (out of core: by budget)
 # Out of core, one partition's events are held several times over (read, joined, sorted, the
 # Arrow copy written) beside the spill buffers: a partition gets 1/SPILL_FACTOR of the budget.
 # Measured at 1M requests (5.96M events of about 400 bytes): partitions of 200k events peaked at
-# 2.5 GB, about 30x a partition's Parquet bytes once the process's own memory is counted; 40 (23
-# in Arrow bytes) keeps the default 2 GiB budget (133k events per partition) under it.
-SPILL_FACTOR: Final = 23.0
+# 2.5 GB, about 30x a partition's bytes once the process's own memory is counted; 40 keeps the
+# default 2 GiB budget (133k events per partition) under it.
+SPILL_FACTOR: Final = 40.0
 # With several partitions worked on at once (``concurrent.ordered_map``), each further worker
 # holds about half a partition's peak more (the stages' peaks do not coincide): a partition then
 # gets 1/(SPILL_FACTOR * (1 + WORKER_SHARE * (workers - 1))) of the budget. Measured at 1M requests

@@ -27,6 +27,12 @@ SCRATCH_BATCH_ROWS: Final = 64 * 1024  # a row range of a stage reads at most on
 # zstd: a third less disk than lz4 at 1M requests (0.75 GB against 1.24 GB of scratch), 3 CPU
 # seconds more to write, as fast to read (docs/performance.md, "Writing the events once").
 SCRATCH_COMPRESSION: Final = "zstd"
+# Arrow bytes per byte of Parquet's uncompressed size, over the whole 1M benchmark's
+# ``events.parquet`` (777 against 406 per event). The memory budget's factors are per Parquet byte,
+# as they were measured (``timeline.correlation.budget``); the scratch file, which has no Parquet
+# statistics, converts. Converting a Parquet table the other way, from its first row group, gave
+# smaller partitions at 1M and 24 % more correlation CPU (docs/performance.md, session 7).
+ARROW_PER_PARQUET_BYTE: Final = 1.91
 
 
 @dataclass(frozen=True)
@@ -36,21 +42,15 @@ class EventsFile:
 
     path: Path
     rows: int
-    size: int  # Arrow bytes (``pa.Table.nbytes``): what the memory budget's factors are per
+    size: int  # Parquet's uncompressed bytes: what the memory budget's factors are per
     metadata: dict[str, Any]
 
     @classmethod
     def parquet(cls, path: Path) -> EventsFile:
-        """A Parquet table of events (``events.parquet`` or ``timeline.parquet``); its size in
-        Arrow bytes is estimated from its first row group."""
-        parquet = pq.ParquetFile(path)
-        meta = parquet.metadata
-        stored = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        ratio = 1.0
-        if meta.num_row_groups and meta.row_group(0).total_byte_size:
-            first = parquet.read_row_group(0)
-            ratio = first.nbytes / meta.row_group(0).total_byte_size
-        return cls(path, meta.num_rows, int(stored * ratio), read_metadata(path))
+        """A Parquet table of events (``events.parquet`` or ``timeline.parquet``)."""
+        meta = pq.ParquetFile(path).metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return cls(path, meta.num_rows, size, read_metadata(path))
 
     @property
     def is_scratch(self) -> bool:
@@ -74,4 +74,4 @@ def write_scratch(
                 out.write_table(table, max_chunksize=SCRATCH_BATCH_ROWS)
                 rows += table.num_rows
                 size += table.nbytes
-    return EventsFile(target, rows, size, metadata)
+    return EventsFile(target, rows, int(size / ARROW_PER_PARQUET_BYTE), metadata)
