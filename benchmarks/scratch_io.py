@@ -36,7 +36,7 @@ def _report(name: str, cpu: float, wall: float, extra: str = "") -> None:
     print(f"{name:44s} cpu {_cpu() - cpu:7.1f} s  wall {time.time() - wall:7.1f} s  {extra}")
 
 
-def _reads(path: Path, scan: pl.LazyFrame, rows: int, ranges: int, label: str) -> None:
+def _reads(scan: pl.LazyFrame, rows: int, ranges: int, label: str) -> None:
     span = max(1, -(-rows // ranges))
     for columns in (["ids", "ts_source", "layer"], None):
         cpu, wall = _cpu(), time.time()
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu, wall = _cpu(), time.time()
         write_tables(target, ARROW_SCHEMA, iter(batches), {})
         _report("write Parquet (write_tables)", cpu, wall, f"{target.stat().st_size / 1e6:.0f} MB")
-        _reads(target, pl.scan_parquet(target), rows, args.ranges, "Parquet")
+        _reads(pl.scan_parquet(target), rows, args.ranges, "Parquet")
         target.unlink()
         for compression in ("zstd", "lz4", None):
             path = Path(tmp) / f"events-{compression}.arrow"
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     out.write_table(batch, max_chunksize=SCRATCH_BATCH_ROWS)
             size = f"{path.stat().st_size / 1e6:.0f} MB"
             _report(f"write Arrow IPC {compression or 'uncompressed'}", cpu, wall, size)
-            _reads(path, pl.scan_ipc(path), rows, args.ranges, f"IPC {compression}")
+            _reads(pl.scan_ipc(path), rows, args.ranges, f"IPC {compression}")
             path.unlink()
     return 0
 

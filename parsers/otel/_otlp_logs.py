@@ -14,7 +14,7 @@ from typing import Final
 import polars as pl
 
 from parsers.otel._otlp_attrs import _quoted, long_attributes
-from parsers.otel._otlp_spans import _common, _explode, _rest, concat_kv
+from parsers.otel._otlp_spans import _common, _explode, _rest, concat_kv, resource_scopes
 from parsers.otel._otlp_values import hex_id, int_value, nanos, odd_id
 from parsers.otel.otlp_json.logs import _LEVELS, COMPLETION_EVENTS, PROMPT_EVENTS
 from timeline.parserkit.wide import pairs_expr
@@ -88,26 +88,7 @@ def log_events(base: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
     """Events of the log records of the decoded documents ``base`` (``_doc``, ``source_line``,
     ``resourceLogs``) with ``_doc`` and ``_seq`` (order among the document's log records), and
     the ``_doc`` values of documents whose values only the Python walker reproduces exactly."""
-    resources = _explode(base.select("_doc", "source_line", "resourceLogs"), "resourceLogs", "_r")
-    resources = resources.select(
-        "_r",
-        "_doc",
-        "source_line",
-        pl.col("resourceLogs")
-        .struct.field("resource")
-        .struct.field("attributes")
-        .alias("_res_attrs"),
-        pl.col("resourceLogs").struct.field("scopeLogs").alias("_scopes"),
-    )
-    scopes = _explode(resources.select("_r", "_doc", "source_line", "_scopes"), "_scopes", "_s")
-    scopes = scopes.select(
-        "_s",
-        "_r",
-        "_doc",
-        "source_line",
-        pl.col("_scopes").struct.field("scope").alias("scope"),
-        pl.col("_scopes").struct.field("logRecords").alias("_rec"),
-    )
+    resources, scopes = resource_scopes(base, "resourceLogs", "scopeLogs", "logRecords", "_rec")
     records = _explode(scopes.select("_s", "_doc", "source_line", "_rec"), "_rec", "_l")
     if records.height == 0:
         return pl.DataFrame(), set()

@@ -363,6 +363,32 @@ def _explode(frame: pl.DataFrame, column: str, index: str) -> pl.DataFrame:
     )
 
 
+def resource_scopes(
+    base: pl.DataFrame, top: str, scoped: str, items: str, alias: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The resources (``_r``: ``_res_attrs``, ``_scopes``) of the decoded documents ``base``
+    (``_doc``, ``source_line``, ``top``: ``resourceSpans`` or ``resourceLogs``) and their scopes
+    (``_s``, ``_r``: ``scope``, and the scope's ``items`` list, spans or log records, as
+    ``alias``)."""
+    resources = _explode(base.select("_doc", "source_line", top), top, "_r").select(
+        "_r",
+        "_doc",
+        "source_line",
+        pl.col(top).struct.field("resource").struct.field("attributes").alias("_res_attrs"),
+        pl.col(top).struct.field(scoped).alias("_scopes"),
+    )
+    scopes = _explode(resources.select("_r", "_doc", "source_line", "_scopes"), "_scopes", "_s")
+    scopes = scopes.select(
+        "_s",
+        "_r",
+        "_doc",
+        "source_line",
+        pl.col("_scopes").struct.field("scope").alias("scope"),
+        pl.col("_scopes").struct.field(items).alias(alias),
+    )
+    return resources, scopes
+
+
 def _common(resources: pl.DataFrame, scopes: pl.DataFrame) -> pl.DataFrame:
     """Per scope (``_s``): ``host`` and ``common`` (``resource.*`` then ``scope.*`` attributes)."""
     res = long_attributes(resources, "_r", "_res_attrs")
@@ -974,25 +1000,7 @@ def span_events(base: pl.DataFrame) -> tuple[pl.DataFrame, set[int]]:
     ``resourceSpans`` of :data:`DOCUMENT`), with ``_doc`` and ``_seq`` (order within the
     document), and the ``_doc`` values whose documents hold values only the Python walker
     reproduces exactly (their rows must be dropped)."""
-    resources = _explode(base, "resourceSpans", "_r").select(
-        "_r",
-        "_doc",
-        "source_line",
-        pl.col("resourceSpans")
-        .struct.field("resource")
-        .struct.field("attributes")
-        .alias("_res_attrs"),
-        pl.col("resourceSpans").struct.field("scopeSpans").alias("_scopes"),
-    )
-    scopes = _explode(resources.select("_r", "_doc", "source_line", "_scopes"), "_scopes", "_s")
-    scopes = scopes.select(
-        "_s",
-        "_r",
-        "_doc",
-        "source_line",
-        pl.col("_scopes").struct.field("scope").alias("scope"),
-        pl.col("_scopes").struct.field("spans").alias("_spans"),
-    )
+    resources, scopes = resource_scopes(base, "resourceSpans", "scopeSpans", "spans", "_spans")
     spans = _explode(scopes.select("_s", "_doc", "source_line", "_spans"), "_spans", "_p")
     sp = pl.col("_spans").struct.field
     spans = spans.select(

@@ -24,7 +24,7 @@ from timeline.parserkit.frame import first_reason
 from timeline.parserkit.jsonpaths import decode_paths, jp, key_path
 from timeline.parserkit.records import RecordReasons, read_records, sample_objects
 from timeline.parserkit.text import clean
-from timeline.parserkit.timestamps import parse_iso8601
+from timeline.parserkit.timestamps import parse_iso8601, with_parsed
 from timeline.parserkit.wide import (
     attribute_frame,
     wide_attributes,
@@ -37,7 +37,6 @@ _REASONS: Final = RecordReasons(
     invalid="not a valid JSON record",
     unterminated="unterminated JSON record",
 )
-_RFC3339_UTC: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 _TOP_NAMES: Final = frozenset(fields.TOP_NAMES)
 _DOCUMENT_HEAD: Final = '{"records":['
 # A line where a records document may open (``{"records": [`` or a pretty ``"records": [``).
@@ -374,11 +373,9 @@ class AzureOpenAIDiagnosticsParser:
             for field in fields.LAST_ERROR
         }
         frame = frame.with_columns(time.alias("_time"))
-        ts, assumed = _timestamps(frame, "_time", timezone)
+        frame = with_parsed(frame, parse_iso8601(pl.col("_time"), timezone), "_ts", "_assumed")
         frame = frame.with_columns(
             is_log.alias("_resource_log"),
-            ts.alias("_ts"),
-            assumed.alias("_assumed"),
             *[e.alias(f"t_{n}") for n, e in top_fields.items()],
             *[e.alias(f"f_{n}") for n, e in prop_fields.items() if not n.startswith("last_error")],
             *[e.alias(f"f_{n}") for n, e in errors.items()],
@@ -386,25 +383,3 @@ class AzureOpenAIDiagnosticsParser:
             *[e.alias(f"a:{k}") for k, e in attr_exprs.items()],
         )
         return frame, list(attr_exprs)
-
-
-def _timestamps(frame: pl.DataFrame, column: str, timezone: str) -> tuple[pl.Series, pl.Series]:
-    """``parse_iso8601`` of ``column``: its ``ts`` and ``assumed_tz``. The form Azure writes
-    (``...T10:15:04.1234567Z``) is read with one exact format first, the same instant
-    ``parse_iso8601`` reads from it, in a fraction of its time; ``parse_iso8601`` reads only the
-    other values."""
-    text = pl.col(column)
-    exact = frame.select(
-        text.str.to_datetime(_RFC3339_UTC, strict=False, time_unit="us", time_zone="UTC")
-    ).to_series()
-    rest = frame.select(exact.is_null() & text.is_not_null()).to_series()
-    assumed = frame.select(pl.when(exact.is_not_null()).then(False).alias("a")).to_series()
-    if not rest.any():
-        return exact, assumed
-    parsed = parse_iso8601(text, timezone)
-    part = frame.filter(rest).select(parsed.ts.alias("ts"), parsed.assumed_tz.alias("a"))
-    position = frame.select(
-        pl.when(rest).then(rest.cast(pl.UInt32).cum_sum() - 1).alias("_i")
-    ).to_series()
-    back = part.select(pl.all().gather(position))
-    return exact.fill_null(back.get_column("ts")), assumed.fill_null(back.get_column("a"))

@@ -13,7 +13,7 @@ from timeline.parserkit.jsonpaths import column_name, jp, key_path
 from timeline.parserkit.kv import kv_column
 from timeline.parserkit.records import TERSE_REASONS, read_records
 from timeline.parserkit.text import clean, nullify
-from timeline.parserkit.timestamps import parse_guess
+from timeline.parserkit.timestamps import parse_guess, with_parsed
 from timeline.parserkit.verdicts import (
     no_categories,
     stage,
@@ -57,7 +57,6 @@ DEFAULT_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "policy_version": ("policy_version", "guard_version", "categories_version"),
 }
 
-_RFC3339_UTC: Final = "%Y-%m-%dT%H:%M:%S%.fZ"
 _COLUMNS: Final = (
     "source_line",
     "ts_raw",
@@ -156,10 +155,9 @@ class LlamaGuardParser:
             ],
             pl.col("_out").str.extract_groups(_VERDICT).alias("_parts"),
         )
-        ts, assumed = _timestamps(frame, "_ts", source.settings.timezone)
+        parsed = parse_guess(pl.col("_ts"), source.settings.timezone)
+        frame = with_parsed(frame, parsed, "_ts_source", "_ts_assumed_tz")
         frame = frame.with_columns(
-            ts.alias("_ts_source"),
-            assumed.alias("_ts_assumed_tz"),
             _per_value(
                 frame,
                 "_stage",
@@ -248,36 +246,6 @@ class LlamaGuardParser:
             ),
         )
         return kept.result(events.select(_COLUMNS))
-
-
-def _timestamps(frame: pl.DataFrame, column: str, timezone: str) -> tuple[pl.Series, pl.Series]:
-    """``parse_guess`` of ``column``: its ``ts`` and ``assumed_tz``. Two common forms are read
-    directly first, to the instant ``parse_guess`` reads from them, in a fraction of its time:
-    RFC 3339 in UTC (``...T08:30:00.120Z``, one exact format) and whole epoch seconds (up to 11
-    digits, which ``parse_guess`` reads as seconds); ``parse_guess`` reads only the other values."""
-    text = pl.col(column)
-    seconds = text.str.contains(r"^[0-9]{1,11}$")
-    exact = frame.select(
-        pl.coalesce(
-            text.str.to_datetime(_RFC3339_UTC, strict=False, time_unit="us", time_zone="UTC"),
-            pl.when(seconds).then(
-                (text.cast(pl.Int64, strict=False) * 1_000_000)
-                .cast(pl.Datetime("us"))
-                .dt.replace_time_zone("UTC")
-            ),
-        )
-    ).to_series()
-    rest = frame.select(exact.is_null() & text.is_not_null()).to_series()
-    assumed = frame.select(pl.when(exact.is_not_null()).then(False).alias("a")).to_series()
-    if not rest.any():
-        return exact, assumed
-    guessed = parse_guess(text, timezone)
-    part = frame.filter(rest).select(guessed.ts.alias("ts"), guessed.assumed_tz.alias("a"))
-    position = frame.select(
-        pl.when(rest).then(rest.cast(pl.UInt32).cum_sum() - 1).alias("_i")
-    ).to_series()
-    back = part.select(pl.all().gather(position))
-    return exact.fill_null(back.get_column("ts")), assumed.fill_null(back.get_column("a"))
 
 
 def _per_value(frame: pl.DataFrame, column: str, expr: pl.Expr) -> pl.Expr:
