@@ -306,3 +306,33 @@ def test_lower_bounds_constraints_pin_every_minimum() -> None:
     script = ROOT / ".ci" / "lower-bounds"
     assert os.access(script, os.X_OK)
     assert "-c .ci/constraints-lower.txt -e '.[test]'" in script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "uri"),
+    [
+        (["build", "s3a://bucket/exports/", "-o", "OUT"], "s3a://bucket/exports/"),
+        (["build", "logs", "-o", "hdfs://nn/out"], "hdfs://nn/out"),
+        (
+            ["correlate", "abfss://c@a.dfs.core.windows.net/out"],
+            "abfss://c@a.dfs.core.windows.net/out",
+        ),
+        (["report", "file:///tmp/out"], "file:///tmp/out"),
+    ],
+)
+def test_the_local_engine_says_a_uri_needs_the_spark_engine(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], uri: str
+) -> None:
+    (tmp_path / "logs").mkdir()
+    args = [str(tmp_path / a) if a in ("logs", "OUT") else a for a in args]
+    result = run_cli(capsys, *args)
+    assert result.code == 1
+    assert result.out == ""
+    hint = (
+        "timeline report reads a local folder; copy the folder here (a spark build into a URI "
+        "writes its appendix itself)"
+        if args[0] == "report"
+        else "the local engine reads and writes local paths; use --engine spark (Spark's Hadoop "
+        "file systems), or copy the files to a folder"
+    )
+    assert result.err == f"Error: {uri!r} is a URI: {hint}\n"

@@ -186,3 +186,72 @@ def test_any_partitioning_same_output(spark: SparkSession, tmp_path: Path, parts
     out = tmp_path / f"spark-{parts}"
     build_spark([logs], out, spark=spark, partitions=parts, report=False)
     _same(local, out)
+
+
+def _local_names(folder: Path, local: Path) -> None:
+    """The files of an output folder by ``file:`` URI named as the local engine names them (the
+    qualified URI ``file:/x`` is the path ``/x``), in place; its build id (a hash over the
+    names, among others) taken from the local build's ``build.json``."""
+    for name in ("timeline", "rejects", "events"):
+        path = folder / f"{name}.parquet"
+        if path.is_file():
+            frame = pl.read_parquet(path)
+            frame.with_columns(pl.col("source_file").str.strip_prefix("file:")).write_parquet(path)
+    for name in ("build.json", "correlation.json"):  # files, and clocks named by their file
+        doc = folder / name
+        doc.write_text(doc.read_text().replace('"file:/', '"/'))
+    report = json.loads((folder / "correlation.json").read_text())  # clocks in order of name
+    report["clock_corrections"].sort(key=lambda c: c["source"])
+    (folder / "correlation.json").write_text(json.dumps(report))
+    manifest = json.loads((folder / "build.json").read_text())
+    manifest["build_id"] = json.loads((local / "build.json").read_text())["build_id"]
+    (folder / "build.json").write_text(json.dumps(manifest))
+
+
+def test_uris_in_and_out_equal_local(spark: SparkSession, tmp_path: Path) -> None:
+    """Inputs and the output folder by URI (``file://``: Hadoop's local file system, reached by
+    the calls that reach s3a://, hdfs:// and abfss://) give the local engine's outputs, files
+    shown by URI; the folder holds nothing else; a second build replaces the first; a
+    correlation by URI gives the same timeline again."""
+    from timeline.spark.engine import build_spark, correlate_spark
+
+    logs = tmp_path / "logs"  # outside the working directory: the local engine shows it whole
+    shutil.copytree(ROOT / "fixtures" / "scenarios" / SCENARIOS[1] / "logs", logs)
+    timeline.build([logs], tmp_path / "local", report=False)
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    (remote / "events.parquet").write_bytes(b"an earlier --no-correlate build's table")
+    uri = remote.as_uri()
+    for _ in range(2):
+        result = build_spark([logs.as_uri()], uri, spark=spark)
+    _nothing_cached(spark)
+    assert result.outputs["timeline"] == f"file:{remote}/timeline.parquet"
+    names = sorted(p.name for p in remote.iterdir())
+    assert [n for n in names if n.startswith(".")] == []  # no scratch, no staging left
+    assert "events.parquet" not in names  # the earlier build's table is gone, as locally
+    assert "appendix.md" in names
+    files = pl.read_parquet(remote / "timeline.parquet").get_column("source_file").unique()
+    assert all(f.startswith(f"file:{logs}/") for f in files)
+    correlate_spark(uri, spark=spark)
+    assert "appendix.md" not in {p.name for p in remote.iterdir()}  # it described the earlier run
+    _local_names(remote, tmp_path / "local")
+    _same(tmp_path / "local", remote)
+
+
+def test_uri_glob_and_gzip_inputs_equal_local(spark: SparkSession, tmp_path: Path) -> None:
+    """A glob URI over gzip files, the output folder a plain path: the local engine's outputs."""
+    import gzip
+
+    from timeline.spark.engine import build_spark
+
+    source = ROOT / "fixtures" / "scenarios" / "vllm_revision_one_host" / "logs" / "inference"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "vllm-0.log").write_bytes(gzip.decompress((source / "vllm-0.log.gz").read_bytes()))
+    shutil.copy(source / "vllm-1.log.gz", logs / "vllm-1.log.gz")
+    (logs / "_SUCCESS").write_bytes(b"")
+    timeline.build([logs / "vllm-0.log", logs / "vllm-1.log.gz"], tmp_path / "local", report=False)
+    out = tmp_path / "spark"
+    build_spark([f"{logs.as_uri()}/vllm-*"], out, spark=spark, report=False)
+    _local_names(out, tmp_path / "local")
+    _same(tmp_path / "local", out)

@@ -27,11 +27,12 @@ from timeline.cli.options import (
     "-o",
     "--output",
     "outdir",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     required=True,
     help=(
         "Directory for timeline.parquet, requests.parquet, rejects.parquet, build.json and the"
-        " appendix (created if missing)."
+        " appendix (created if missing); with --engine spark also a URI (s3a://, hdfs://,"
+        " abfss://, file://)."
     ),
 )
 @click.option(
@@ -124,7 +125,7 @@ from timeline.cli.options import (
 @engine_options
 def build_command(
     inputs: tuple[str, ...],
-    outdir: Path,
+    outdir: str,
     parser_overrides: tuple[str, ...],
     config: Path | None,
     specs: tuple[Path, ...],

@@ -11,7 +11,7 @@ from timeline.cli.options import check_engine, engine_options, memory_budget_opt
 
 
 @click.command("correlate")
-@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -20,7 +20,7 @@ from timeline.cli.options import check_engine, engine_options, memory_budget_opt
 @memory_budget_option
 @engine_options
 def correlate_command(
-    outdir: Path, config: Path | None, memory_budget: str | None, engine: str, master: str | None
+    outdir: str, config: Path | None, memory_budget: str | None, engine: str, master: str | None
 ) -> None:
     """Correlate OUTDIR again: timeline.parquet, requests.parquet, correlation.json.
 
@@ -28,7 +28,7 @@ def correlate_command(
     timeline.parquet.
 
     Use it after changing the [correlation] settings; the earlier appendix is removed, and
-    `timeline report OUTDIR` writes a new one.
+    `timeline report OUTDIR` writes a new one. With --engine spark OUTDIR may be a URI.
     """
     check_engine(engine, master)
     if engine == "spark":

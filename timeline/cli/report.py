@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from timeline.cli.lazy import api
 
 
 @click.command("report")
-@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False))
 @click.option(
     "--format",
     "formats",
@@ -34,7 +32,7 @@ from timeline.cli.lazy import api
     "--template", is_flag=True, help="Also write appendix-postmortem.md, a postmortem draft."
 )
 def report_command(
-    outdir: Path,
+    outdir: str,
     formats: tuple[str, ...],
     failing: str | None,
     include_content: bool,

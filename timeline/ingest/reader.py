@@ -335,6 +335,13 @@ class InputReader:
         finally:
             self.close()
 
+    def modified(self) -> float | None:
+        """The file's modification time (seconds since the epoch), None when unknown."""
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return None
+
     def close(self) -> None:
         """Close a stream left open between head() and blocks() (a no-op for plain files)."""
         if self._handle is not None:

@@ -42,6 +42,7 @@ from timeline.ingest.discover import discover
 from timeline.ingest.reader import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, InputReader
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, locked, output_errors
+from timeline.io.uris import REPORT_HINT, refuse_uris
 from timeline.layout import EVENTS, STAGE_OUTPUTS, TIMELINE
 from timeline.parse.detect import explained, rank
 from timeline.parse.registry import Registry, default_registry
@@ -205,6 +206,7 @@ def build(
     default: half of the memory available, at most 2 GiB) is what correlation may hold: it runs in memory when
     its working set fits, else out of core. Returns the line accounting and the files written.
     """
+    refuse_uris([str(i) for i in inputs], outdir)
     texts, registry, options = build_setup(
         inputs,
         outdir,
@@ -238,6 +240,7 @@ def correlate(
     ``memory_budget`` as for :func:`build`.
     An appendix of the earlier correlation is removed (it would describe other requests):
     ``report`` writes a new one."""
+    refuse_uris([], outdir)
     folder = Path(outdir)
     source = correlation_input(folder)
     settings = resolve_config(config).correlation
@@ -283,6 +286,7 @@ def report(
         include_content=include_content,
         template=template,
     )
+    refuse_uris([], outdir, REPORT_HINT)
     folder = Path(outdir)
     if not folder.is_dir():
         return write_report(folder, options)  # says how to make the folder

@@ -20,7 +20,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,7 +93,7 @@ class BuildReport:
     accounts: list[FileAccount]
     events: int
     rejects: int
-    outputs: dict[str, Path]
+    outputs: Mapping[str, Path | str]  # a URI (str) for an output folder by URI (Spark engine)
     correlation: CorrelationReport | None = None
     warnings: list[str] = field(default_factory=list)  # skipped inputs, rules matching no file
 
@@ -120,8 +120,7 @@ def infer_year(outcomes: list[FileOutcome], jobs: list[FileJob]) -> tuple[int, s
     if years:
         return max(years), "the other sources"
     for job in jobs:
-        if job.reader.path.exists():
-            mtime = job.reader.path.stat().st_mtime
+        if (mtime := job.reader.modified()) is not None:
             return datetime.fromtimestamp(mtime, tz=UTC).year, "the file's modification time"
     return datetime.now(tz=UTC).year, "the current date"
 

@@ -215,14 +215,20 @@ def plan(
     options: PlanOptions,
     parts_dir: Path,
     progress: ProgressFn | None = None,
+    reader_for: Callable[[InputFile], InputReader | None] | None = None,
 ) -> list[FileJob]:
-    """A job per file; every detection error is collected before failing (one message for all)."""
+    """A job per file; every detection error is collected before failing (one message for all).
+
+    ``reader_for`` may give a file its own reader (the Spark engine's files by URI); when it
+    gives None (or is None) the file is read from its path."""
     check_rules(registry, options.parser_overrides, options.config)
     jobs: list[FileJob] = []
     errors: list[str] = []
     readers: list[InputReader] = []
     try:
-        _plan_files(files, registry, options, parts_dir, progress, jobs, errors, readers)
+        _plan_files(
+            files, registry, options, parts_dir, progress, jobs, errors, readers, reader_for
+        )
     except BaseException:
         for reader in readers:
             reader.close()
@@ -249,12 +255,15 @@ def _plan_files(
     jobs: list[FileJob],
     errors: list[str],
     readers: list[InputReader],
+    reader_for: Callable[[InputFile], InputReader | None] | None,
 ) -> None:
     for index, item in enumerate(files):
-        path = item.path if item.path is not None else _spool_stdin(parts_dir)
-        reader = InputReader(
-            path, item.display, options.max_line_bytes, progress, options.max_file_bytes
-        )
+        reader = reader_for(item) if reader_for is not None else None
+        if reader is None:
+            path = item.path if item.path is not None else _spool_stdin(parts_dir)
+            reader = InputReader(
+                path, item.display, options.max_line_bytes, progress, options.max_file_bytes
+            )
         readers.append(reader)
         settings = options.config.settings_for(match_names(item, options.config).config)
         decision = decide(reader, registry, options.parser_overrides, options.config, item)

@@ -15,7 +15,10 @@
 9. per time range a sort; per request bucket ``requests_table``, cut by start; the driver streams
    the ranges in order into ``timeline.parquet`` and ``requests.parquet``.
 
-Executors read ``events.parquet`` by path (a folder every executor sees at the same path).
+Executors read ``events.parquet`` by path (a folder every executor sees at the same path), or,
+given its URI (an output folder by URI: :mod:`timeline.spark.remote_out`), through Spark's Parquet
+reader, each row numbered by its index in the file (``_metadata.row_index``). Every use of the
+rows is row by row (or joined by row), so the two give the same cells.
 """
 
 from __future__ import annotations
@@ -116,17 +119,26 @@ def _slice(path: str, columns: list[str] | None, layout: Layout, part: int) -> p
 
 
 OUTPUT_EVENTS: Final = 20_000  # about this many events per output range (one payload)
+Rows = Callable[[pl.DataFrame], Iterator[pa.RecordBatch]]
 
 
 class SparkCorrelator:
-    """One correlation of an events file on Spark (see the module docstring)."""
+    """One correlation of an events file on Spark (see the module docstring). The driver reads
+    ``events`` (a local file); executors read it by path, or by ``uri`` when given."""
 
     def __init__(
-        self, spark: SparkSession, events: Path, config: CorrelationConfig, parts: int = 0
+        self,
+        spark: SparkSession,
+        events: Path,
+        config: CorrelationConfig,
+        parts: int = 0,
+        uri: str | None = None,
     ) -> None:
         self.spark = spark
         self.path = str(events)
+        self.uri = uri
         source = EventsFile.parquet(events)
+        self.file_columns = set(pl.read_parquet_schema(events))
         rows = source.rows
         count = parts or max(spark.sparkContext.defaultParallelism, -(-rows // PART_EVENTS))
         self.layout = Layout.for_rows(rows, max(1, min(count, max(1, rows))))
@@ -175,32 +187,53 @@ class SparkCorrelator:
         rdd = self.spark.sparkContext.parallelize(parts, max(1, len(parts)))
         return self.spark.createDataFrame(rdd, "part long")
 
+    def _rows(self, columns: list[str], each: Rows, ddl: str) -> DataFrame:
+        """``each`` applied to the events' ``columns`` (with ``row``, as polars types), frame by
+        frame: row ranges read by path, or Spark's batches of the file by URI."""
+        path, layout = self.path, self.layout
+        schema = pl.Schema({"row": pl.Int64(), **{c: POLARS_SCHEMA[c] for c in columns}})
+        if self.uri is None:
+
+            def by_path(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                for batch in batches:
+                    for part in batch.column("part").to_pylist():
+                        yield from each(_slice(path, columns, layout, part).cast(schema))
+
+            return self._ranges().mapInArrow(by_path, ddl)
+
+        def by_uri(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                yield from each(from_batches([batch], schema))
+
+        return self._read(columns).mapInArrow(by_uri, ddl)
+
+    def _read(self, columns: list[str]) -> DataFrame:
+        """The events by URI through Spark: ``row`` (the index in the file) and ``columns``."""
+        from pyspark.sql import functions as sf
+
+        assert self.uri is not None
+        frame = self.spark.read.parquet(self.uri)
+        return frame.select(sf.col("_metadata.row_index").cast("long").alias("row"), *columns)
+
     # 1
     def edges(self) -> DataFrame:
         """Every linking id of every event."""
-        path, layout, exclude = self.path, self.layout, self.config.exclude_kinds
+        exclude = self.config.exclude_kinds
         out = arrow_schema(EDGE_SCHEMA)
 
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                for part in batch.column("part").to_pylist():
-                    frame = _slice(path, ["ids", "ts_source", "layer"], layout, part)
-                    frame = frame.cast({"ts_source": POLARS_SCHEMA["ts_source"]})
-                    edges = explode_ids(
-                        frame.select(
-                            "row",
-                            pl.col("ts_source").alias("ts"),
-                            (pl.col("layer") != "gateway")
-                            .fill_null(True)
-                            .cast(pl.Int8)
-                            .alias("prio"),
-                            pl.col("ids").cast(POLARS_SCHEMA["ids"]),
-                        ),
-                        exclude,
-                    )
-                    yield from to_batches(edges.select(EDGE_SCHEMA.names()), out)
+        def each(frame: pl.DataFrame) -> Iterator[pa.RecordBatch]:
+            edges = explode_ids(
+                frame.select(
+                    "row",
+                    pl.col("ts_source").alias("ts"),
+                    (pl.col("layer") != "gateway").fill_null(True).cast(pl.Int8).alias("prio"),
+                    "ids",
+                ),
+                exclude,
+            )
+            yield from to_batches(edges.select(EDGE_SCHEMA.names()), out)
 
-        return self._ranges().mapInArrow(run, spark_ddl(EDGE_SCHEMA))
+        return self._rows(["ids", "ts_source", "layer"], each, spark_ddl(EDGE_SCHEMA))
 
     def time_range(self) -> None:
         """The first and last ``ts_source`` (microseconds), as the local stage 1 notes them."""
@@ -344,18 +377,14 @@ class SparkCorrelator:
                 sf.max((sf.col("nid") == sf.col("primary")).cast("int")).alias("direct"),
             )
         )
-        path, layout, columns = self.path, self.layout, self.local.columns
+        columns = self.local.columns
         read_schema = pl.Schema({"row": pl.Int64(), **{c: POLARS_SCHEMA[c] for c in columns}})
         read_out = arrow_schema(read_schema)
 
-        def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                for part in batch.column("part").to_pylist():
-                    frame = _slice(path, columns, layout, part)
-                    frame = frame.cast({c: POLARS_SCHEMA[c] for c in columns})
-                    yield from to_batches(frame, read_out)
+        def read(frame: pl.DataFrame) -> Iterator[pa.RecordBatch]:
+            yield from to_batches(frame.select(read_schema.names()), read_out)
 
-        compact = self._ranges().mapInArrow(read, spark_ddl(read_schema))
+        compact = self._rows(list(columns), read, spark_ddl(read_schema))
         joined = compact.join(per_row, "row", "left")
         joined_schema = pl.Schema({**read_schema, "label": pl.Int64(), "direct": pl.Int32()})
         clock = self.config.clock_source
@@ -583,37 +612,58 @@ class SparkCorrelator:
         keep = [*POLARS_SCHEMA.names(), *KEY_COLUMNS, "row"]
         assign_schema = pl.Schema({**ASSIGN_SCHEMA, "_range": pl.Int64()})
 
-        def scatter(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        def by_path(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             frame = _task_frame(batches, assign_schema)
-            if frame.height == 0:
-                return
-            cut_series = pl.Series("cut", cut_list, dtype=pl.Int64)
             for (part,), mine in frame.partition_by("_range", as_dict=True).items():
                 raw = _slice(path, None, layout, int(part))
                 events = conform(raw.drop("row")).drop(*ASSIGNMENT_COLUMNS).with_columns(raw["row"])
                 joined = events.join(
                     mine.drop("_range"), on="row", how="left", maintain_order="left"
                 )
-                where = cut_series.search_sorted(joined["_ts_key"], side="right")
-                joined = joined.with_columns(where.alias("_where"))
-                for (w,), piece in joined.partition_by("_where", as_dict=True).items():
-                    payload = frame_bytes(piece.select(keep))
-                    yield blob_batch([(int(w), int(part), "timeline", payload)])
-                linked = joined.filter(pl.col("label").is_not_null())
-                inputs_cols = [
-                    *REQUEST_INPUT_COLUMNS,
-                    *(c for c in ORDER_BY if c not in REQUEST_INPUT_COLUMNS),
-                    "label",
-                ]
-                linked = linked.select(inputs_cols).with_columns(
-                    (pl.col("label") % parts).alias("_b")
-                )
-                for (b,), piece in linked.partition_by("_b", as_dict=True).items():
-                    yield blob_batch([(int(b), int(part), "inputs", frame_bytes(piece.drop("_b")))])
+                yield from cut(joined, int(part))
 
-        ranged = assigned.withColumn(
-            "_range", sf.floor(sf.col("row") / sf.lit(layout.span)).cast("long")
+        # By URI: Spark joins each event (the file's columns) to its assignment by row.
+        present = [
+            c for c in POLARS_SCHEMA.names() if c in self.file_columns and c not in ASSIGN_SCHEMA
+        ]
+        joined_schema = pl.Schema(
+            {"row": pl.Int64(), **{c: POLARS_SCHEMA[c] for c in present}, **assign_schema}
         )
+
+        def by_uri(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            frame = _task_frame(batches, joined_schema)
+            for (part,), mine in frame.partition_by("_range", as_dict=True).items():
+                events = conform(mine.select(present)).drop(*ASSIGNMENT_COLUMNS)
+                assigned_part = mine.select(ASSIGN_SCHEMA.names())
+                yield from cut(pl.concat([events, assigned_part], how="horizontal"), int(part))
+
+        def cut(joined: pl.DataFrame, part: int) -> Iterator[pa.RecordBatch]:
+            """One row range's events cut by time range, and its request inputs by bucket."""
+            if not joined.height:
+                return
+            cut_series = pl.Series("cut", cut_list, dtype=pl.Int64)
+            where = cut_series.search_sorted(joined["_ts_key"], side="right")
+            joined = joined.with_columns(where.alias("_where"))
+            for (w,), piece in joined.partition_by("_where", as_dict=True).items():
+                payload = frame_bytes(piece.select(keep))
+                yield blob_batch([(int(w), part, "timeline", payload)])
+            linked = joined.filter(pl.col("label").is_not_null())
+            inputs_cols = [
+                *REQUEST_INPUT_COLUMNS,
+                *(c for c in ORDER_BY if c not in REQUEST_INPUT_COLUMNS),
+                "label",
+            ]
+            linked = linked.select(inputs_cols).with_columns((pl.col("label") % parts).alias("_b"))
+            for (b,), piece in linked.partition_by("_b", as_dict=True).items():
+                yield blob_batch([(int(b), part, "inputs", frame_bytes(piece.drop("_b")))])
+
+        range_of = sf.floor(sf.col("row") / sf.lit(layout.span)).cast("long").alias("_range")
+        if self.uri is None:
+            ranged = assigned.select("*", range_of)
+            scatter = by_path
+        else:
+            ranged = self._read(present).join(assigned, "row", "left").select("*", range_of)
+            scatter = by_uri
         cells = self._keep(ranged.repartition(self.parts, "_range").mapInArrow(scatter, BLOB_DDL))
         # Partitions by range of key (Spark samples the cached keys), about one time range each
         # (what the driver holds at a time), each sorted by one task: streamed in partition
@@ -753,9 +803,11 @@ def run(
     config: CorrelationConfig,
     parts: int = 0,
     progress: Callable[[str], Any] | None = None,
+    uri: str | None = None,
 ) -> tuple[SparkCorrelator, DataFrame, DataFrame]:
-    """Every stage up to the ordered cells of the timeline and of the requests."""
-    job = SparkCorrelator(spark, events, config, parts)
+    """Every stage up to the ordered cells of the timeline and of the requests (executors read
+    ``events`` by path, or by ``uri`` when given)."""
+    job = SparkCorrelator(spark, events, config, parts, uri)
     try:
         return _stages(job, progress or (lambda _text: None))
     except BaseException:

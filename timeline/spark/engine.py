@@ -6,7 +6,9 @@ first three) are the files the local engine writes (row for row; see ``docs/scal
 correlation the events go to a scratch ``events.parquet`` in the staging folder (executors read
 it by path), removed once the timeline is written. The work runs in Spark tasks; the driver plans
 (detection from samples, as ``timeline.pipeline.plan``), keeps the accounting and streams the
-tasks' ordered results into the output files.
+tasks' ordered results into the output files. Inputs and the output folder may be URIs
+(``s3a://``, ``hdfs://``, ``abfss://``, ``file://``): :mod:`timeline.spark.remote_in` and
+:mod:`timeline.spark.remote_out`.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from timeline.correlation.report import CorrelationReport
 from timeline.correlation.requests import REQUEST_SCHEMA
 from timeline.errors import InputError
 from timeline.export.write import ReportOptions, write_report
-from timeline.ingest.discover import discover_inputs
+from timeline.ingest.discover import Discovery, InputFile, discover_inputs
 from timeline.ingest.reader import DEFAULT_MAX_LINE_BYTES, is_stream
 from timeline.io.atomic import write_text_atomic
 from timeline.io.outdir import check_one_build, clean_leftovers, fresh_outdir, locked, output_errors
 from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tables
+from timeline.io.uris import is_uri
 from timeline.normalize.inherit import Carry
 from timeline.normalize.salt import resolve_salt
 from timeline.parserkit.api import needs_year
@@ -58,6 +61,7 @@ from timeline.pipeline.files import FileJob, FileOutcome
 from timeline.pipeline.plan import plan, unmatched_rules
 from timeline.schema import ARROW_SCHEMA, REJECT_SCHEMA, to_arrow
 from timeline.spark import correlate as spark_correlate
+from timeline.spark import remote_in
 from timeline.spark.blocks import (
     SPLIT_BYTES,
     carry_from_json,
@@ -83,8 +87,11 @@ from timeline.spark.parse import (
     parse_partition,
     task_row,
 )
+from timeline.spark.remote_in import RemoteReader
+from timeline.spark.remote_out import RemoteOut
 from timeline.spark.session import shuffle_partitions, spark_session
 from timeline.spark.timing import stage as timed
+from timeline.spark.uris import HadoopFS, RemoteFile, join
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -122,6 +129,59 @@ def build_spark(
     ``split_bytes`` (a file larger than this is parsed in pieces of about this much text, by
     several tasks: :mod:`timeline.spark.blocks`)."""
     del jobs
+    remote_out = is_uri(str(outdir))
+    local_root = Path(tempfile.mkdtemp(prefix="timeline-spark-out-")) if remote_out else None
+    try:
+        local_out = local_root / "out" if local_root is not None else Path(outdir)
+        return _build(
+            inputs,
+            local_out,
+            str(outdir) if remote_out else None,
+            parsers=parsers,
+            config=config,
+            specs=specs,
+            skip_unknown=skip_unknown,
+            keep_content=keep_content,
+            timezone=timezone,
+            year=year,
+            max_line_bytes=max_line_bytes,
+            salt=salt,
+            correlate=correlate,
+            report=report,
+            command=command,
+            master=master,
+            spark=spark,
+            partitions=partitions,
+            split_bytes=split_bytes,
+        )
+    finally:
+        if local_root is not None:
+            shutil.rmtree(local_root, ignore_errors=True)
+
+
+def _build(
+    inputs: Sequence[str | Path],
+    outdir: Path,
+    target: str | None,
+    *,
+    parsers: ParserRules,
+    config: ConfigArg,
+    specs: Iterable[str | Path],
+    skip_unknown: bool,
+    keep_content: bool,
+    timezone: str | None,
+    year: int | None,
+    max_line_bytes: int,
+    salt: str | bytes | None,
+    correlate: bool,
+    report: bool,
+    command: str,
+    master: str | None,
+    spark: SparkSession | None,
+    partitions: int,
+    split_bytes: int,
+) -> BuildReport:
+    """The build into the local folder ``outdir``, published to the URI ``target`` if given."""
     specs = list(specs)
     texts, registry, options = build_setup(
         inputs,
@@ -142,19 +202,26 @@ def build_spark(
     cfg = options.config
     spec_paths = [*cfg.specs, *(Path(s) for s in specs)]  # executors rebuild the registry
     session = spark or spark_session(master)
+    remote = [t for t in texts if is_uri(t)]
+    fs = HadoopFS(session) if remote or target is not None else None
+    publisher = RemoteOut(fs, fs.qualified(target)) if fs is not None and target else None
     out = options.outdir
     with fresh_outdir(out) as fresh:
         stage = fresh.stage
-        found = discover_inputs(texts, exclude=[out, stage])
-        for item in found.files:
-            if item.path is None or is_stream(item.path):
-                raise InputError(
-                    f"the spark engine reads files: save {item.display!r} to a file first"
-                )
+        found, remote_files = _discover(texts, [out, stage], fs, publisher)
         warnings = [f"skipped {path}: {reason}" for path, reason in found.skipped]
         warnings += unmatched_rules(found.files, options.parser_overrides, cfg)
+
+        def reader_for(item: InputFile) -> RemoteReader | None:
+            listed = remote_files.get(item.display)
+            if listed is None or fs is None:
+                return None
+            return RemoteReader(fs, listed, options.max_line_bytes, options.max_file_bytes)
+
         with tempfile.TemporaryDirectory(prefix=layout.PARTS_PREFIX, dir=stage) as tmp:
-            jobs_planned = plan(found.files, registry, options.plan_options(), Path(tmp))
+            jobs_planned = plan(
+                found.files, registry, options.plan_options(), Path(tmp), reader_for=reader_for
+            )
             for job in jobs_planned:
                 job.reader.close()
         salt_value = resolve_salt(options.salt).value  # secret: never written to any output
@@ -194,17 +261,50 @@ def build_spark(
         correlation = None
         try:
             if options.correlate:
-                correlation = _correlate(session, stage, events_path, cfg.correlation, partitions)
+                uri = publisher.scratch(events_path) if publisher is not None else None
+                correlation = _correlate(
+                    session, stage, events_path, cfg.correlation, partitions, uri
+                )
                 written += [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
             else:
                 written.insert(0, layout.EVENTS)
         finally:
             shutil.rmtree(held, ignore_errors=True)
+            if publisher is not None:
+                publisher.drop_scratch()
         fresh.commit()
         if options.correlate and options.report:
             written += [path.name for path in write_report(out, ReportOptions())]
-    outputs = {OUTPUT_KEYS.get(name, name.replace(".", "_")): out / name for name in written}
+    where: dict[str, Path | str] = {name: out / name for name in written}
+    if publisher is not None:
+        stale = [n for n in layout.OUTPUT_FILES if n not in written]
+        where = {**publisher.publish(out, written, stale=stale)}
+    outputs = {OUTPUT_KEYS.get(name, name.replace(".", "_")): where[name] for name in written}
     return BuildReport(accounts, events, rejects, outputs, correlation, warnings)
+
+
+def _discover(
+    texts: list[str], exclude: list[Path], fs: HadoopFS | None, publisher: RemoteOut | None
+) -> tuple[Discovery, dict[str, RemoteFile]]:
+    """The inputs: paths as the local engine finds them, URIs listed through Hadoop (what lies
+    in a URI output folder left out); the files by URI, by their qualified URI."""
+    local = [t for t in texts if not is_uri(t)]
+    found = discover_inputs(local, exclude=exclude) if local else Discovery([])
+    for item in found.files:
+        if item.path is None or is_stream(item.path):
+            raise InputError(f"the spark engine reads files: save {item.display!r} to a file first")
+    remote = [t for t in texts if is_uri(t)]
+    if not remote or fs is None:
+        return found, {}
+    files, listed = remote_in.discover(fs, remote)
+    if publisher is not None:
+        inside = [f.display for f in files if publisher.under(f.display)]
+        files = [f for f in files if f.display not in inside]
+        found.skipped.extend((name, "inside the output folder") for name in inside)
+        listed = {uri: f for uri, f in listed.items() if uri not in inside}
+    remote_in.check_sizes(list(listed.values()))
+    merged = {f.display: f for f in [*found.files, *files]}
+    return Discovery(sorted(merged.values()), found.skipped), listed
 
 
 def _parse(
@@ -248,7 +348,11 @@ def _round(
     from pyspark import StorageLevel
     from pyspark.sql import functions as sf
 
-    split = [j for j in jobs if _size(j) > context.split_bytes and splittable(j)]
+    if not jobs:
+        return {}
+    remote = [j for j in jobs if isinstance(j.reader, RemoteReader)]
+    local = [j for j in jobs if not isinstance(j.reader, RemoteReader)]
+    split = [j for j in local if _size(j) > context.split_bytes and splittable(j)]
     specs = {j.index: TaskSpec.of(j, options.max_file_bytes) for j in jobs}
     reads: dict[int, dict[str, Any]] = {}
     if split:
@@ -257,7 +361,7 @@ def _round(
             reads[int(row["key"])] = json.loads(bytes(row["payload"]))
     rows = [
         (j.index, task_row(FILE_TASK, specs[j.index]))
-        for j in sorted(jobs, key=_size, reverse=True)
+        for j in sorted(local, key=_size, reverse=True)
         if j.index not in reads
     ]
     sized = [
@@ -266,7 +370,11 @@ def _round(
         for piece in reads[j.index]["pieces"]
     ]
     rows += [(index, row) for _, index, row in sorted(sized, key=lambda r: -r[0])]
-    cells = _tasks(session, rows, context, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    frames = [_tasks(session, rows, context, partitions)] if rows else []
+    if remote:
+        frames.append(_remote_tasks(session, remote, specs, context, partitions))
+    cells = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
     parsed.append(cells)
     found = cells.where(sf.col("kind").isin(ACCOUNT, PIECE)).select("key", "seq", "kind", "payload")
     outcomes: dict[int, FileOutcome] = {}
@@ -304,7 +412,28 @@ def _round(
     return outcomes
 
 
+def _remote_tasks(
+    session: SparkSession,
+    jobs: list[FileJob],
+    specs: dict[int, TaskSpec],
+    context: ParseContext,
+    partitions: int,
+) -> DataFrame:
+    """The cells of the files by URI: each file's bytes from Spark's ``binaryFile``, then the
+    task a local file runs (:mod:`timeline.spark.remote_in`)."""
+    by_uri: dict[str, str] = {}
+    for job in jobs:
+        assert isinstance(job.reader, RemoteReader)
+        uri = job.reader.remote.uri
+        by_uri[uri] = task_row(FILE_TASK, dataclasses.replace(specs[job.index], path=uri))
+    slices = max(1, min(len(jobs), partitions or len(jobs)))
+    content = remote_in.content_frame(session, list(by_uri), slices)
+    return content.mapInArrow(remote_in.parse_remote_partition(context, by_uri), PARSED_DDL)
+
+
 def _size(job: FileJob) -> int:
+    if isinstance(job.reader, RemoteReader):
+        return job.reader.remote.size
     try:
         return job.reader.path.stat().st_size
     except OSError:
@@ -340,11 +469,12 @@ def _correlate(
     events_path: Path,
     settings: CorrelationConfig,
     partitions: int,
+    uri: str | None = None,
 ) -> CorrelationReport:
     """Correlate the events table ``events_path`` on Spark into the three outputs in ``folder``
-    (renamed in together)."""
+    (renamed in together); executors read it by path, or by ``uri`` when given."""
     with shuffle_partitions(session, partitions or session.sparkContext.defaultParallelism):
-        return _correlate_files(session, folder, events_path, settings, partitions)
+        return _correlate_files(session, folder, events_path, settings, partitions, uri)
 
 
 def _correlate_files(
@@ -353,9 +483,12 @@ def _correlate_files(
     events_path: Path,
     settings: CorrelationConfig,
     partitions: int,
+    uri: str | None,
 ) -> CorrelationReport:
     metadata = read_metadata(events_path)
-    job, timeline, requests = spark_correlate.run(session, events_path, settings, partitions)
+    job, timeline, requests = spark_correlate.run(
+        session, events_path, settings, partitions, uri=uri
+    )
     try:
         report = job.report
         report.requests = job.local.components
@@ -408,11 +541,41 @@ def correlate_spark(
 ) -> CorrelationReport:
     """``timeline.correlate`` on Spark: the events of ``outdir`` (``events.parquet``, else the
     earlier ``timeline.parquet``: ``correlation_input``) to the same three outputs."""
+    settings = resolve_config(config).correlation
+    if is_uri(str(outdir)):
+        return _correlate_uri(spark or spark_session(master), str(outdir), settings, partitions)
     folder = Path(outdir)
     source = correlation_input(folder)
-    settings = resolve_config(config).correlation
     session = spark or spark_session(master)
     with locked(folder) as real, output_errors(folder):
         clean_leftovers(real)
         check_one_build(folder)
-        return _correlate(session, folder, folder / source, settings, partitions)
+        result = _correlate(session, folder, folder / source, settings, partitions)
+        for name in layout.STAGE_OUTPUTS["report"]:  # it described the earlier requests
+            (real / name).unlink(missing_ok=True)
+        return result
+
+
+def _correlate_uri(
+    session: SparkSession, outdir: str, settings: CorrelationConfig, partitions: int
+) -> CorrelationReport:
+    """``correlate_spark`` of an output folder by URI: the driver reads a local copy of the
+    events; executors read them by URI; the outputs are published as a build's are."""
+    fs = HadoopFS(session)
+    target = fs.qualified(outdir)
+    present = fs.names(target)
+    source = next((n for n in (layout.EVENTS, layout.TIMELINE) if n in present), None)
+    if source is None:
+        raise InputError(
+            f"{outdir!r} has neither {layout.TIMELINE} nor {layout.EVENTS}; "
+            f"run `timeline build INPUTS -o {outdir} --engine spark` first"
+        )
+    publisher = RemoteOut(fs, target)
+    names = [layout.TIMELINE, layout.REQUESTS, layout.CORRELATION]
+    with tempfile.TemporaryDirectory(prefix="timeline-spark-out-") as tmp:
+        local = Path(tmp)
+        fs.download(join(target, source), local / source)
+        uri = join(target, source)
+        result = _correlate(session, local, local / source, settings, partitions, uri)
+        publisher.publish(local, names, stale=layout.STAGE_OUTPUTS["report"])
+    return result

@@ -9,8 +9,9 @@ task per piece and finished by one more per piece (:mod:`timeline.spark.blocks`)
 the accounting and streams the cells, in input order, into the same ``events.parquet`` /
 ``rejects.parquet`` the local engine writes.
 
-Executors read the files by path: in local mode any path works; on a cluster the inputs must be
-where every executor sees them at the same path (a shared or mounted file system).
+Executors read local files by path: in local mode any path works; on a cluster such inputs must
+be where every executor sees them at the same path (a shared or mounted file system). Files by
+URI come to the tasks through Spark instead (:mod:`timeline.spark.remote_in`).
 """
 
 from __future__ import annotations
@@ -267,11 +268,16 @@ def finish_piece(
     # executor, an evicted cache) reads them again.
 
 
-def run_task(text: str, context: ParseContext) -> Iterator[tuple[int, int, str, bytes]]:
-    """The cells of one task row (:func:`task_row`)."""
+def run_task(
+    text: str, context: ParseContext, local_path: str | None = None
+) -> Iterator[tuple[int, int, str, bytes]]:
+    """The cells of one task row (:func:`task_row`); ``local_path``: where the file's bytes are
+    (a file by URI, saved by the task), instead of the spec's path."""
     raw = json.loads(text)
     kind = raw.pop("task")
     spec = TaskSpec.from_dict(raw.pop("file"))
+    if local_path is not None:
+        spec = dataclasses.replace(spec, path=local_path)
     if kind == FILE_TASK:
         yield from parse_one(spec, context)
     elif kind == READ_TASK:
