@@ -273,10 +273,21 @@ def _polars_frame(fmt: Format, path: Path) -> pl.LazyFrame:
                 "status": pl.Struct({"code": pl.Int32()}),
             }
         )
-        doc = pl.List(pl.Struct({"scopeSpans": pl.List(pl.Struct({"spans": pl.List(span)}))}))
+        doc = pl.Struct(
+            {
+                "resourceSpans": pl.List(
+                    pl.Struct({"scopeSpans": pl.List(pl.Struct({"spans": pl.List(span)}))})
+                )
+            }
+        )
         start = pl.col("startTimeUnixNano").cast(pl.Int64)
+        # Each line is one ExportTraceServiceRequest (kilobytes of JSON). Read the lines as text
+        # and decode them with the explicit dtype: `scan_ndjson(schema=...)` with this nested
+        # schema did not stream within memory under the final sort (polars 2.1: 3.1 GB RSS on
+        # a 0.8 GB slice, killed at 12 GB on 4.1 GB); `str.json_decode` per morsel stays flat.
         frame = (
-            pl.scan_ndjson(path, schema=pl.Schema({"resourceSpans": doc}))
+            _lines(path)
+            .select(line.str.json_decode(doc).struct.field("resourceSpans"))
             .select(pl.col("resourceSpans").explode().struct.field("scopeSpans"))
             .select(pl.col("scopeSpans").explode().struct.field("spans"))
             .select(pl.col("spans").explode())

@@ -303,3 +303,60 @@ def test_issue15_smoke_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert set(tl["detail"]["stages"]) == {"parse", "correlation", "appendix", "exit"}
     assert tl["detail"]["loadavg_before"] >= 0 and "loadavg_after" in tl["detail"]
     assert payload["runs"]["scaling"]["runs"][0]["cores"] == 1
+
+
+def test_otlp_baselines_agree_on_nested_documents(tmp_path: Path) -> None:
+    """The OTLP branches (polars decodes lines as text) agree where the corpus never goes:
+    several resources and scopes per document, key order, escapes, a status without code."""
+    import duckdb
+
+    def span(trace: str, name: str, start: int, status: dict[str, int]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "endTimeUnixNano": str(start + 1_234_567),
+            "traceId": trace,
+            "attributes": [{"key": "k", "value": {"stringValue": "v"}}],
+            "startTimeUnixNano": str(start),
+            "status": status,
+        }
+
+    t0 = 1_740_909_600_208_993_024
+    tricky = 'say "hi", ok\u001f\t\u00e9'
+    docs = [
+        {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": []},
+                    "scopeSpans": [
+                        {"spans": [span("a" * 32, "one", t0, {"code": 2})]},
+                        {"scope": {"name": "s"}, "spans": []},
+                        {
+                            "spans": [
+                                span("b" * 32, tricky, t0 + 5, {}),
+                                span("a" * 32, "x", t0, {}),
+                            ]
+                        },
+                    ],
+                },
+                {"scopeSpans": [{"spans": [span("c" * 32, "three", t0 + 9, {"code": 1})]}]},
+            ]
+        },
+        {"resourceSpans": [{"scopeSpans": [{"spans": [span("d" * 32, "d", t0, {"code": 0})]}]}]},
+    ]
+    path = tmp_path / "traces.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    (fmt,) = [f for f in MODERN if f.parser == "otlp_json"]
+    frames = [baselines._polars_frame(fmt, path).collect()]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    frames.append(con.sql(baselines._duckdb_select(fmt, path)).pl())
+    con.close()
+    frames = [
+        f.with_columns(pl.col("ts").dt.cast_time_unit("ms")).sort(
+            baselines.COLUMNS, nulls_last=True
+        )
+        for f in frames
+    ]
+    assert frames[0].height == 5 and frames[0].equals(frames[1])
+    assert frames[0]["detail"].to_list().count(tricky) == 1
+    assert frames[0]["status"].null_count() == 2
