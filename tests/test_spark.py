@@ -255,3 +255,24 @@ def test_uri_glob_and_gzip_inputs_equal_local(spark: SparkSession, tmp_path: Pat
     build_spark([f"{logs.as_uri()}/vllm-*"], out, spark=spark, report=False)
     _local_names(out, tmp_path / "local")
     _same(tmp_path / "local", out)
+
+
+def test_uri_inputs_that_name_nothing_say_so(spark: SparkSession, tmp_path: Path) -> None:
+    """A missing file, a glob matching nothing and an empty folder by URI: one line each, and
+    nothing written."""
+    from timeline.errors import InputError
+    from timeline.spark.engine import build_spark
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "_SUCCESS").write_bytes(b"")  # a marker, not a log
+    base = tmp_path.as_uri()
+    cases = {
+        f"{base}/missing.log": f"no such file or directory: '{base}/missing.log'; check the URI",
+        f"{base}/*.nothing": f"no file matches '{base}/*.nothing'; check the pattern",
+        f"{base}/empty": f"no files found in '{base}/empty'",
+    }
+    for uri, message in cases.items():
+        with pytest.raises(InputError) as caught:
+            build_spark([uri], tmp_path / "out", spark=spark)
+        assert str(caught.value) == message
+    assert not (tmp_path / "out").exists()

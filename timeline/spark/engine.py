@@ -304,6 +304,8 @@ def _discover(
         listed = {uri: f for uri, f in listed.items() if uri not in inside}
     remote_in.check_sizes(list(listed.values()))
     merged = {f.display: f for f in [*found.files, *files]}
+    if not merged:
+        raise InputError(f"no files found in {', '.join(repr(t) for t in texts)}")
     return Discovery(sorted(merged.values()), found.skipped), listed
 
 

@@ -97,7 +97,7 @@ class HadoopFS:
             found = fs.globStatus(path)
             statuses = list(found) if found is not None else []
             if not statuses:
-                raise InputError(f"no files match {uri!r}")
+                raise InputError(f"no file matches {uri!r}; check the pattern")
             out: list[RemoteFile] = []
             for status in statuses:
                 top = str(status.getPath().toString())
@@ -109,6 +109,8 @@ class HadoopFS:
         try:
             status = fs.getFileStatus(path)
         except Exception as exc:
+            if _reason(exc).startswith("FileNotFoundException"):
+                raise InputError(f"no such file or directory: {uri!r}; check the URI") from None
             raise InputError(f"cannot read {uri!r}: {_reason(exc)}") from None
         top = str(status.getPath().toString())
         if status.isDirectory():
