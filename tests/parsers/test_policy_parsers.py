@@ -105,6 +105,20 @@ def test_nemo_inverted_result_key_and_fact_score() -> None:
     assert result.events.get_column("score").to_list() == [None, 0.9]
 
 
+def test_nemo_event_payload_without_a_uid_is_an_event() -> None:
+    """An ``Event ::`` payload with no uid repeats no ``Processing event`` line: it is an event,
+    not a line the parser neither parsed nor skipped (which rejected the whole chunk)."""
+    runtime = "INFO:nemoguardrails.flows.runtime:"
+    result = NemoGuardrailsParser().parse(
+        _source(
+            runtime + "Event :: UserMessage {'text': 'hi'}",
+            runtime + "Processing event: {'type': 'X', 'uid': 'u1'}",
+        )
+    )
+    assert result.events.height == 2
+    assert result.skipped.height == 0
+
+
 def test_llama_guard_aliases_are_configurable() -> None:
     parser = LlamaGuardParser(aliases={"output": ["guard.raw"], "request_id": ["rid"]})
     result = parser.parse(_source('{"rid": "r-9", "guard": {"raw": "unsafe\\nS11"}}'))
@@ -185,3 +199,40 @@ def test_nemo_trace_keeps_spans_without_span_id_whatever_else_is_in_the_input() 
     spans = together.events.filter(pl.col("source_line") == 2)
     assert spans.height == 3
     assert alone.events.height == 3
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["True", "None", "it's", 'say "hi"', "a\\b", "é\u2028", ""])
+)
+_LITERALS = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=8), _LITERALS, max_size=5))
+def test_nemo_payloads_decode_as_literal_eval_does(value: dict[str, object]) -> None:
+    """The JSON rewrite of a payload (the fast path) gives what ``ast.literal_eval`` gives, same
+    types included, or leaves the payload to it; so does a payload spelled with double quotes."""
+    import ast
+
+    from parsers.policy.nemo_guardrails.payload import _value, as_json
+
+    texts = [repr(value), repr(value).replace("'", '"')]
+    rewritten = as_json(pl.Series(texts)).to_list()
+    for text, json_text in zip(texts, rewritten, strict=True):
+        try:
+            expected = ast.literal_eval(text)
+        except (SyntaxError, ValueError):
+            continue  # not a literal: both paths refuse it (decode gives ok False)
+        got = _value(text, json_text)
+        assert repr(got) == repr(expected), text

@@ -103,7 +103,10 @@ class NemoGuardrailsParser:
             pl.col("_etype").is_not_null().alias("_repeat_form"),
         )
         processed_uids = decoded.filter(~pl.col("_repeat_form")).get_column("p_uid")
-        repeat = pl.col("_repeat_form") & pl.col("p_uid").is_in(processed_uids.implode())
+        # An ``Event ::`` payload without a uid repeats nothing (is_in gives null: not a repeat).
+        repeat = (
+            pl.col("_repeat_form") & pl.col("p_uid").is_in(processed_uids.implode())
+        ).fill_null(False)
         skipped = marks(decoded.filter(repeat), "repeat of a Processing event line")
         decoded = decoded.filter(~repeat)
 

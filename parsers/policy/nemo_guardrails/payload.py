@@ -1,7 +1,16 @@
-"""Safe decoding of the Python-literal event payloads NeMo Guardrails logs (never ``eval``)."""
+"""Safe decoding of the Python-literal event payloads NeMo Guardrails logs (never ``eval``).
+
+Most payloads are plain dict reprs (quoted strings without escapes, ``True``/``False``/``None``,
+numbers, nested dicts and lists): polars rewrites those as JSON in one vectorized pass and
+:func:`json.loads` reads them, which gives the very objects :func:`ast.literal_eval` would (JSON is
+a subset of Python literals over these tokens). Anything else (escapes, tuples, control
+characters, implicit string concatenation, ...) and any rewrite that is not valid JSON goes
+through :func:`ast.literal_eval`.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 import polars as pl
@@ -29,6 +38,7 @@ FIELDS: Final = (
     "script",
     "final_transcript",
 )
+_COLUMNS: Final = tuple((name, f"p_{name}") for name in FIELDS)
 PAYLOAD_SCHEMA: Final = pl.Schema(
     {
         "ok": pl.Boolean(),
@@ -60,14 +70,70 @@ def _return(value: Any) -> tuple[str, str | None, str | None, list[str]]:
     return "text", str(value)[:500], None, []
 
 
+# String contents the JSON rewrite keeps as they are: no escapes, no control characters, and in
+# single-quoted strings no double quote (JSON would need an escape).
+_SQ: Final = r"""'[^'"\\\x00-\x1f]*'"""
+_DQ: Final = r'"[^"\\\x00-\x1f]*"'
+_NUMBER: Final = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+# A payload made only of these tokens is rewritten as JSON (whether they form a dict is for
+# json.loads to say). Spaces only: no tabs or line breaks.
+_TOKENS: Final = rf"^(?:{_SQ}|{_DQ}|True|False|None|{_NUMBER}|[ :,{{}}\[\]])*$"
+# One pass: a string becomes ``"text"\x02``; a keyword ``""\x02rue`` (``alse``, ``one``). No
+# token starts with r/a/o, so ``""\x02rue`` is True and nothing else (\x02 is never in a
+# string: control characters are excluded above).
+_REWRITE: Final = (
+    r"""'([^'"\\\x00-\x1f]*)'|"([^"\\\x00-\x1f]*)"|T(rue)|F(alse)|N(one)""",
+    '"${1}${2}"\x02${3}${4}${5}',
+)
+_KEYWORDS: Final = (['""\x02rue', '""\x02alse', '""\x02one'], ["true", "false", "null"])
+# Python's parser gives up near 200 nested brackets, json.loads near 1000: more than this many
+# brackets in all (a bound on the depth) goes through literal_eval.
+_MAX_BRACKETS: Final = 100
+
+
+def as_json(payloads: pl.Series) -> pl.Series:
+    """Each payload rewritten as JSON text with the same value, or null where the rewrite does
+    not apply (the payload then goes through :func:`ast.literal_eval`)."""
+    text = pl.col("p")
+    fits = (
+        text.str.contains(_TOKENS)
+        & (text.str.len_chars() <= MAX_PAYLOAD_CHARS)
+        & (text.str.count_matches(r"[\[{]") <= _MAX_BRACKETS)
+    )
+    rewritten = (
+        text.str.replace_all(*_REWRITE)
+        .str.replace_many(*_KEYWORDS)
+        .str.replace_all("\x02", "", literal=True)
+    )
+    frame = pl.DataFrame({"p": payloads.cast(pl.String)})
+    return frame.select(pl.when(fits).then(rewritten).alias("json")).get_column("json")
+
+
+def _value(payload: str | None, rewritten: str | None) -> Any:
+    """The Python value of ``payload``: from its JSON rewrite when there is one that is valid."""
+    if rewritten is not None:
+        try:
+            return json.loads(rewritten)
+        except (ValueError, RecursionError):
+            pass
+    return literal(payload, MAX_PAYLOAD_CHARS)
+
+
 def decode(payload: str | None) -> dict[str, Any]:
     """One payload's fields, or ``{"ok": False}`` when it is not a valid dict literal."""
-    value = literal(payload, MAX_PAYLOAD_CHARS)
+    return _fields(literal(payload, MAX_PAYLOAD_CHARS))
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """The fields of a decoded payload (see :func:`decode`)."""
     if not isinstance(value, dict):
         return {"ok": False}
     row: dict[str, Any] = {"ok": True}
-    for name in FIELDS:
-        row[f"p_{name}"] = json_text(value.get(name))
+    get = value.get
+    for name, column in _COLUMNS:
+        field = get(name)
+        # json_text keeps a str as it is: skip the call for the common case
+        row[column] = field if type(field) is str else json_text(field)
     kind, text, allowed, violations = _return(value.get("return_value"))
     row["p_return_kind"] = kind if "return_value" in value else None
     row["p_return_value"] = text
@@ -81,5 +147,6 @@ def decode(payload: str | None) -> dict[str, Any]:
 
 def decode_all(payloads: pl.Series) -> pl.DataFrame:
     """Decode every payload (a Python loop over payload lines only)."""
-    rows = [decode(p) for p in payloads.to_list()]
+    rewritten = as_json(payloads).to_list()
+    rows = [_fields(_value(p, j)) for p, j in zip(payloads.to_list(), rewritten, strict=True)]
     return pl.DataFrame(rows, schema=PAYLOAD_SCHEMA)
