@@ -156,6 +156,18 @@ def test_batch_receive_gives_one_event_per_rid() -> None:
     assert all(r["ts_source"] is None for r in rows)  # the request logger's own target: no prefix
 
 
+def test_an_empty_rid_list_beside_a_batch_is_one_event_without_an_id() -> None:
+    """``rid=[]`` in the same chunk as a batch: its event is kept (explode drops empty lists)."""
+    lines = [
+        "Receive: obj=GenerateReqInput(rid=[], text='x')",
+        "Receive: obj=GenerateReqInput(rid=['a', 'b'], stream=False)",
+    ]
+    result = _parse(lines)
+    assert _rejects(result) == {}
+    rows = _rows(result)
+    assert [(r["source_line"], r["request_id"]) for r in rows] == [(1, None), (2, "a"), (2, "b")]
+
+
 def test_request_logger_json_lines() -> None:
     lines = [
         '{"timestamp": "2026-01-05T09:30:04.512331", "event": "request.received", "rid": "r-1", '

@@ -26,7 +26,7 @@ from timeline.parserkit.text import (
     on_rows,
     unquote,
 )
-from timeline.parserkit.timestamps import parse_iso8601, parse_pattern
+from timeline.parserkit.timestamps import parse_iso8601, parse_pattern, with_parsed
 from timeline.parserkit.tracebacks import exception_type
 from timeline.parserkit.values import json_text
 from timeline.schema import KV_STRUCT
@@ -108,15 +108,24 @@ def _arg(text: pl.Expr, name: str) -> pl.Expr:
     return nullify(unquote(raw.str.strip_chars(), "'\""))
 
 
+def _positions(keep: pl.Series) -> pl.Series:
+    """Per row, its position among the rows where ``keep`` holds (null elsewhere): a ``gather``
+    of a column computed on those rows alone puts its values back in place."""
+    return pl.select(
+        pl.when(keep).then(keep.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
+    ).get_column("_pos")
+
+
 def _json_fields(df: pl.DataFrame) -> pl.DataFrame:
-    """The request logger's JSON fields (``j_*``), decoded once per JSON line."""
-    is_json = pl.col("shape") == "json"
-    if not bool(df.select(is_json.any()).item()):
+    """The request logger's JSON fields (``j_*``), decoded once per JSON line (the JSON lines
+    alone: the decoder's passes over the other rows' nulls are not free)."""
+    keep = df.select((pl.col("shape") == "json").fill_null(False).alias("_keep")).to_series()
+    if not keep.any():
         return df.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in _JSON_FIELDS)
-    lines = df.select(pl.when(is_json).then(pl.col("clean"))).to_series()
-    decoded = decode_paths(lines, list(_JSON_FIELDS.values()))
+    decoded = decode_paths(df.get_column("clean").filter(keep), list(_JSON_FIELDS.values()))
     fields = decoded.select([jp(path).alias(name) for name, path in _JSON_FIELDS.items()])
-    return pl.concat([df, fields], how="horizontal")
+    pos = _positions(keep)
+    return df.hstack([column.gather(pos) for column in fields.get_columns()])
 
 
 def _classify(df: pl.DataFrame) -> pl.DataFrame:
@@ -178,18 +187,20 @@ def _request_ids(df: pl.DataFrame) -> pl.DataFrame:
     ).str.strip_chars()
     df = df.with_columns(raw.alias("_raw"))
     listed = pl.col("_raw").str.starts_with("[").fill_null(False)
-    df = df.with_columns(pl.when(listed).then(pl.col("_raw")).alias("_raw_list"))
-    rids = (
-        pl.when(listed)
-        .then(captures(pl.col("_raw_list"), r"""['"]([^'"]+)['"]"""))
-        .otherwise(pl.concat_list(unquote(pl.col("_raw"), "'\"")))
-    )
-    df = df.with_columns(rids.alias("rid")).drop("_raw", "_raw_list")
-    if bool(df.select((pl.col("rid").list.len() > 1).any()).item()):
-        df = df.explode("rid")
-    else:
-        df = df.with_columns(pl.col("rid").list.first())
-    return df.with_columns(nullify(pl.col("rid")).alias("rid"))
+    df = df.with_columns(listed.alias("_listed"))
+    single = unquote(pl.col("_raw"), "'\"")
+    if bool(df.get_column("_listed").any()):
+        # the ids of the listed rows only; a list of several gives one row per id, an empty one
+        # (`rid=[]`) a row without id: null, as `explode` drops the rows of empty lists
+        ids = captures(pl.col("_raw"), r"""['"]([^'"]+)['"]""")
+        df = on_rows(df, pl.col("_listed"), {"_rids": pl.when(ids.list.len() > 0).then(ids)})
+        if bool(df.select((pl.col("_rids").list.len() > 1).any()).item()):
+            df = df.explode("_rids")
+        else:
+            df = df.with_columns(pl.col("_rids").list.first())
+        single = pl.when(pl.col("_listed")).then(pl.col("_rids")).otherwise(single)
+    rid = nullify(single).alias("rid")
+    return df.with_columns(rid).drop("_raw", "_listed", "_rids", strict=False)
 
 
 def _sampling(text: str | None, from_json: bool) -> list[tuple[str, str]]:
@@ -333,12 +344,23 @@ def _config_columns(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _time_columns(df: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """``ts_source`` / ``ts_assumed_tz``: the ``[time]`` prefix, else the JSON line's timestamp
+    (parsed once, on the JSON lines only: the ISO reader's steps cost on every row)."""
     prefixed = parse_pattern(pl.col("ts"), "%Y-%m-%d %H:%M:%S%.f", timezone)
-    logged = parse_iso8601(pl.col("j_timestamp"), timezone)
+    keep = df.select(pl.col("j_timestamp").is_not_null().alias("_keep")).to_series()
+    logged = with_parsed(
+        df.select("j_timestamp").filter(keep),
+        parse_iso8601(pl.col("j_timestamp"), timezone),
+        "_lts",
+        "_las",
+    )
+    pos = _positions(keep)
     return df.with_columns(
-        pl.coalesce(prefixed.ts, logged.ts).alias("ts_source"),
+        pl.coalesce(prefixed.ts, logged.get_column("_lts").gather(pos)).alias("ts_source"),
         pl.coalesce("ts", "j_timestamp").alias("ts_raw"),
-        pl.coalesce(prefixed.assumed_tz, logged.assumed_tz).alias("ts_assumed_tz"),
+        pl.coalesce(prefixed.assumed_tz, logged.get_column("_las").gather(pos)).alias(
+            "ts_assumed_tz"
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from parsers.inference.sglang import lines as shapes
 from parsers.inference.sglang.events import semantic_columns
 from timeline.parserkit.api import MARK_SCHEMA, ParseResult, Sample, Source, marks
 from timeline.parserkit.frame import first_reason, severity
-from timeline.parserkit.text import split_head, strip_ansi
+from timeline.parserkit.text import on_rows, split_head, strip_ansi
 
 # Messages only SGLang writes (sniffing).
 _SGLANG_TEXT: Final = (
@@ -44,10 +44,12 @@ def lines_frame(lines: pl.DataFrame) -> pl.DataFrame:
         pl.when(tail.str.starts_with(" ")).then(tail.str.slice(1)).alias("msg"),
     ).drop("_tail")
     is_log = pl.col("ts").is_not_null()
+    # the shape regexes run on the lines without the prefix only
+    df = on_rows(df, ~is_log, {"_shape": shapes.shape(pl.col("body"))})
     df = df.with_columns(
         pl.when(is_log).then(pl.col("msg").fill_null("")).otherwise("body").alias("inner"),
-        pl.when(is_log).then(pl.lit("log")).otherwise(shapes.shape(pl.col("body"))).alias("shape"),
-    )
+        pl.when(is_log).then(pl.lit("log")).otherwise(pl.col("_shape")).alias("shape"),
+    ).drop("_shape")
     uvicorn = pl.col("shape").is_in(["log", "uvicorn"])
     df = split_head(df, pl.when(uvicorn).then(pl.col("inner")), shapes.UVICORN_HEAD, "umsg")
     df = df.with_columns(pl.col("umsg").str.extract_groups(shapes.ACCESS).alias("_a")).unnest("_a")
