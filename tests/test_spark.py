@@ -238,10 +238,14 @@ def test_uris_in_and_out_equal_local(spark: SparkSession, tmp_path: Path) -> Non
     _same(tmp_path / "local", remote)
 
 
-def test_uri_glob_and_gzip_inputs_equal_local(spark: SparkSession, tmp_path: Path) -> None:
-    """A glob URI over gzip files, the output folder a plain path: the local engine's outputs."""
+def test_uri_glob_and_gzip_inputs_equal_local(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A glob URI over a plain and a gzip vLLM log, the output folder a plain path: the local
+    engine's outputs, whole and in 20 kB pieces (their pieces and parts carried as cells)."""
     import gzip
 
+    from timeline.spark import engine
     from timeline.spark.engine import build_spark
 
     source = ROOT / "fixtures" / "scenarios" / "vllm_revision_one_host" / "logs" / "inference"
@@ -250,11 +254,23 @@ def test_uri_glob_and_gzip_inputs_equal_local(spark: SparkSession, tmp_path: Pat
     (logs / "vllm-0.log").write_bytes(gzip.decompress((source / "vllm-0.log.gz").read_bytes()))
     shutil.copy(source / "vllm-1.log.gz", logs / "vllm-1.log.gz")
     (logs / "_SUCCESS").write_bytes(b"")
+    split: list[int] = []  # how many files were read into pieces, per call
+    read = engine._remote_read
+
+    def counted(session: SparkSession, jobs: list[Any], *rest: Any) -> Any:
+        split.append(len(jobs))
+        return read(session, jobs, *rest)
+
+    monkeypatch.setattr(engine, "_remote_read", counted)
     timeline.build([logs / "vllm-0.log", logs / "vllm-1.log.gz"], tmp_path / "local", report=False)
-    out = tmp_path / "spark"
-    build_spark([f"{logs.as_uri()}/vllm-*"], out, spark=spark, report=False)
-    _local_names(out, tmp_path / "local")
-    _same(tmp_path / "local", out)
+    for split_bytes in (64 << 20, 20_000):
+        out = tmp_path / f"spark-{split_bytes}"
+        glob = f"{logs.as_uri()}/vllm-*"
+        build_spark([glob], out, spark=spark, report=False, split_bytes=split_bytes)
+        _nothing_cached(spark)
+        _local_names(out, tmp_path / "local")
+        _same(tmp_path / "local", out)
+    assert split == [2]  # in 20 kB pieces, both files; whole, none
 
 
 def test_uri_inputs_that_name_nothing_say_so(spark: SparkSession, tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ from timeline.pipeline.files import FileJob, FileOutcome
 from timeline.pipeline.plan import plan, unmatched_rules
 from timeline.schema import ARROW_SCHEMA, REJECT_SCHEMA, to_arrow
 from timeline.spark import correlate as spark_correlate
-from timeline.spark import remote_in
+from timeline.spark import remote_in, remote_pieces
 from timeline.spark.blocks import (
     SPLIT_BYTES,
     carry_from_json,
@@ -78,7 +78,9 @@ from timeline.spark.parse import (
     FINISH_TASK,
     PARSED_DDL,
     PIECE,
+    PIECE_SHIFT,
     PIECE_TASK,
+    READ,
     READ_TASK,
     REJECTS,
     ParseContext,
@@ -353,18 +355,26 @@ def _round(
     if not jobs:
         return {}
     remote = [j for j in jobs if isinstance(j.reader, RemoteReader)]
-    local = [j for j in jobs if not isinstance(j.reader, RemoteReader)]
-    split = [j for j in local if _size(j) > context.split_bytes and splittable(j)]
+    large = [j for j in jobs if _size(j) > context.split_bytes and splittable(j)]
+    split = [j for j in large if j not in remote]  # pieces in the scratch folder
+    remote_split = [j for j in large if j in remote]  # pieces as cells
     specs = {j.index: TaskSpec.of(j, options.max_file_bytes) for j in jobs}
     reads: dict[int, dict[str, Any]] = {}
     if split:
         rows = [(j.index, task_row(READ_TASK, specs[j.index])) for j in split]
         for row in _tasks(session, rows, context, partitions).select("key", "payload").collect():
             reads[int(row["key"])] = json.loads(bytes(row["payload"]))
+    frames: list[DataFrame] = []
+    if remote_split:
+        read_cells = _remote_read(session, remote_split, specs, context, partitions)
+        parsed.append(read_cells)
+        for row in read_cells.where(sf.col("kind") == READ).select("key", "payload").collect():
+            reads[int(row["key"])] = json.loads(bytes(row["payload"]))
+        frames.append(_remote_pieces(read_cells, remote_split, reads, specs, context, partitions))
     rows = [
         (j.index, task_row(FILE_TASK, specs[j.index]))
-        for j in sorted(local, key=_size, reverse=True)
-        if j.index not in reads
+        for j in sorted(jobs, key=_size, reverse=True)
+        if j.index not in reads and j not in remote
     ]
     sized = [
         (piece["text_bytes"], j.index, task_row(PIECE_TASK, specs[j.index], piece=piece))
@@ -372,25 +382,28 @@ def _round(
         for piece in reads[j.index]["pieces"]
     ]
     rows += [(index, row) for _, index, row in sorted(sized, key=lambda r: -r[0])]
-    frames = [_tasks(session, rows, context, partitions)] if rows else []
-    if remote:
-        frames.append(_remote_tasks(session, remote, specs, context, partitions))
-    cells = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    if rows:
+        frames.append(_tasks(session, rows, context, partitions))
+    whole = [j for j in remote if j not in remote_split]
+    if whole:
+        frames.append(_remote_tasks(session, whole, specs, context, partitions))
+    cells = frames[0]
+    for more in frames[1:]:
+        cells = cells.unionByName(more)
     cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
     parsed.append(cells)
     found = cells.where(sf.col("kind").isin(ACCOUNT, PIECE)).select("key", "seq", "kind", "payload")
     outcomes: dict[int, FileOutcome] = {}
-    pieces: dict[int, dict[int, dict[str, Any]]] = {j.index: {} for j in split}
+    pieces: dict[int, dict[int, dict[str, Any]]] = {j.index: {} for j in large}
     for row in found.collect():
         text = bytes(row["payload"]).decode()
         if row["kind"] == ACCOUNT:
             outcomes[int(row["key"])] = outcome_from_json(text)
         else:
             pieces[int(row["key"])][int(row["seq"])] = json.loads(text)
-    if not split:
-        return outcomes
     finishing = []
-    for job in split:
+    finishing_cells: dict[tuple[int, int], str] = {}
+    for job in large:
         done = [pieces[job.index][n] for n in sorted(pieces[job.index])]
         stats = reads[job.index]["stats"]
         outcomes[job.index] = merged_outcome(
@@ -398,20 +411,86 @@ def _round(
         )
         carry = Carry()
         for number, piece in enumerate(done):
-            task = {
+            task: dict[str, Any] = {
                 "number": number,
-                "events": piece["events"],
-                "rejects": piece["rejects"],
                 "in_order": piece["in_order"],
                 "carry": carry_json(carry),
                 "sha256": stats["sha256"],
             }
-            finishing.append((job.index, task_row(FINISH_TASK, specs[job.index], **task)))
+            if job in remote_split:  # the parts are cells: remote_pieces.finish_partition
+                finishing_cells[(job.index, number)] = task_row(
+                    FINISH_TASK, specs[job.index], **task
+                )
+            else:
+                task |= {"events": piece["events"], "rejects": piece["rejects"]}
+                finishing.append((job.index, task_row(FINISH_TASK, specs[job.index], **task)))
             carry = chain(carry, carry_from_json(piece["carry"]))
-    parsed.append(
-        _tasks(session, finishing, context, partitions).persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    if finishing:
+        parsed.append(
+            _tasks(session, finishing, context, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+        )
+    if finishing_cells:
+        parts = cells.where(
+            sf.col("kind").isin(remote_pieces.PART_EVENTS, remote_pieces.PART_REJECTS)
+        )
+        by_piece = sf.shiftright(sf.col("seq"), PIECE_SHIFT)
+        slices = max(1, min(len(finishing_cells), partitions or len(finishing_cells)))
+        run = remote_pieces.finish_partition(context, finishing_cells)
+        finished = parts.repartition(slices, "key", by_piece).mapInArrow(run, PARSED_DDL)
+        parsed.append(finished.persist(StorageLevel.MEMORY_AND_DISK))
     return outcomes
+
+
+def _remote_read(
+    session: SparkSession,
+    jobs: list[FileJob],
+    specs: dict[int, TaskSpec],
+    context: ParseContext,
+    partitions: int,
+) -> DataFrame:
+    """Large files by URI read into pieces, as cells (:mod:`timeline.spark.remote_pieces`),
+    cached."""
+    from pyspark import StorageLevel
+
+    by_uri = _by_uri(jobs, specs, READ_TASK)
+    slices = max(1, min(len(jobs), partitions or len(jobs)))
+    content = remote_in.content_frame(session, list(by_uri), slices)
+    cells = content.mapInArrow(remote_pieces.read_partition(context, by_uri), PARSED_DDL)
+    return cells.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _remote_pieces(
+    read_cells: DataFrame,
+    jobs: list[FileJob],
+    reads: dict[int, dict[str, Any]],
+    specs: dict[int, TaskSpec],
+    context: ParseContext,
+    partitions: int,
+) -> DataFrame:
+    """The pieces of large files by URI parsed: their piece and part cells."""
+    from pyspark.sql import functions as sf
+
+    tasks = {
+        (j.index, int(piece["number"])): task_row(PIECE_TASK, specs[j.index], piece=piece)
+        for j in jobs
+        for piece in reads[j.index]["pieces"]
+    }
+    kinds = (remote_pieces.PIECE_LINES, remote_pieces.PIECE_BAD)
+    piece_cells = read_cells.where(sf.col("kind").isin(*kinds))
+    slices = max(1, min(len(tasks), partitions or len(tasks)))
+    by_piece = sf.shiftright(sf.col("seq"), 1)
+    run = remote_pieces.parse_partition(context, tasks)
+    return piece_cells.repartition(slices, "key", by_piece).mapInArrow(run, PARSED_DDL)
+
+
+def _by_uri(jobs: list[FileJob], specs: dict[int, TaskSpec], kind: str) -> dict[str, str]:
+    """Each job's task row of ``kind`` by its file's URI (the spec's path the URI too)."""
+    out: dict[str, str] = {}
+    for job in jobs:
+        assert isinstance(job.reader, RemoteReader)
+        uri = job.reader.remote.uri
+        out[uri] = task_row(kind, dataclasses.replace(specs[job.index], path=uri))
+    return out
 
 
 def _remote_tasks(
@@ -423,11 +502,7 @@ def _remote_tasks(
 ) -> DataFrame:
     """The cells of the files by URI: each file's bytes from Spark's ``binaryFile``, then the
     task a local file runs (:mod:`timeline.spark.remote_in`)."""
-    by_uri: dict[str, str] = {}
-    for job in jobs:
-        assert isinstance(job.reader, RemoteReader)
-        uri = job.reader.remote.uri
-        by_uri[uri] = task_row(FILE_TASK, dataclasses.replace(specs[job.index], path=uri))
+    by_uri = _by_uri(jobs, specs, FILE_TASK)
     slices = max(1, min(len(jobs), partitions or len(jobs)))
     content = remote_in.content_frame(session, list(by_uri), slices)
     return content.mapInArrow(remote_in.parse_remote_partition(context, by_uri), PARSED_DDL)

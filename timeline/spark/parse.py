@@ -208,11 +208,7 @@ def parse_one(spec: TaskSpec, context: ParseContext) -> Iterator[tuple[int, int,
 
 def read_one(spec: TaskSpec, context: ParseContext) -> Iterator[tuple[int, int, str, bytes]]:
     """Read a large file into pieces (:func:`timeline.spark.blocks.read_pieces`): one cell."""
-    job = _job(spec, _registry(context.specs))
-    try:
-        pieces, stats = read_pieces(job, context.split_bytes, Path(context.scratch))
-    finally:
-        job.reader.close()
+    pieces, stats = read_local(spec, context, Path(context.scratch))
     payload = {"pieces": [dataclasses.asdict(p) for p in pieces], "stats": stats}
     yield spec.index, 0, READ, json.dumps(payload).encode()
 
@@ -222,6 +218,21 @@ def parse_piece(
 ) -> Iterator[tuple[int, int, str, bytes]]:
     """Parse one piece of a large file with the local engine's ``run_file``; one cell: the
     piece's outcome, its part files (kept in the scratch folder for the finish) and its carry."""
+    parts = Path(context.scratch) / f"{spec.index:06d}-{piece.number:06d}"
+    parts.mkdir(exist_ok=True)
+    outcome = run_piece(spec, piece, context, parts)
+    payload = {
+        "outcome": json.loads(account_json(outcome)),
+        "events": [str(p) for p in outcome.event_parts],
+        "rejects": [str(p) for p in outcome.reject_parts],
+        "in_order": outcome.rejects_in_order,
+        "carry": carry_json(piece_carry(outcome.event_parts)),
+    }
+    yield spec.index, piece.number, PIECE, json.dumps(payload).encode()
+
+
+def run_piece(spec: TaskSpec, piece: Piece, context: ParseContext, parts: Path) -> FileOutcome:
+    """``run_file`` on one saved piece of ``spec``'s file, its parts written into ``parts``."""
     registry = _registry(context.specs)
     reader = PieceReader(Path(spec.path), spec.name, spec.max_line_bytes, piece)
     job = FileJob(
@@ -233,17 +244,18 @@ def parse_piece(
         envelopes=spec.envelopes,
         keep_content=spec.keep_content,
     )
-    parts = Path(context.scratch) / f"{spec.index:06d}-{piece.number:06d}"
-    parts.mkdir(exist_ok=True)
-    outcome = run_file(job, parts)
-    payload = {
-        "outcome": json.loads(account_json(outcome)),
-        "events": [str(p) for p in outcome.event_parts],
-        "rejects": [str(p) for p in outcome.reject_parts],
-        "in_order": outcome.rejects_in_order,
-        "carry": carry_json(piece_carry(outcome.event_parts)),
-    }
-    yield spec.index, piece.number, PIECE, json.dumps(payload).encode()
+    return run_file(job, parts)
+
+
+def read_local(
+    spec: TaskSpec, context: ParseContext, folder: Path
+) -> tuple[list[Piece], dict[str, Any]]:
+    """:func:`timeline.spark.blocks.read_pieces` of ``spec``'s file into ``folder``."""
+    job = _job(spec, _registry(context.specs))
+    try:
+        return read_pieces(job, context.split_bytes, folder)
+    finally:
+        job.reader.close()
 
 
 def finish_piece(

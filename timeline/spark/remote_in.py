@@ -11,8 +11,8 @@
   file, so at most 2 GiB a file: :data:`MAX_REMOTE_BYTES`), write them to a local temporary
   file and run the very task a local file runs (:func:`timeline.spark.parse.run_task`): the same
   reader (decompression, hashes, line numbers, bad lines), parser and finishing, so the
-  accounting and rejects are the local engine's. A file by URI is one task: it is not split
-  into pieces (that needs a scratch folder every executor sees; see ``docs/scale-out.md``).
+  accounting and rejects are the local engine's. A large file by URI is parsed in pieces whose
+  data waits between rounds as Spark cells (:mod:`timeline.spark.remote_pieces`).
 """
 
 from __future__ import annotations
@@ -106,13 +106,17 @@ def parse_remote_partition(context: ParseContext, specs: dict[str, str]) -> Any:
                 if text is None:
                     raise InputError(f"internal error: Spark read {uri!r}, which was not planned")
                 with tempfile.TemporaryDirectory(prefix="timeline-spark-input-") as tmp:
-                    local = Path(tmp) / "input"
-                    buffer = contents[i].as_buffer()
-                    with local.open("wb") as out:
-                        if buffer is not None:
-                            out.write(memoryview(buffer))
-                    del buffer
+                    local = save_content(contents[i], Path(tmp) / "input")
                     for cell in run_task(text, context, local_path=str(local)):
                         yield blob_batch([cell])
 
     return run
+
+
+def save_content(content: pa.Scalar[Any], target: Path) -> Path:
+    """A ``binaryFile`` row's ``content`` written to the local file ``target``."""
+    buffer = content.as_buffer()
+    with target.open("wb") as out:
+        if buffer is not None:
+            out.write(memoryview(buffer))
+    return target
