@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from timeline.io.parquet import polars_schema_to_arrow, read_metadata, write_tab
 from timeline.io.uris import is_uri
 from timeline.normalize.inherit import Carry
 from timeline.normalize.salt import resolve_salt
+from timeline.parse.registry import Registry
 from timeline.parserkit.api import needs_year
 from timeline.pipeline.api import (
     ConfigArg,
@@ -131,14 +133,12 @@ def build_spark(
     ``split_bytes`` (a file larger than this is parsed in pieces of about this much text, by
     several tasks: :mod:`timeline.spark.blocks`)."""
     del jobs
-    remote_out = is_uri(str(outdir))
-    local_root = Path(tempfile.mkdtemp(prefix="timeline-spark-out-")) if remote_out else None
-    try:
-        local_out = local_root / "out" if local_root is not None else Path(outdir)
-        return _build(
+    specs = list(specs)
+    target = str(outdir) if is_uri(str(outdir)) else None
+    with _local_folder(outdir, target) as local_out:
+        texts, registry, options = build_setup(
             inputs,
             local_out,
-            str(outdir) if remote_out else None,
             parsers=parsers,
             config=config,
             specs=specs,
@@ -151,59 +151,38 @@ def build_spark(
             correlate=correlate,
             report=report,
             command=command,
-            master=master,
-            spark=spark,
-            partitions=partitions,
-            split_bytes=split_bytes,
         )
-    finally:
-        if local_root is not None:
-            shutil.rmtree(local_root, ignore_errors=True)
+        spec_paths = [*options.config.specs, *(Path(s) for s in specs)]  # executors rebuild it
+        session = spark or spark_session(master)
+        return _build(
+            texts, registry, options, spec_paths, target, session, partitions, split_bytes
+        )
+
+
+@contextmanager
+def _local_folder(outdir: str | Path, target: str | None) -> Iterator[Path]:
+    """The local output folder: ``outdir`` itself, or for a URI ``target`` a temporary folder
+    (removed at the end) that the outputs are published from."""
+    if target is None:
+        yield Path(outdir)
+        return
+    with tempfile.TemporaryDirectory(prefix="timeline-spark-out-") as tmp:
+        yield Path(tmp) / "out"
 
 
 def _build(
-    inputs: Sequence[str | Path],
-    outdir: Path,
+    texts: list[str],
+    registry: Registry,
+    options: BuildOptions,
+    spec_paths: list[Path],
     target: str | None,
-    *,
-    parsers: ParserRules,
-    config: ConfigArg,
-    specs: Iterable[str | Path],
-    skip_unknown: bool,
-    keep_content: bool,
-    timezone: str | None,
-    year: int | None,
-    max_line_bytes: int,
-    salt: str | bytes | None,
-    correlate: bool,
-    report: bool,
-    command: str,
-    master: str | None,
-    spark: SparkSession | None,
+    session: SparkSession,
     partitions: int,
     split_bytes: int,
 ) -> BuildReport:
-    """The build into the local folder ``outdir``, published to the URI ``target`` if given."""
-    specs = list(specs)
-    texts, registry, options = build_setup(
-        inputs,
-        outdir,
-        parsers=parsers,
-        config=config,
-        specs=specs,
-        skip_unknown=skip_unknown,
-        keep_content=keep_content,
-        timezone=timezone,
-        year=year,
-        max_line_bytes=max_line_bytes,
-        salt=salt,
-        correlate=correlate,
-        report=report,
-        command=command,
-    )
+    """The build into the local folder ``options.outdir``, published to the URI ``target`` if
+    given."""
     cfg = options.config
-    spec_paths = [*cfg.specs, *(Path(s) for s in specs)]  # executors rebuild the registry
-    session = spark or spark_session(master)
     remote = [t for t in texts if is_uri(t)]
     fs = HadoopFS(session) if remote or target is not None else None
     publisher = RemoteOut(fs, fs.qualified(target)) if fs is not None and target else None
@@ -232,7 +211,11 @@ def _build(
         held = Path(tempfile.mkdtemp(prefix=layout.PARTS_PREFIX, dir=stage))
         events_path = (held if options.correlate else stage) / layout.EVENTS
         context = ParseContext(
-            tuple(str(p) for p in spec_paths), salt_value, keep_content, str(scratch), split_bytes
+            tuple(str(p) for p in spec_paths),
+            salt_value,
+            options.keep_content,
+            str(scratch),
+            split_bytes,
         )
         parsed: list[DataFrame] = []
         try:
@@ -433,10 +416,8 @@ def _round(
         parts = cells.where(
             sf.col("kind").isin(remote_pieces.PART_EVENTS, remote_pieces.PART_REJECTS)
         )
-        by_piece = sf.shiftright(sf.col("seq"), PIECE_SHIFT)
-        slices = max(1, min(len(finishing_cells), partitions or len(finishing_cells)))
         run = remote_pieces.finish_partition(context, finishing_cells)
-        finished = parts.repartition(slices, "key", by_piece).mapInArrow(run, PARSED_DDL)
+        finished = _per_piece(parts, PIECE_SHIFT, len(finishing_cells), partitions, run)
         parsed.append(finished.persist(StorageLevel.MEMORY_AND_DISK))
     return outcomes
 
@@ -452,11 +433,18 @@ def _remote_read(
     cached."""
     from pyspark import StorageLevel
 
-    by_uri = _by_uri(jobs, specs, READ_TASK)
-    slices = max(1, min(len(jobs), partitions or len(jobs)))
-    content = remote_in.content_frame(session, list(by_uri), slices)
-    cells = content.mapInArrow(remote_pieces.read_partition(context, by_uri), PARSED_DDL)
-    return cells.persist(StorageLevel.MEMORY_AND_DISK)
+    return _remote_tasks(session, jobs, specs, context, partitions, READ_TASK).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+
+
+def _per_piece(cells: DataFrame, shift: int, pieces: int, partitions: int, run: Any) -> DataFrame:
+    """``run`` over ``cells`` repartitioned by (file, piece), the piece being ``seq >> shift``."""
+    from pyspark.sql import functions as sf
+
+    slices = max(1, min(pieces, partitions or pieces))
+    by_piece = sf.shiftright(sf.col("seq"), shift)
+    return cells.repartition(slices, "key", by_piece).mapInArrow(run, PARSED_DDL)
 
 
 def _remote_pieces(
@@ -477,10 +465,8 @@ def _remote_pieces(
     }
     kinds = (remote_pieces.PIECE_LINES, remote_pieces.PIECE_BAD)
     piece_cells = read_cells.where(sf.col("kind").isin(*kinds))
-    slices = max(1, min(len(tasks), partitions or len(tasks)))
-    by_piece = sf.shiftright(sf.col("seq"), 1)
     run = remote_pieces.parse_partition(context, tasks)
-    return piece_cells.repartition(slices, "key", by_piece).mapInArrow(run, PARSED_DDL)
+    return _per_piece(piece_cells, 1, len(tasks), partitions, run)
 
 
 def _by_uri(jobs: list[FileJob], specs: dict[int, TaskSpec], kind: str) -> dict[str, str]:
@@ -499,12 +485,16 @@ def _remote_tasks(
     specs: dict[int, TaskSpec],
     context: ParseContext,
     partitions: int,
+    kind: str = FILE_TASK,
 ) -> DataFrame:
     """The cells of the files by URI: each file's bytes from Spark's ``binaryFile``, then the
-    task a local file runs (:mod:`timeline.spark.remote_in`)."""
-    by_uri = _by_uri(jobs, specs, FILE_TASK)
+    task a local file runs (:mod:`timeline.spark.remote_in`), or with ``kind`` ``READ_TASK``
+    the file read into pieces (:mod:`timeline.spark.remote_pieces`)."""
+    by_uri = _by_uri(jobs, specs, kind)
     slices = max(1, min(len(jobs), partitions or len(jobs)))
     content = remote_in.content_frame(session, list(by_uri), slices)
+    if kind == READ_TASK:
+        return content.mapInArrow(remote_pieces.read_partition(context, by_uri), PARSED_DDL)
     return content.mapInArrow(remote_in.parse_remote_partition(context, by_uri), PARSED_DDL)
 
 
