@@ -143,6 +143,14 @@ def split_head(frame: pl.DataFrame, text: pl.Expr, head: str, rest: str) -> pl.D
     )
 
 
+def row_positions(keep: pl.Series) -> pl.Series:
+    """Per row, its position among the rows where ``keep`` holds (null elsewhere): a ``gather``
+    of a column computed on those rows alone puts its values back in place."""
+    return pl.select(
+        pl.when(keep).then(keep.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
+    ).get_column("_pos")
+
+
 def on_rows(frame: pl.DataFrame, mask: pl.Expr, exprs: Mapping[str, pl.Expr]) -> pl.DataFrame:
     """``frame`` with one column per ``exprs`` item, computed only on the rows where ``mask`` is
     true and null on the others.
@@ -155,9 +163,7 @@ def on_rows(frame: pl.DataFrame, mask: pl.Expr, exprs: Mapping[str, pl.Expr]) ->
     if not exprs:
         return frame
     keep = frame.select(mask.fill_null(False).alias("_keep")).get_column("_keep")
-    pos = pl.select(
-        pl.when(keep).then(keep.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
-    ).get_column("_pos")
+    pos = row_positions(keep)
     sub = (
         frame.lazy()
         .with_columns(keep)

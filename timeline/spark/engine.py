@@ -338,9 +338,11 @@ def _round(
     if not jobs:
         return {}
     remote = [j for j in jobs if isinstance(j.reader, RemoteReader)]
+    by_uri = {j.index for j in remote}
     large = [j for j in jobs if _size(j) > context.split_bytes and splittable(j)]
-    split = [j for j in large if j not in remote]  # pieces in the scratch folder
-    remote_split = [j for j in large if j in remote]  # pieces as cells
+    split = [j for j in large if j.index not in by_uri]  # pieces in the scratch folder
+    remote_split = [j for j in large if j.index in by_uri]  # pieces as cells
+    in_cells = {j.index for j in remote_split}
     specs = {j.index: TaskSpec.of(j, options.max_file_bytes) for j in jobs}
     reads: dict[int, dict[str, Any]] = {}
     if split:
@@ -357,7 +359,7 @@ def _round(
     rows = [
         (j.index, task_row(FILE_TASK, specs[j.index]))
         for j in sorted(jobs, key=_size, reverse=True)
-        if j.index not in reads and j not in remote
+        if j.index not in reads and j.index not in by_uri
     ]
     sized = [
         (piece["text_bytes"], j.index, task_row(PIECE_TASK, specs[j.index], piece=piece))
@@ -367,7 +369,7 @@ def _round(
     rows += [(index, row) for _, index, row in sorted(sized, key=lambda r: -r[0])]
     if rows:
         frames.append(_tasks(session, rows, context, partitions))
-    whole = [j for j in remote if j not in remote_split]
+    whole = [j for j in remote if j.index not in in_cells]
     if whole:
         frames.append(_remote_tasks(session, whole, specs, context, partitions))
     cells = frames[0]
@@ -400,7 +402,7 @@ def _round(
                 "carry": carry_json(carry),
                 "sha256": stats["sha256"],
             }
-            if job in remote_split:  # the parts are cells: remote_pieces.finish_partition
+            if job.index in in_cells:  # the parts are cells: remote_pieces.finish_partition
                 finishing_cells[(job.index, number)] = task_row(
                     FINISH_TASK, specs[job.index], **task
                 )

@@ -92,31 +92,35 @@ def content_frame(session: SparkSession, uris: Sequence[str], slices: int) -> Da
     return frame.repartition(max(1, slices))
 
 
+def saved_inputs(
+    batches: Iterator[pa.RecordBatch], specs: dict[str, str], prefix: str
+) -> Iterator[tuple[str, Path]]:
+    """Each :func:`content_frame` row's task row (``specs``: URI to it) and a local temporary
+    folder holding the file's bytes as ``input``; the folder is removed when the next row is
+    asked for."""
+    for batch in batches:
+        contents = batch.column("content")
+        for i, uri in enumerate(batch.column("path").to_pylist()):
+            text = specs.get(uri)
+            if text is None:
+                raise InputError(f"internal error: Spark read {uri!r}, which was not planned")
+            with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+                buffer = contents[i].as_buffer()
+                with (Path(tmp) / "input").open("wb") as out:
+                    if buffer is not None:
+                        out.write(memoryview(buffer))
+                del buffer
+                yield text, Path(tmp)
+
+
 def parse_remote_partition(context: ParseContext, specs: dict[str, str]) -> Any:
     """The ``mapInArrow`` function over :func:`content_frame` rows: each file's bytes saved to a
     local temporary file, then its task (``specs``: URI to :func:`timeline.spark.parse.task_row`)
     run on that file; the cells as :func:`timeline.spark.parse.parse_partition` gives them."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            paths = batch.column("path").to_pylist()
-            contents = batch.column("content")
-            for i, uri in enumerate(paths):
-                text = specs.get(uri)
-                if text is None:
-                    raise InputError(f"internal error: Spark read {uri!r}, which was not planned")
-                with tempfile.TemporaryDirectory(prefix="timeline-spark-input-") as tmp:
-                    local = save_content(contents[i], Path(tmp) / "input")
-                    for cell in run_task(text, context, local_path=str(local)):
-                        yield blob_batch([cell])
+        for text, folder in saved_inputs(batches, specs, "timeline-spark-input-"):
+            for cell in run_task(text, context, local_path=str(folder / "input")):
+                yield blob_batch([cell])
 
     return run
-
-
-def save_content(content: pa.Scalar[Any], target: Path) -> Path:
-    """A ``binaryFile`` row's ``content`` written to the local file ``target``."""
-    buffer = content.as_buffer()
-    with target.open("wb") as out:
-        if buffer is not None:
-            out.write(memoryview(buffer))
-    return target

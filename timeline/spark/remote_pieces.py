@@ -45,7 +45,7 @@ from timeline.spark.parse import (
     read_local,
     run_piece,
 )
-from timeline.spark.remote_in import save_content
+from timeline.spark.remote_in import saved_inputs
 
 PIECE_LINES: Final = "piece-lines"
 PIECE_BAD: Final = "piece-bad"
@@ -63,25 +63,20 @@ def read_partition(context: ParseContext, specs: dict[str, str]) -> Any:
     """Round 1 over ``content_frame`` rows (``specs``: URI to its task row)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            contents = batch.column("content")
-            for i, uri in enumerate(batch.column("path").to_pylist()):
-                spec, _ = _spec(specs[uri])
-                with tempfile.TemporaryDirectory(prefix="timeline-spark-read-") as tmp:
-                    local = save_content(contents[i], Path(tmp) / "input")
-                    spec = dataclasses.replace(spec, path=str(local))
-                    pieces, stats = read_local(spec, context, Path(tmp))
-                    for piece in pieces:
-                        lines = Path(piece.lines_path).read_bytes()
-                        bad = Path(piece.bad_path).read_bytes()
-                        yield blob_batch([(spec.index, 2 * piece.number, PIECE_LINES, lines)])
-                        yield blob_batch([(spec.index, 2 * piece.number + 1, PIECE_BAD, bad)])
-                    shape = [
-                        {"number": p.number, "blocks": p.blocks, "text_bytes": p.text_bytes}
-                        for p in pieces
-                    ]
-                    payload = json.dumps({"pieces": shape, "stats": stats}).encode()
-                    yield blob_batch([(spec.index, 0, READ, payload)])
+        for text, folder in saved_inputs(batches, specs, "timeline-spark-read-"):
+            spec, _ = _spec(text)
+            spec = dataclasses.replace(spec, path=str(folder / "input"))
+            pieces, stats = read_local(spec, context, folder)
+            for piece in pieces:
+                lines = Path(piece.lines_path).read_bytes()
+                bad = Path(piece.bad_path).read_bytes()
+                yield blob_batch([(spec.index, 2 * piece.number, PIECE_LINES, lines)])
+                yield blob_batch([(spec.index, 2 * piece.number + 1, PIECE_BAD, bad)])
+            shape = [
+                {"number": p.number, "blocks": p.blocks, "text_bytes": p.text_bytes} for p in pieces
+            ]
+            payload = json.dumps({"pieces": shape, "stats": stats}).encode()
+            yield blob_batch([(spec.index, 0, READ, payload)])
 
     return run
 

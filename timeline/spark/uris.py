@@ -73,20 +73,6 @@ class HadoopFS:
         """``uri`` as Hadoop (and Spark's readers) spell it (``file:///x`` is ``file:/x``)."""
         return str(self._fs(uri).makeQualified(self._path(uri)).toString())
 
-    def exists(self, uri: str) -> bool:
-        """Whether anything is at ``uri``."""
-        return bool(self._fs(uri).exists(self._path(uri)))
-
-    def is_dir(self, uri: str) -> bool:
-        """Whether ``uri`` is a folder (a prefix, on an object store)."""
-        fs = self._fs(uri)
-        path = self._path(uri)
-        return bool(fs.exists(path) and fs.getFileStatus(path).isDirectory())
-
-    def size(self, uri: str) -> int:
-        """The length of the file at ``uri``."""
-        return int(self._fs(uri).getFileStatus(self._path(uri)).getLen())
-
     def files(self, uri: str) -> list[RemoteFile]:
         """The files ``uri`` names: itself, every file below a folder (hidden names, ``_SUCCESS``
         style markers and ``.toml`` settings left out, as the local walk leaves them), or the

@@ -24,6 +24,7 @@ from timeline.parserkit.text import (
     nullify,
     on_distinct,
     on_rows,
+    row_positions,
     unquote,
 )
 from timeline.parserkit.timestamps import parse_iso8601, parse_pattern, with_parsed
@@ -108,14 +109,6 @@ def _arg(text: pl.Expr, name: str) -> pl.Expr:
     return nullify(unquote(raw.str.strip_chars(), "'\""))
 
 
-def _positions(keep: pl.Series) -> pl.Series:
-    """Per row, its position among the rows where ``keep`` holds (null elsewhere): a ``gather``
-    of a column computed on those rows alone puts its values back in place."""
-    return pl.select(
-        pl.when(keep).then(keep.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
-    ).get_column("_pos")
-
-
 def _json_fields(df: pl.DataFrame) -> pl.DataFrame:
     """The request logger's JSON fields (``j_*``), decoded once per JSON line (the JSON lines
     alone: the decoder's passes over the other rows' nulls are not free)."""
@@ -124,7 +117,7 @@ def _json_fields(df: pl.DataFrame) -> pl.DataFrame:
         return df.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in _JSON_FIELDS)
     decoded = decode_paths(df.get_column("clean").filter(keep), list(_JSON_FIELDS.values()))
     fields = decoded.select([jp(path).alias(name) for name, path in _JSON_FIELDS.items()])
-    pos = _positions(keep)
+    pos = row_positions(keep)
     return df.hstack([column.gather(pos) for column in fields.get_columns()])
 
 
@@ -354,7 +347,7 @@ def _time_columns(df: pl.DataFrame, timezone: str) -> pl.DataFrame:
         "_lts",
         "_las",
     )
-    pos = _positions(keep)
+    pos = row_positions(keep)
     return df.with_columns(
         pl.coalesce(prefixed.ts, logged.get_column("_lts").gather(pos)).alias("ts_source"),
         pl.coalesce("ts", "j_timestamp").alias("ts_raw"),
