@@ -14,7 +14,9 @@ per request and source). The stages are the same either way:
 5. compact event columns, by row range: each event gets its request, then goes to its request
    bucket (a hash of the request), or, without one, to a time slice for the heuristic rules;
 6. per time slice: heuristic links (candidates from the neighbouring slices too);
-7. per request bucket, twice: clock-skew evidence; then offsets applied, keys, ``seq``, ``offset_ms``;
+7. clock offsets from the skew evidence (the id-linked events' clock columns, a sample of the
+   requests beyond ``SKEW_REQUESTS``, put aside by request bucket in stage 5); then per request
+   bucket: offsets applied, keys, ``seq``, ``offset_ms``;
 8. the full events, by row range: joined with their correlation columns, scattered by time range;
 9. per time range: sorted and appended to ``timeline.parquet``; per request bucket: the requests,
    scattered by start time and appended in order to ``requests.parquet``.
@@ -135,6 +137,13 @@ _BEST_SCHEMA = pl.Schema(
     {"label": pl.Int64(), "nid": pl.Int64(), "node": pl.String(), "prio": pl.Int8()}
 )
 _CID_SCHEMA = pl.Schema({"label": pl.Int64(), "primary": pl.Int64(), "correlation_id": pl.String()})
+EVIDENCE_SCHEMA = pl.Schema(
+    {
+        "correlation_id": pl.Int64(),
+        **{c: pl.String() if c == "source" else POLARS_SCHEMA[c] for c in EVIDENCE_COLUMNS},
+    }
+)
+EVIDENCE_BUFFER: Final = 16 << 20  # the evidence is narrow: small write buffers suffice
 
 
 def _compact_schema(columns: list[str]) -> pl.Schema:
@@ -260,6 +269,8 @@ class Correlator:
         self.ts_range: tuple[int, int] | None = None
         self.histogram: Counter[int] = Counter()
         self.components = 0
+        # Per label: whether its request is skew evidence (None: every request is).
+        self.sampled: pl.Series | None = None
 
     def _each(self, work: Callable[[int], Result], parts: Iterable[int]) -> Iterator[Result]:
         """``work(part)`` for every part, ``workers`` at a time, results in part order."""
@@ -346,20 +357,37 @@ class Correlator:
         cids = self.spill("cids", _CID_SCHEMA)
         primary = pl.repeat(-1, label.len(), dtype=pl.Int64, eager=True)
         best.close()
+        draws = []
         for part, found in enumerate(self._each(lambda n: primaries(best.read(n)), range(parts))):
             cids.write(found, part)
             self.components += found.height
             if found.height:
                 primary = primary.scatter(found["label"], found["primary"])
+                draw = pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE
+                draws.append(found.select("label", draw.alias("draw")))
         best.drop()
+        self.sampled = self._sample(draws, label.len())
         return cids, primary
 
+    def _sample(self, draws: list[pl.DataFrame], labels: int) -> pl.Series | None:
+        """Which labels' requests are skew evidence: all of them up to ``SKEW_REQUESTS`` (None),
+        else a deterministic sample by a hash of the correlation id."""
+        share = min(1.0, SKEW_REQUESTS / max(1, self.components))
+        if share >= 1.0 or not draws:
+            return None
+        drawn = pl.concat(draws)
+        chosen = drawn.filter(pl.col("draw") < int(share * SAMPLE_SCALE))["label"]
+        return pl.repeat(False, labels, dtype=pl.Boolean, eager=True).scatter(chosen, True)
+
     # 5-6: events to requests
-    def assign(self, rows: Spill, label: pl.Series, primary: pl.Series) -> Spill:
+    def assign(self, rows: Spill, label: pl.Series, primary: pl.Series) -> tuple[Spill, Spill]:
         """Stage 5: give each event its request; scatter compact rows to request buckets, and
-        id-less ones to time slices for the heuristics."""
+        id-less ones to time slices for the heuristics. Also the skew evidence, by request
+        bucket: the id-linked events of the requests ``primaries`` sampled, their clock columns
+        only."""
         parts = self.layout.parts
         buckets = self.spill("buckets", self.compact)
+        evidence = self.spill("evidence", EVIDENCE_SCHEMA, buffer=EVIDENCE_BUFFER)
         slices = self.slices()
         orphans = self.spill("orphans", self.compact, parts=slices[2]) if slices else None
         candidates = self.spill("candidates", self.compact, parts=slices[2]) if slices else None
@@ -390,6 +418,15 @@ class Correlator:
         for frame in self._each(attach, range_parts(self.layout)):
             linked = frame.filter(pl.col("label").is_not_null())
             buckets.write(linked, linked["label"] % parts)
+            proof = (
+                linked
+                if self.sampled is None
+                else linked.filter(self.sampled.gather(linked["label"]))
+            )
+            evidence.write(
+                proof.select(pl.col("label").alias("correlation_id"), *EVIDENCE_COLUMNS),
+                proof["label"] % parts,
+            )
             alone = frame.filter(pl.col("label").is_null())
             if slices and orphans is not None and candidates is not None:
                 eligible = pl.col("ts_source").is_not_null() & pl.any_horizontal(
@@ -405,7 +442,7 @@ class Correlator:
         rows.drop()
         if orphans is not None and candidates is not None:
             self.heuristics(orphans, candidates, buckets)
-        return buckets
+        return buckets, evidence
 
     def slices(self) -> tuple[int, int, int] | None:
         """(first time, width, count) of the time slices for the heuristics, in microseconds."""
@@ -460,31 +497,16 @@ class Correlator:
         self.report.heuristics = [totals[r.name] for r in self.rules]
 
     # 7: skew, order within requests
-    def _linked(self, buckets: Spill, cids: Spill) -> Iterator[pl.DataFrame]:
-        """Per bucket, the id-linked events of the requests that are skew evidence: all of them
-        up to ``SKEW_REQUESTS``, else a deterministic sample by a hash of the correlation id."""
-        share = min(1.0, SKEW_REQUESTS / max(1, self.components))
-        buckets.close()
-        cids.close()
-        return self._each(
-            lambda part: self._evidence(buckets, cids, part, share), range(buckets.parts)
-        )
+    def _linked(self, evidence: Spill) -> Iterator[pl.DataFrame]:
+        """Per bucket, the skew evidence ``assign`` put aside (each request wholly in one)."""
+        evidence.close()
+        return self._each(evidence.read, range(evidence.parts))
 
-    @staticmethod
-    def _evidence(buckets: Spill, cids: Spill, part: int, share: float) -> pl.DataFrame:
-        """Bucket ``part``'s skew evidence (see ``_linked``)."""
-        frame = buckets.read(part).filter(pl.col("correlation_method").is_in(["id", "alias"]))
-        if share < 1.0:
-            chosen = cids.read(part).filter(
-                pl.col("correlation_id").hash(seed=0) % SAMPLE_SCALE < int(share * SAMPLE_SCALE)
-            )
-            frame = frame.filter(pl.col("label").is_in(chosen["label"].implode()))
-        return frame.select(pl.col("label").alias("correlation_id"), *EVIDENCE_COLUMNS)
-
-    def order(self, buckets: Spill, cids: Spill) -> Spill:
-        """Stage 7: clock offsets from every bucket's evidence; then per bucket: ``ts``, the sort
-        keys, ``seq`` and ``offset_ms``; by row range."""
-        self.report.corrections = estimate_buckets(lambda: self._linked(buckets, cids), self.config)
+    def order(self, buckets: Spill, cids: Spill, evidence: Spill) -> Spill:
+        """Stage 7: clock offsets from every bucket's skew ``evidence``; then per bucket: ``ts``,
+        the sort keys, ``seq`` and ``offset_ms``; by row range."""
+        self.report.corrections = estimate_buckets(lambda: self._linked(evidence), self.config)
+        evidence.drop()
         offsets = {c.source: c.offset_ms for c in self.report.corrections if c.applied}
         offset = (
             pl.col("source").replace_strict(offsets, default=0.0, return_dtype=pl.Float64)

@@ -69,9 +69,9 @@ def correlate_outdir(
         label = run.labels(rows, count)
         cids, primary = run.primaries(nodes, label)
         del nodes
-        requests_in = run.assign(rows, label, primary)
+        requests_in, evidence = run.assign(rows, label, primary)
         del label, primary
-        assigned = run.order(requests_in, cids)
+        assigned = run.order(requests_in, cids, evidence)
         cids.drop()
         cuts = run.boundaries()
         ranges, inputs = run.scatter(assigned, cuts)
