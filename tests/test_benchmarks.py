@@ -360,3 +360,30 @@ def test_otlp_baselines_agree_on_nested_documents(tmp_path: Path) -> None:
     assert frames[0].height == 5 and frames[0].equals(frames[1])
     assert frames[0]["detail"].to_list().count(tricky) == 1
     assert frames[0]["status"].null_count() == 2
+
+
+@pytest.mark.parametrize("scratch", [False, True])
+def test_correlation_stages_times_every_stage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scratch: bool
+) -> None:
+    from benchmarks import correlation_stages
+    from timeline.pipeline import api
+
+    logs = (
+        Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "clock_skew_forwarded_ids"
+    )
+    out = tmp_path / "out"
+    api.build([logs / "logs"], out, correlate=False, report=False)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir())
+    results = tmp_path / "stages.json"
+    argv = [str(out / "events.parquet"), "--budget", "1M", "--results", str(results)]
+    assert correlation_stages.main(argv + (["--scratch"] if scratch else [])) == 0
+    figures = json.loads(results.read_text(encoding="utf-8"))
+    names = [s["name"] for s in figures["stages"]]
+    assert names[0] == "1 ids exploded" and names[-1] == "9b requests summarised and written"
+    assert len(names) == 9 and all(s["wall_s"] >= 0 for s in figures["stages"])
+    assert figures["rows"] == pl.read_parquet(out / "events.parquet").height
+    printed = capsys.readouterr().out
+    assert "| 8 full events scattered by time |" in printed and "| total |" in printed
+    # the copy is correlated beside the table and removed: the folder is as it was
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in out.iterdir()) == before

@@ -42,6 +42,7 @@ def correlate_outdir(
     buckets: int = 0,
     memory_budget: int | str | None = None,
     workers: int = 0,
+    on_stage: Callable[[str], None] | None = None,
 ) -> CorrelationReport:
     """Correlate the events (``outdir/events_file``, a Parquet table: ``events.parquet`` or an
     earlier ``timeline.parquet``; or the build's scratch file) into the timeline, the requests and
@@ -52,8 +53,10 @@ def correlate_outdir(
     ``timeline.correlation.pipeline``): memory then holds a few partitions of events at a time.
     ``buckets`` sets the number of partitions (0: chosen by the budget); ``workers`` how many
     partitions are worked on at once (0: one per core, at most 4). The result depends on none of
-    them.
+    them. ``on_stage(name)``, when given, is called as each stage begins (``benchmarks`` times the
+    stages with it) and once with ``"done"`` at the end.
     """
+    mark = on_stage or _quiet
     events = (
         events_file
         if isinstance(events_file, EventsFile)
@@ -64,15 +67,22 @@ def correlate_outdir(
     layout = layout_for(events, buckets, resolve_budget(memory_budget), workers)
     with tempfile.TemporaryDirectory(prefix=CORRELATE_PREFIX, dir=outdir) as tmp:
         run = Correlator(events, Path(tmp), config, layout, workers)
+        mark("1 ids exploded")
         edges = run.edges()
+        mark("2 ids judged and numbered")
         rows, nodes, count = run.nodes(edges)
+        mark("3 components")
         label = run.labels(rows, count)
+        mark("4 primary ids")
         cids, primary = run.primaries(nodes, label)
         del nodes
+        mark("5-6 events to requests, heuristics")
         requests_in, evidence = run.assign(rows, label, primary)
         del label, primary
+        mark("7 clock skew, order in requests")
         assigned = run.order(requests_in, cids, evidence)
         cids.drop()
+        mark("8 full events scattered by time")
         cuts = run.boundaries()
         ranges, inputs = run.scatter(assigned, cuts)
         report = run.report
@@ -81,8 +91,10 @@ def correlate_outdir(
         # The three outputs are written in the scratch folder, then renamed into place together:
         # a crash never leaves a new timeline beside old requests.
         staged = Path(tmp)
+        mark("9a timeline sorted and written")
         timeline = _groups(run.timeline(ranges), to_arrow)
         write_tables(staged / TIMELINE, ARROW_SCHEMA, timeline, meta)
+        mark("9b requests summarised and written")
         requests = _groups(run.requests(inputs, cuts), pl.DataFrame.to_arrow)
         schema = polars_schema_to_arrow(REQUEST_SCHEMA)
         written = write_tables(staged / REQUESTS, schema, requests, meta)
@@ -95,7 +107,12 @@ def correlate_outdir(
         )
         for name in (TIMELINE, REQUESTS, CORRELATION):
             (staged / name).replace(outdir / name)
+    mark("done")
     return report
+
+
+def _quiet(name: str) -> None:
+    """No stage hook."""
 
 
 def _groups(
