@@ -125,10 +125,20 @@ def infer_year(outcomes: list[FileOutcome], jobs: list[FileJob]) -> tuple[int, s
     return datetime.now(tz=UTC).year, "the current date"
 
 
+def by_year(jobs: list[FileJob]) -> tuple[list[FileJob], list[FileJob]]:
+    """The jobs whose timestamps carry a year (or that were given one), and the year-less ones,
+    which wait for the year the others show (``infer_year``); each in input order."""
+    first: list[FileJob] = []
+    later: list[FileJob] = []
+    for job in jobs:
+        waits = job.parser is not None and needs_year(job.parser) and job.settings.year is None
+        (later if waits else first).append(job)
+    return first, later
+
+
 def _execute(jobs: list[FileJob], parts_dir: Path, options: BuildOptions) -> list[FileOutcome]:
     """Files with a year in their timestamps first; then year-less ones, with the year inferred."""
-    first = [j for j in jobs if not (j.parser and needs_year(j.parser) and j.settings.year is None)]
-    later = [j for j in jobs if j not in first]
+    first, later = by_year(jobs)
     outcomes = dict(
         zip([j.index for j in first], _run_jobs(first, parts_dir, options.jobs), strict=True)
     )

@@ -40,7 +40,6 @@ from timeline.io.uris import is_uri
 from timeline.normalize.inherit import Carry
 from timeline.normalize.salt import resolve_salt
 from timeline.parse.registry import Registry
-from timeline.parserkit.api import needs_year
 from timeline.pipeline.api import (
     ConfigArg,
     ParserRules,
@@ -55,6 +54,7 @@ from timeline.pipeline.build import (
     build_id,
     build_manifest,
     build_metadata,
+    by_year,
     dedupe,
     infer_year,
     manifest_json,
@@ -304,8 +304,7 @@ def _parse(
 ) -> list[FileOutcome]:
     """Every file parsed by Spark tasks: the outcomes (input order); the cells (cached, to be
     unpersisted by the caller) are added to ``parsed``."""
-    first = [j for j in jobs if not (j.parser and needs_year(j.parser) and j.settings.year is None)]
-    later = [j for j in jobs if j not in first]
+    first, later = by_year(jobs)
     outcomes = _round(session, first, options, context, partitions, parsed)
     if later:
         year, origin = infer_year(list(outcomes.values()), later)
