@@ -228,7 +228,7 @@ def concat_lists(
     )
     # rows holding an item: the grouped rows, in order
     present = pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(
-        grouped.get_column("_row")
+        grouped.get_column("_row").implode()
     )
     pos = pl.select(
         pl.when(present).then(present.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
