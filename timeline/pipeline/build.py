@@ -83,6 +83,7 @@ class BuildOptions:
             self.keep_content,
             self.max_line_bytes,
             max_file_bytes=self.max_file_bytes,
+            workers=self.jobs,
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -200,6 +201,9 @@ class PlanOptions:
     keep_content: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # Files whose heads are read and sniffed at once, in threads: every parser sniffs every
+    # file (milliseconds each), which dominates a build of many small files.
+    workers: int = 1
 
 
 def _spool_stdin(parts_dir: Path) -> Path:
@@ -257,16 +261,31 @@ def _plan_files(
     readers: list[InputReader],
     reader_for: Callable[[InputFile], InputReader | None] | None,
 ) -> None:
-    for index, item in enumerate(files):
+    local = True
+    for item in files:
         reader = reader_for(item) if reader_for is not None else None
         if reader is None:
             path = item.path if item.path is not None else _spool_stdin(parts_dir)
             reader = InputReader(
                 path, item.display, options.max_line_bytes, progress, options.max_file_bytes
             )
+        else:
+            local = False
         readers.append(reader)
+
+    def choose(pair: tuple[InputReader, InputFile]) -> Decision:
+        return decide(pair[0], registry, options.parser_overrides, options.config, pair[1])
+
+    pairs = list(zip(readers, files, strict=True))
+    # Readers of the caller's own (the Spark driver's, through py4j) are sniffed one at a time.
+    workers = min(options.workers, len(pairs)) if local else 1
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="timeline-detect") as pool:
+            decisions = list(pool.map(choose, pairs))
+    else:
+        decisions = [choose(pair) for pair in pairs]
+    for index, (item, reader, decision) in enumerate(zip(files, readers, decisions, strict=True)):
         settings = options.config.settings_for(match_names(item, options.config).config)
-        decision = decide(reader, registry, options.parser_overrides, options.config, item)
         if decision.binary:
             jobs.append(
                 FileJob(
