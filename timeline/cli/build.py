@@ -93,8 +93,8 @@ from timeline.cli.options import (
     type=click.IntRange(1, 64),
     default=2,
     show_default=True,
-    help="Files (and blocks of large files) parsed in parallel; correlation partitions worked on"
-    " at once.",
+    help="Files sniffed and parsed (and blocks of large files) in parallel; correlation partitions"
+    " worked on at once.",
 )
 @click.option(
     "--salt",
