@@ -333,8 +333,7 @@ def test_files_are_sniffed_side_by_side_with_the_same_plan(tmp_path: Path) -> No
     those of one thread, and the errors name the files in input order."""
     scenarios = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
     inputs = [
-        scenarios / name / "logs"
-        for name in ("model_revision_rollout", "nemo_policy_overblock", "vllm_revision_one_host")
+        scenarios / name / "logs" for name in ("model_revision_rollout", "nemo_policy_overblock")
     ]
     (tmp_path / "odd").mkdir()
     for name in ("b-unknown.txt", "a-unknown.txt"):
@@ -342,15 +341,22 @@ def test_files_are_sniffed_side_by_side_with_the_same_plan(tmp_path: Path) -> No
     outs = {}
     for jobs in (1, 3):
         out = tmp_path / f"o{jobs}"
-        _build([*inputs, tmp_path / "odd"], out, jobs=jobs, skip_unknown=True, correlate=False)
+        _build(
+            [*inputs, tmp_path / "odd"],
+            out,
+            jobs=jobs,
+            skip_unknown=True,
+            correlate=False,
+            report=False,
+        )
         outs[jobs] = out
-        with pytest.raises(timeline.errors.UnknownFormatError) as caught:
-            _build([*inputs, tmp_path / "odd"], tmp_path / f"x{jobs}", jobs=jobs)
-        lines = str(caught.value).splitlines()
-        assert lines[0] == "2 files could not be assigned a parser:"
-        assert "a-unknown.txt" in lines[1] and "b-unknown.txt" in lines[2]
+    with pytest.raises(timeline.errors.UnknownFormatError) as caught:
+        _build([*inputs, tmp_path / "odd"], tmp_path / "x", jobs=3)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 files could not be assigned a parser:"
+    assert "a-unknown.txt" in lines[1] and "b-unknown.txt" in lines[2]
     plan = json.loads((outs[1] / "build.json").read_text(encoding="utf-8"))
     chosen = {f["parser"] for f in plan["accounting"] if f["parser"] is not None}
-    assert len(plan["accounting"]) > 10 and len(chosen) >= 5
+    assert len(plan["accounting"]) >= 8 and len(chosen) >= 4
     for name in ("events.parquet", "rejects.parquet", "build.json"):
         assert (outs[1] / name).read_bytes() == (outs[3] / name).read_bytes(), name
