@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -360,3 +361,37 @@ def test_files_are_sniffed_side_by_side_with_the_same_plan(tmp_path: Path) -> No
     assert len(plan["accounting"]) >= 8 and len(chosen) >= 4
     for name in ("events.parquet", "rejects.parquet", "build.json"):
         assert (outs[1] / name).read_bytes() == (outs[3] / name).read_bytes(), name
+
+
+def test_detection_stops_sniffing_at_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error (or Ctrl-C) while files are sniffed in threads reaches the caller at once: the
+    files still queued are not sniffed."""
+    import threading
+    import time
+
+    from timeline.ingest.discover import discover_inputs
+    from timeline.pipeline import plan as planning
+
+    (tmp_path / "in").mkdir()
+    for i in range(40):
+        (tmp_path / "in" / f"{i:02d}.log").write_text(nginx_lines(2, i))
+    real = planning.decide
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def decide(reader: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            calls.append(reader.name)
+        if reader.name.endswith("00.log"):
+            raise KeyboardInterrupt
+        time.sleep(0.05)
+        return real(reader, *args, **kwargs)
+
+    monkeypatch.setattr(planning, "decide", decide)
+    files = discover_inputs([str(tmp_path / "in")]).files
+    options = planning.PlanOptions(workers=2)
+    with pytest.raises(KeyboardInterrupt):
+        planning.plan(files, default_registry(), options, tmp_path)
+    assert 1 <= len(calls) < 10
