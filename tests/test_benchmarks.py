@@ -362,6 +362,7 @@ def test_otlp_baselines_agree_on_nested_documents(tmp_path: Path) -> None:
     assert frames[0]["status"].null_count() == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scratch", [False, True])
 def test_correlation_stages_times_every_stage(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scratch: bool

@@ -329,6 +329,7 @@ def test_a_parser_that_breaks_the_line_contract_does_not_stop_the_run(tmp_path: 
     assert good.events == 2
 
 
+@pytest.mark.slow  # about 10 s: four builds of two scenarios
 def test_files_are_sniffed_side_by_side_with_the_same_plan(tmp_path: Path) -> None:
     """Detection runs in ``jobs`` threads: the parsers chosen, the accounting and the events are
     those of one thread, and the errors name the files in input order."""
