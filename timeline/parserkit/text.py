@@ -226,14 +226,11 @@ def concat_lists(
         .sort("_row")
         .collect()
     )
-    # rows holding an item: the grouped rows, in order
-    present = pl.int_range(frame.height, dtype=pl.UInt32, eager=True).is_in(
-        grouped.get_column("_row").implode()
+    # rows holding an item: the grouped rows (unique, in order), set by index
+    present = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).scatter(
+        grouped.get_column("_row"), True
     )
-    pos = pl.select(
-        pl.when(present).then(present.cast(pl.UInt32).cum_sum() - 1).alias("_pos")
-    ).get_column("_pos")
-    values = grouped.get_column("_v").cast(dtype).gather(pos)
+    values = grouped.get_column("_v").cast(dtype).gather(row_positions(present))
     return (
         values.to_frame(name)
         .select(pl.col(name).fill_null(pl.lit([], dtype=dtype)))
